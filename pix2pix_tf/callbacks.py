@@ -1,0 +1,148 @@
+"""What ``fit()`` does besides stepping: checkpoints, TensorBoard scalars, sample grids.
+
+All of them count in global training steps (the checkpointed counter), not in Keras' per-call batch
+index, so a resumed run logs and saves on the same steps an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from pix2pix_tf.losses import to_unit_range
+
+
+class _StepCallback(keras.callbacks.Callback):
+    """Knows the global step after each batch with one device read per epoch, not per step."""
+
+    def __init__(self, every: int):
+        super().__init__()
+        self.every = max(int(every), 1)
+        self._epoch_start = 0
+        self._last = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = int(self.model.train_steps.numpy())
+        self._last = self._epoch_start
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = self._epoch_start + batch + 1
+        due = step // self.every > self._last // self.every
+        self._last = step
+        if due:
+            self.on_step(step, logs or {})
+
+    def on_step(self, step: int, logs: dict) -> None:
+        raise NotImplementedError
+
+
+class PeriodicCheckpoint(_StepCallback):
+    """Saves every ``every`` steps and when training ends (also when it ends early)."""
+
+    def __init__(self, manager: tf.train.CheckpointManager, every: int):
+        super().__init__(every)
+        self.manager = manager
+
+    def on_step(self, step, logs):
+        self.save(step)
+
+    def on_train_end(self, logs=None):
+        self.save(int(self.model.train_steps.numpy()))
+
+    def save(self, step: int) -> None:
+        if self.manager.latest_checkpoint and self.manager.latest_checkpoint.endswith(f"-{step}"):
+            return
+        self.manager.save(checkpoint_number=step)
+
+
+class ScalarLogger(_StepCallback):
+    """Training scalars every ``every`` steps and validation metrics after each epoch, to TensorBoard."""
+
+    def __init__(self, log_dir: Path, every: int):
+        super().__init__(every)
+        self.writer = tf.summary.create_file_writer(str(log_dir))
+
+    def on_step(self, step, logs):
+        with self.writer.as_default(step=step):
+            for name, value in logs.items():
+                tf.summary.scalar(f"train/{name}", float(value))
+
+    def on_epoch_end(self, epoch, logs=None):
+        step = int(self.model.train_steps.numpy())
+        with self.writer.as_default(step=step):
+            for name, value in (logs or {}).items():
+                if name.startswith("val_"):
+                    tf.summary.scalar(f"val/{name[4:]}", float(value))
+        self.writer.flush()
+
+    def on_train_end(self, logs=None):
+        self.writer.flush()
+
+
+class SampleGrid(_StepCallback):
+    """input | output | target rows for a fixed set of pairs: a PNG per save and a TensorBoard image."""
+
+    def __init__(self, sources: np.ndarray, targets: np.ndarray, out_dir: Path, log_dir: Path, every: int):
+        super().__init__(every)
+        self.sources, self.targets = sources, targets
+        self.out_dir = Path(out_dir)
+        self.writer = tf.summary.create_file_writer(str(log_dir))
+
+    def on_step(self, step, logs):
+        self.write(step)
+
+    def on_train_end(self, logs=None):
+        self.write(int(self.model.train_steps.numpy()))
+
+    def write(self, step: int) -> Path:
+        outputs = self.model.generator(self.sources, training=False)
+        rows = [[to_unit_range(img).numpy() for img in (s, o, t)]
+                for s, o, t in zip(self.sources, outputs, self.targets)]
+        path = self.out_dir / f"step_{step:07d}.png"
+        save_grid(rows, ("input", "output", "target"), path, title=f"step {step}")
+        with self.writer.as_default(step=step):
+            tf.summary.image("samples/input_output_target", _grid_tensor(rows), step=step)
+        self.writer.flush()
+        return path
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
+
+
+def _grid_tensor(rows: list[list[np.ndarray]]) -> np.ndarray:
+    return np.concatenate([np.concatenate([_as_rgb(i) for i in row], axis=1) for row in rows], axis=0)[None]
+
+
+def save_grid(rows: list[list[np.ndarray]], headers: tuple[str, ...], path: Path, title: str = "") -> Path:
+    """A grid of [0, 1] images drawn with matplotlib, written atomically."""
+    n_rows, n_cols = len(rows), len(headers)
+    fig = Figure(figsize=(2.2 * n_cols, 2.2 * n_rows + 0.4), dpi=100)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(n_rows, n_cols, squeeze=False)
+    for r, row in enumerate(rows):
+        for c, image in enumerate(row):
+            ax = axes[r][c]
+            if image.shape[-1] == 1:
+                ax.imshow(image[..., 0], cmap="gray", vmin=0.0, vmax=1.0)
+            else:
+                ax.imshow(np.clip(image, 0.0, 1.0))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(headers[c])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,277 @@
+"""Paired images on disk -> checked file lists -> ``tf.data`` pipelines of (source, target) in [-1, 1].
+
+Two layouts: one file per pair with A on the left and B on the right (``<root>/<split>/*.jpg|png``),
+or ``<root>/<split>/A/`` and ``<root>/<split>/B/`` with matching names. Images keep their channel
+count (1 or 3) and bit depth (8- or 16-bit PNG).
+
+Training order and jitter are pure functions of (seed, position in the stream): a run resumed at
+step N sees exactly the batches an uninterrupted run would have seen from step N on.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import tensorflow as tf
+
+from pix2pix_tf.config import Config
+from pix2pix_tf.errors import UserError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+SUPPORTED_CHANNELS = (1, 3)
+MAX_LISTED_PROBLEMS = 20
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One training example: a side-by-side file (``b`` is None) or an A file and a B file."""
+
+    a: str
+    b: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.a if self.b is None else f"{self.a} + {self.b}"
+
+
+@dataclass(frozen=True)
+class PairInfo:
+    """What decoding a pair revealed: channels and size of each half."""
+
+    a_channels: int
+    b_channels: int
+    a_hw: tuple[int, int]
+    b_hw: tuple[int, int]
+
+
+def _image_files(folder: Path) -> list[Path]:
+    return sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+                  key=lambda p: (len(p.stem), p.stem))
+
+
+def list_pairs(root: str | Path, split: str) -> list[Pair]:
+    """The pairs of one split, in a stable order; a wrong layout is a ``UserError`` naming the folder."""
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError(f"--data {root}: no such directory")
+    folder = root / split
+    if not folder.is_dir():
+        present = sorted(p.name for p in root.iterdir() if p.is_dir())
+        raise UserError(f"{folder}: no '{split}' split folder in --data {root} (found: {', '.join(present) or 'none'})")
+    if (folder / "A").is_dir() or (folder / "B").is_dir():
+        return _folder_pairs(folder)
+    files = _image_files(folder)
+    if not files:
+        raise UserError(f"{folder}: no .jpg or .png images")
+    return [Pair(str(p)) for p in files]
+
+
+def _folder_pairs(folder: Path) -> list[Pair]:
+    if not ((folder / "A").is_dir() and (folder / "B").is_dir()):
+        raise UserError(f"{folder}: has only one of the A/ and B/ folders; both are needed")
+    a_files = {p.stem: p for p in _image_files(folder / "A")}
+    b_files = {p.stem: p for p in _image_files(folder / "B")}
+    only_a, only_b = sorted(set(a_files) - set(b_files)), sorted(set(b_files) - set(a_files))
+    if only_a or only_b:
+        parts = []
+        if only_a:
+            parts.append(f"{len(only_a)} in A/ without a B/ match ({', '.join(only_a[:5])})")
+        if only_b:
+            parts.append(f"{len(only_b)} in B/ without an A/ match ({', '.join(only_b[:5])})")
+        raise UserError(f"{folder}: A/ and B/ names do not match: {'; '.join(parts)}")
+    if not a_files:
+        raise UserError(f"{folder}: A/ and B/ hold no .jpg or .png images")
+    return [Pair(str(a_files[s]), str(b_files[s])) for s in sorted(a_files, key=lambda s: (len(s), s))]
+
+
+def decode_image(contents: tf.Tensor, channels: int = 0) -> tf.Tensor:
+    """Encoded JPEG/PNG -> float32 in [0, 1], through uint16 so 16-bit PNGs keep their precision."""
+    image = tf.io.decode_image(contents, channels=channels, dtype=tf.uint16, expand_animations=False)
+    return tf.image.convert_image_dtype(image, tf.float32)
+
+
+def inspect_pair(pair: Pair) -> PairInfo:
+    """Decode a pair fully (truncated files fail here, not mid-training) and describe it."""
+    halves = []
+    for path in (pair.a, pair.b):
+        if path is None:
+            continue
+        try:
+            halves.append(decode_image(tf.io.read_file(path)))
+        except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError) as err:
+            reason = err.message.splitlines()[0] if err.message else type(err).__name__
+            raise UserError(f"{path}: not a readable JPEG or PNG image ({reason})") from None
+    if pair.b is None:
+        width = halves[0].shape[1]
+        if width % 2:
+            raise UserError(f"{pair.a}: width {width} is odd; a side-by-side pair needs two equal halves")
+        halves = [halves[0][:, : width // 2], halves[0][:, width // 2:]]
+    a, b = halves
+    return PairInfo(a.shape[-1], b.shape[-1], tuple(a.shape[:2]), tuple(b.shape[:2]))
+
+
+def check_pairs(pairs: list[Pair], config: Config, *, what: str) -> PairInfo:
+    """Check every pair before training and report every bad one, not only the first.
+
+    Returns the first good pair's description, from which missing channel counts are filled.
+    """
+    problems: list[str] = []
+    reference: PairInfo | None = None
+    for pair in pairs:
+        try:
+            info = inspect_pair(pair)
+            _check_pair_info(pair, info, config, reference)
+        except UserError as err:
+            problems.append(str(err))
+            continue
+        reference = reference or info
+    if problems:
+        for line in problems[:MAX_LISTED_PROBLEMS]:
+            print(f"  bad {what} pair: {line}", file=sys.stderr)
+        more = f" (first {MAX_LISTED_PROBLEMS} listed above)" if len(problems) > MAX_LISTED_PROBLEMS else ""
+        first = problems[0]
+        raise UserError(f"{len(problems)} of {len(pairs)} {what} pairs are unusable{more}; first: {first}")
+    return reference
+
+
+def _check_pair_info(pair: Pair, info: PairInfo, config: Config, reference: PairInfo | None) -> None:
+    source_nc, target_nc = _oriented(config, info.a_channels, info.b_channels)
+    source, target = _oriented(config, "A", "B")
+    for side, channels, flag, want in ((f"input ({source})", source_nc, "--input-nc", config.input_nc),
+                                       (f"output ({target})", target_nc, "--output-nc", config.output_nc)):
+        if channels not in SUPPORTED_CHANNELS:
+            raise UserError(f"{pair.label}: the {side} image has {channels} channels; only 1 (grey) or 3 (RGB) are supported")
+        if want is not None and channels != want:
+            raise UserError(f"{pair.label}: the {side} image has {channels} channels but {flag} is {want}")
+    if reference is not None and (info.a_channels, info.b_channels) != (reference.a_channels, reference.b_channels):
+        raise UserError(f"{pair.label}: channels {info.a_channels}/{info.b_channels} (A/B) differ from the "
+                        f"dataset's {reference.a_channels}/{reference.b_channels}")
+    crop_h, crop_w = config.crop_hw
+    if pair.b is None and info.a_hw[1] * crop_h != info.a_hw[0] * crop_w:
+        height, width = info.a_hw[0], 2 * info.a_hw[1]
+        raise UserError(f"{pair.a}: a {width}x{height} (WxH) side-by-side pair should be {2 * crop_w}:{crop_h} "
+                        f"wide:high (two {crop_h}x{crop_w} halves); check the layout or --image-size")
+    if pair.b is not None and info.a_hw != info.b_hw:
+        raise UserError(f"{pair.label}: A is {info.a_hw[1]}x{info.a_hw[0]} but B is {info.b_hw[1]}x{info.b_hw[0]} (WxH)")
+    height, width = info.a_hw
+    if config.preprocess == "crop" and (height < crop_h or width < crop_w):
+        raise UserError(f"{pair.label}: {width}x{height} (WxH) is smaller than the {crop_w}x{crop_h} crop "
+                        f"(--image-size {config.image_size}); use --preprocess resize_and_crop")
+    if config.preprocess == "none" and (height, width) != (crop_h, crop_w):
+        raise UserError(f"{pair.label}: {width}x{height} (WxH) is not the training size {crop_w}x{crop_h} that "
+                        f"--preprocess none needs; use --preprocess resize_and_crop or --image-size")
+
+
+def _oriented(config: Config, a, b):
+    """(source, target) of anything that comes as (A, B)."""
+    return (a, b) if config.direction == "AtoB" else (b, a)
+
+
+def channel_counts(config: Config, info: PairInfo) -> tuple[int, int]:
+    return _oriented(config, info.a_channels, info.b_channels)
+
+
+def _load_pair(a_path, b_path, side_by_side: bool, a_nc: int, b_nc: int):
+    if side_by_side:
+        image = decode_image(tf.io.read_file(a_path), a_nc)
+        half = tf.shape(image)[1] // 2
+        return image[:, :half], image[:, half: 2 * half]
+    return decode_image(tf.io.read_file(a_path), a_nc), decode_image(tf.io.read_file(b_path), b_nc)
+
+
+def _pair_tensors(pairs: list[Pair]) -> tuple[tf.Tensor, tf.Tensor, bool]:
+    side_by_side = pairs[0].b is None
+    a = tf.constant([p.a for p in pairs])
+    b = tf.constant([p.a if side_by_side else p.b for p in pairs])
+    return a, b, side_by_side
+
+
+def _resize(image: tf.Tensor, hw) -> tf.Tensor:
+    return tf.clip_by_value(tf.image.resize(image, hw, method="bicubic"), 0.0, 1.0)
+
+
+def _to_network_range(image: tf.Tensor) -> tf.Tensor:
+    return image * 2.0 - 1.0
+
+
+def _jitter(a: tf.Tensor, b: tf.Tensor, config: Config, seed: tf.Tensor):
+    """The paper's jitter, applied to A and B stacked on the channel axis so both get one window."""
+    if config.preprocess == "resize_and_crop":
+        a, b = _resize(a, config.load_hw), _resize(b, config.load_hw)
+    stacked = tf.concat([a, b], axis=-1)
+    a_nc = tf.shape(a)[-1]
+    if config.preprocess != "none":
+        crop_h, crop_w = config.crop_hw
+        size = tf.stack([crop_h, crop_w, tf.shape(stacked)[-1]])
+        stacked = tf.image.stateless_random_crop(stacked, size, seed=seed)
+    if config.flip:
+        stacked = tf.image.stateless_random_flip_left_right(stacked, seed=seed[::-1])
+    return stacked[..., :a_nc], stacked[..., a_nc:]
+
+
+def _fit_to_size(image: tf.Tensor, config: Config) -> tf.Tensor:
+    """The deterministic counterpart of the jitter, for validation and samples."""
+    crop_h, crop_w = config.crop_hw
+    if config.preprocess == "resize_and_crop":
+        return _resize(image, (crop_h, crop_w))
+    if config.preprocess == "crop":
+        return tf.image.resize_with_crop_or_pad(image, crop_h, crop_w)
+    return image
+
+
+def _finish(a, b, config: Config):
+    crop_h, crop_w = config.crop_hw
+    a = tf.ensure_shape(_to_network_range(a), [crop_h, crop_w, None])
+    b = tf.ensure_shape(_to_network_range(b), [crop_h, crop_w, None])
+    source, target = _oriented(config, a, b)
+    return tf.ensure_shape(source, [crop_h, crop_w, config.input_nc]), tf.ensure_shape(target, [crop_h, crop_w, config.output_nc])
+
+
+def _channels_ab(config: Config) -> tuple[int, int]:
+    return _oriented(config, config.input_nc, config.output_nc)
+
+
+def training_dataset(pairs: list[Pair], config: Config, *, start_step: int = 0) -> tf.data.Dataset:
+    """An endless stream of jittered batches, starting at ``start_step`` of the run.
+
+    Epoch ``e`` visits the pairs in the order ``index_shuffle(k, (seed, e))``; the example at stream
+    position ``p`` is jittered with seed ``(seed, p)``. Both are stateless, so resuming needs no
+    iterator state, only the step.
+    """
+    a_paths, b_paths, side_by_side = _pair_tensors(pairs)
+    a_nc, b_nc = _channels_ab(config)
+    per_epoch = config.steps_per_epoch * config.batch_size
+    count = len(pairs)
+
+    def locate(position):
+        epoch, offset = position // per_epoch, position % per_epoch
+        index = tf.random.experimental.index_shuffle(
+            offset, seed=tf.stack([tf.cast(config.seed, tf.int64), epoch]),
+            max_index=count - 1)
+        return index, position
+
+    def load(index, position):
+        a, b = _load_pair(a_paths[index], b_paths[index], side_by_side, a_nc, b_nc)
+        seed = tf.stack([tf.cast(config.seed, tf.int64), position])
+        a, b = _jitter(a, b, config, seed)
+        return _finish(a, b, config)
+
+    dataset = tf.data.Dataset.range(start_step * config.batch_size, sys.maxsize)
+    dataset = dataset.map(locate).map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return dataset.batch(config.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def evaluation_dataset(pairs: list[Pair], config: Config, batch_size: int | None = None) -> tf.data.Dataset:
+    """Every pair once, in order, without jitter."""
+    a_paths, b_paths, side_by_side = _pair_tensors(pairs)
+    a_nc, b_nc = _channels_ab(config)
+
+    def load(a_path, b_path):
+        a, b = _load_pair(a_path, b_path, side_by_side, a_nc, b_nc)
+        return _finish(_fit_to_size(a, config), _fit_to_size(b, config), config)
+
+    dataset = tf.data.Dataset.from_tensor_slices((a_paths, b_paths))
+    dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return dataset.batch(batch_size or config.batch_size).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,94 @@
+"""The training model: one discriminator step, then one generator step, per batch."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from pix2pix_tf import losses
+
+TRAIN_METRICS = ("g_gan", "g_l1", "d_loss", "d_real", "d_fake")
+VAL_METRICS = ("l1", "psnr", "ssim")
+
+
+class Pix2Pix(keras.Model):
+    """Holds both networks; ``fit()`` runs ``train_step`` and ``evaluate()`` runs ``test_step``.
+
+    Losses are averaged over the global batch with ``tf.nn.compute_average_loss``, so under a
+    ``tf.distribute`` strategy the summed replica gradients equal single-device gradients.
+    """
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, *, gan_mode: str = "vanilla",
+                 lambda_l1: float = 100.0, lambda_gan: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.gan_mode = gan_mode
+        self.lambda_l1 = lambda_l1
+        self.lambda_gan = lambda_gan
+        self.train_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="train_steps",
+                                       aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        self._trackers = {name: keras.metrics.Mean(name=name) for name in TRAIN_METRICS + VAL_METRICS}
+
+    def compile(self, g_optimizer: keras.optimizers.Optimizer, d_optimizer: keras.optimizers.Optimizer,
+                **kwargs):
+        """Builds both optimisers now, so a checkpoint restores their slots before the first step."""
+        super().compile(**kwargs)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        g_optimizer.build(self.generator.trainable_variables)
+        d_optimizer.build(self.discriminator.trainable_variables)
+
+    @property
+    def metrics(self):
+        return list(self._trackers.values())
+
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
+
+    def _average(self, per_example: tf.Tensor) -> tf.Tensor:
+        return tf.nn.compute_average_loss(tf.cast(per_example, tf.float32))
+
+    def _discriminator_step(self, source, target, fake):
+        with tf.GradientTape() as tape:
+            real_logits = self.discriminator([source, target], training=True)
+            fake_logits = self.discriminator([source, fake], training=True)
+            d_loss = self._average(losses.discriminator_loss(real_logits, fake_logits, self.gan_mode))
+            scaled = self.d_optimizer.scale_loss(d_loss)
+        variables = self.discriminator.trainable_variables
+        self.d_optimizer.apply(tape.gradient(scaled, variables), variables)
+        return d_loss, real_logits, fake_logits
+
+    def train_step(self, data):
+        source, target = data
+        with tf.GradientTape() as tape:
+            fake = self.generator(source, training=True)
+            with tape.stop_recording():
+                d_loss, real_logits, fake_logits = self._discriminator_step(
+                    source, target, tf.stop_gradient(fake))
+            g_logits = self.discriminator([source, fake], training=True)
+            g_gan = self._average(losses.adversarial_loss(g_logits, True, self.gan_mode))
+            g_l1 = self._average(losses.l1_distance(fake, target))
+            g_loss = self.lambda_gan * g_gan + self.lambda_l1 * g_l1
+            scaled = self.g_optimizer.scale_loss(g_loss)
+        variables = self.generator.trainable_variables
+        self.g_optimizer.apply(tape.gradient(scaled, variables), variables)
+        self.train_steps.assign_add(1)
+        values = {
+            "g_gan": g_gan, "g_l1": g_l1, "d_loss": d_loss,
+            "d_real": losses.discriminator_confidence(real_logits, self.gan_mode),
+            "d_fake": losses.discriminator_confidence(fake_logits, self.gan_mode),
+        }
+        for name, value in values.items():
+            self._trackers[name].update_state(value)
+        logs = {name: self._trackers[name].result() for name in TRAIN_METRICS}
+        logs["lr"] = self.g_optimizer.learning_rate
+        return logs
+
+    def test_step(self, data):
+        """Validation in deterministic mode: dropout off, per-image normalisation statistics."""
+        source, target = data
+        fake = self.generator(source, training=False)
+        for name, value in losses.image_metrics(fake, target).items():
+            self._trackers[name].update_state(value)
+        return {name: self._trackers[name].result() for name in VAL_METRICS}

@@ -1,0 +1,153 @@
+"""The two networks of the paper, as Keras functional models.
+
+Layer order follows the reference implementation: an encoder block is LeakyReLU -> conv -> norm and
+its skip is taken after the norm; a decoder block is ReLU -> transposed conv -> norm [-> dropout] and
+is concatenated with the matching skip. The innermost (1x1 at 256 px) conv has no normalisation: with
+batch norm at batch size 1 its output would be identically zero.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from pix2pix_tf.config import Config, generator_depth
+
+DROPOUT_LAYERS = 3
+
+
+class PerImageBatchNorm(layers.BatchNormalization):
+    """Batch norm in training; per-image statistics (instance norm with the same affine) otherwise.
+
+    The paper runs the generator at test time with the statistics of the image itself, never the
+    moving averages, so inference here reads and updates no moving statistics and one image's output
+    does not depend on the rest of its batch.
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        if training:
+            return super().call(inputs, training=True, mask=mask)
+        x = keras.ops.cast(inputs, "float32")
+        mean, variance = keras.ops.moments(x, axes=[1, 2], keepdims=True)
+        x = (x - mean) * keras.ops.rsqrt(variance + self.epsilon)
+        x = x * keras.ops.cast(self.gamma, "float32") + keras.ops.cast(self.beta, "float32")
+        return keras.ops.cast(x, self.compute_dtype)
+
+
+class PaperDropout(layers.Dropout):
+    """Dropout that stays on at inference: the paper's source of stochasticity in the output."""
+
+    def call(self, inputs, training=None):
+        return super().call(inputs, training=True)
+
+
+def _conv_init(std: float):
+    return keras.initializers.RandomNormal(0.0, std)
+
+
+def _norm_layer(norm: str, *, epsilon: float, momentum: float, std: float, name: str):
+    if norm == "batch":
+        return PerImageBatchNorm(epsilon=epsilon, momentum=momentum,
+                                 gamma_initializer=keras.initializers.RandomNormal(1.0, std), name=name)
+    if norm == "instance":
+        return layers.GroupNormalization(groups=-1, epsilon=epsilon, name=name)
+    return None
+
+
+def unet_generator(input_nc: int = 3, output_nc: int = 3, *, depth: int = 8, ngf: int = 64,
+                   norm: str = "batch", dropout: float = 0.5, dropout_at_inference: bool = False,
+                   leaky_slope: float = 0.2, init_std: float = 0.02, norm_epsilon: float = 1e-5,
+                   norm_momentum: float = 0.9, name: str = "generator") -> keras.Model:
+    """The paper's U-Net; fully convolutional, so it runs on any size divisible by 2**depth."""
+    init = _conv_init(init_std)
+    inputs = keras.Input((None, None, input_nc), name="input_image")
+    x = inputs
+    skips = []
+    for i in range(depth):
+        has_norm = norm != "none" and 0 < i < depth - 1
+        if i > 0:
+            x = layers.LeakyReLU(leaky_slope, name=f"down{i + 1}_lrelu")(x)
+        x = layers.Conv2D(ngf * min(2 ** i, 8), 4, strides=2, padding="same", use_bias=not has_norm,
+                          kernel_initializer=init, name=f"down{i + 1}_conv")(x)
+        if has_norm:
+            x = _norm_layer(norm, epsilon=norm_epsilon, momentum=norm_momentum, std=init_std,
+                            name=f"down{i + 1}_norm")(x)
+        skips.append(x)
+    for j, skip in enumerate(reversed(skips[:-1])):
+        channels = skip.shape[-1]
+        x = layers.ReLU(name=f"up{j + 1}_relu")(x)
+        x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=norm == "none",
+                                   kernel_initializer=init, name=f"up{j + 1}_conv")(x)
+        if norm != "none":
+            x = _norm_layer(norm, epsilon=norm_epsilon, momentum=norm_momentum, std=init_std,
+                            name=f"up{j + 1}_norm")(x)
+        if dropout > 0 and j < DROPOUT_LAYERS and channels == ngf * 8:
+            dropout_cls = PaperDropout if dropout_at_inference else layers.Dropout
+            x = dropout_cls(dropout, name=f"up{j + 1}_dropout")(x)
+        x = layers.Concatenate(name=f"up{j + 1}_skip")([skip, x])
+    x = layers.ReLU(name="out_relu")(x)
+    x = layers.Conv2DTranspose(output_nc, 4, strides=2, padding="same", kernel_initializer=init,
+                               name="out_conv")(x)
+    outputs = layers.Activation("tanh", dtype="float32", name="output_image")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def patchgan_discriminator(input_nc: int = 3, output_nc: int = 3, *, n_layers: int = 3, ndf: int = 64,
+                           norm: str = "batch", leaky_slope: float = 0.2, init_std: float = 0.02,
+                           norm_epsilon: float = 1e-5, norm_momentum: float = 0.9,
+                           name: str = "discriminator") -> keras.Model:
+    """PatchGAN on the channel-concatenation of input and target; n_layers 0 is the 1x1 PixelGAN.
+
+    n_layers 3 sees 70x70 patches (30x30 logits at 256 px); 1 sees 16x16, 5 sees 286x286.
+    """
+    init = _conv_init(init_std)
+    source = keras.Input((None, None, input_nc), name="input_image")
+    target = keras.Input((None, None, output_nc), name="target_image")
+    x = layers.Concatenate(name="pair")([source, target])
+    plan = _patchgan_plan(n_layers, ndf)
+    for k, (channels, kernel, stride, normed) in enumerate(plan):
+        normed = normed and norm != "none"
+        if kernel == 4 and stride == 1:
+            x = layers.ZeroPadding2D(1, name=f"d{k + 1}_pad")(x)
+        x = layers.Conv2D(channels, kernel, strides=stride, padding="same" if stride == 2 else "valid",
+                          use_bias=not normed, kernel_initializer=init, name=f"d{k + 1}_conv")(x)
+        if normed:
+            x = _norm_layer(norm, epsilon=norm_epsilon, momentum=norm_momentum, std=init_std,
+                            name=f"d{k + 1}_norm")(x)
+        x = layers.LeakyReLU(leaky_slope, name=f"d{k + 1}_lrelu")(x)
+    last_kernel = 1 if n_layers == 0 else 4
+    if last_kernel == 4:
+        x = layers.ZeroPadding2D(1, name="logits_pad")(x)
+    x = layers.Conv2D(1, last_kernel, padding="valid", kernel_initializer=init, name="logits_conv")(x)
+    logits = layers.Activation("linear", dtype="float32", name="logits")(x)
+    return keras.Model([source, target], logits, name=name)
+
+
+def _patchgan_plan(n_layers: int, ndf: int) -> list[tuple[int, int, int, bool]]:
+    """(channels, kernel, stride, normalised) per hidden layer, as in the reference."""
+    if n_layers == 0:
+        return [(ndf, 1, 1, False), (ndf * 2, 1, 1, True)]
+    plan = [(ndf, 4, 2, False)]
+    plan += [(ndf * min(2 ** n, 8), 4, 2, True) for n in range(1, n_layers)]
+    plan.append((ndf * min(2 ** n_layers, 8), 4, 1, True))
+    return plan
+
+
+def build_generator(config: Config, *, dropout_at_inference: bool = False) -> keras.Model:
+    return unet_generator(
+        config.input_nc, config.output_nc, depth=config.depth or generator_depth(config.crop_hw),
+        ngf=config.ngf, norm=config.norm, dropout=config.dropout,
+        dropout_at_inference=dropout_at_inference, leaky_slope=config.leaky_slope,
+        init_std=config.init_std, norm_epsilon=config.norm_epsilon, norm_momentum=config.norm_momentum)
+
+
+def build_discriminator(config: Config) -> keras.Model:
+    return patchgan_discriminator(
+        config.input_nc, config.output_nc, n_layers=config.d_layers, ndf=config.ndf, norm=config.norm,
+        leaky_slope=config.leaky_slope, init_std=config.init_std, norm_epsilon=config.norm_epsilon,
+        norm_momentum=config.norm_momentum)
+
+
+def trainable_parameters(model: keras.Model) -> int:
+    """Parameters an optimiser updates (what the papers count; moving statistics excluded)."""
+    return sum(int(keras.ops.size(w)) for w in model.trainable_weights)

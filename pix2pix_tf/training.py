@@ -1,0 +1,177 @@
+"""A training run from flags to checkpoints: check the data, create or resume the run directory,
+build the model, and drive ``fit()`` over the remaining steps."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from pix2pix_tf import data as data_lib
+from pix2pix_tf.callbacks import PeriodicCheckpoint, SampleGrid, ScalarLogger
+from pix2pix_tf.config import Config, generator_depth, load_config, new_config, resumed_config, save_config
+from pix2pix_tf.errors import UserError
+from pix2pix_tf.model import Pix2Pix
+from pix2pix_tf.networks import build_discriminator, build_generator
+from pix2pix_tf.optim import make_optimizer
+from pix2pix_tf.precision import apply_precision, resolve_precision
+from pix2pix_tf.rundir import RunDir, RunLock, checkpoint_manager, restore, training_checkpoint
+
+SAMPLE_PAIRS = 4
+VAL_SPLITS = ("val", "test")
+
+
+@dataclass
+class Prepared:
+    config: Config
+    data_root: Path
+    train_pairs: list
+    val_pairs: list
+
+
+@dataclass
+class TrainingSummary:
+    run_dir: Path
+    start_step: int
+    end_step: int
+    seconds: float
+    first_val_l1: float | None
+    last_val_l1: float | None
+    last_sample: Path | None
+
+
+def data_root(config: Config) -> Path:
+    if config.data != "builtin":
+        return Path(config.data)
+    from pix2pix_tf.synthetic import default_synthetic_root, write_synthetic_facades
+
+    return write_synthetic_facades(default_synthetic_root(), size=config.crop_hw[0])
+
+
+def prepare(config: Config) -> Prepared:
+    """Check everything the run will read, and fill in what the data and hardware decide."""
+    root = data_root(config)
+    train_pairs = data_lib.list_pairs(root, config.train_split)
+    info = data_lib.check_pairs(train_pairs, config, what=config.train_split)
+    input_nc, output_nc = data_lib.channel_counts(config, info)
+    depth = generator_depth(config.crop_hw)
+    steps_per_epoch = len(train_pairs) // config.batch_size
+    if steps_per_epoch == 0:
+        raise UserError(f"--batch-size {config.batch_size}: larger than the {len(train_pairs)} training pairs")
+    if config.steps_per_epoch not in (None, steps_per_epoch):
+        raise UserError(f"--data {root}: the '{config.train_split}' split now gives {steps_per_epoch} steps per "
+                        f"epoch, the run was created with {config.steps_per_epoch}; use the same data")
+    constant, decay = schedule_steps(config, steps_per_epoch)
+    config = dataclasses.replace(
+        config, input_nc=input_nc, output_nc=output_nc, depth=depth, steps_per_epoch=steps_per_epoch,
+        constant_steps=config.constant_steps if config.constant_steps is not None else constant,
+        decay_steps=config.decay_steps if config.decay_steps is not None else decay,
+        precision=resolve_precision(config.precision))
+    val_split = config.val_split or next((s for s in VAL_SPLITS if (root / s).is_dir()), None)
+    val_pairs = []
+    if val_split:
+        val_pairs = data_lib.list_pairs(root, val_split)
+        data_lib.check_pairs(val_pairs, config, what=val_split)
+    return Prepared(config, root, train_pairs, val_pairs)
+
+
+def schedule_steps(config: Config, steps_per_epoch: int) -> tuple[int, int]:
+    """(constant, decay) steps: from epochs, or ``--steps`` split in the epochs' proportion."""
+    if config.steps is None:
+        return config.epochs * steps_per_epoch, config.epochs_decay * steps_per_epoch
+    if config.steps <= 0:
+        raise UserError(f"--steps {config.steps}: must be positive")
+    epochs = config.epochs + config.epochs_decay
+    constant = round(config.steps * config.epochs / epochs) if epochs else config.steps
+    return constant, config.steps - constant
+
+
+def epoch_segments(step: int, total: int, steps_per_epoch: int) -> list[tuple[int, int, int, int]]:
+    """``fit()`` calls (start step, initial_epoch, epochs, steps_per_epoch) that take a run from
+    ``step`` to ``total`` on the same epoch boundaries as an uninterrupted run."""
+    segments = []
+    while step < total:
+        epoch, offset = divmod(step, steps_per_epoch)
+        if offset == 0 and total - step >= steps_per_epoch:
+            full = (total - step) // steps_per_epoch
+            segments.append((step, epoch, epoch + full, steps_per_epoch))
+            step += full * steps_per_epoch
+        else:
+            steps = min(steps_per_epoch - offset, total - step)
+            segments.append((step, epoch, epoch + 1, steps))
+            step += steps
+    return segments
+
+
+def build_model(config: Config) -> Pix2Pix:
+    """Networks and optimisers for ``config``, under its precision policy and seed."""
+    apply_precision(config.precision)
+    keras.utils.set_random_seed(config.seed)
+    model = Pix2Pix(build_generator(config), build_discriminator(config), gan_mode=config.gan_mode,
+                    lambda_l1=config.lambda_l1, lambda_gan=config.lambda_gan)
+    model.compile(make_optimizer(config, config.precision, "g_adam"),
+                  make_optimizer(config, config.precision, "d_adam"))
+    return model
+
+
+def _open_run(run: RunDir, flags: dict) -> Prepared:
+    if run.exists():
+        config = resumed_config(load_config(run.root), flags, run.config)
+    elif run.root.exists() and any(run.root.iterdir()):
+        raise UserError(f"--run-dir {run.root}: exists, is not empty and holds no {run.config.name}; "
+                        "choose a new or empty directory")
+    else:
+        config = new_config(flags)
+    return prepare(config)
+
+
+def _sample_arrays(prepared: Prepared) -> tuple[np.ndarray, np.ndarray]:
+    pairs = (prepared.val_pairs or prepared.train_pairs)[:SAMPLE_PAIRS]
+    sources, targets = next(iter(data_lib.evaluation_dataset(pairs, prepared.config, batch_size=SAMPLE_PAIRS)))
+    return sources.numpy(), targets.numpy()
+
+
+def train(run_dir: str | Path, flags: dict, *, verbose: int | str = "auto") -> TrainingSummary:
+    """Create or resume the run in ``run_dir`` and train it to its last step."""
+    run = RunDir(Path(run_dir))
+    prepared = _open_run(run, flags)
+    config = prepared.config
+    run.root.mkdir(parents=True, exist_ok=True)
+    with RunLock(run):
+        save_config(config, run.root)
+        print(f"precision: {config.precision}; generator depth {config.depth}; "
+              f"{config.steps_per_epoch} steps per epoch, {config.total_steps} in all")
+        model = build_model(config)
+        checkpoint = training_checkpoint(model)
+        manager = checkpoint_manager(checkpoint, run, config.keep_checkpoints)
+        if manager.latest_checkpoint:
+            restore(checkpoint, manager.latest_checkpoint)
+        start = int(model.train_steps.numpy())
+        if start:
+            print(f"resuming {run.root} at step {start} of {config.total_steps}")
+        val_ds = data_lib.evaluation_dataset(prepared.val_pairs, config) if prepared.val_pairs else None
+        first_l1 = _val_l1(model, val_ds) if val_ds is not None and start == 0 else None
+        sources, targets = _sample_arrays(prepared)
+        samples = SampleGrid(sources, targets, run.samples, run.tensorboard, config.sample_every)
+        callbacks = [ScalarLogger(run.tensorboard, config.log_every), samples,
+                     PeriodicCheckpoint(manager, config.save_every)]
+        began = time.monotonic()
+        last_l1 = None
+        for at, initial_epoch, epochs, steps in epoch_segments(start, config.total_steps, config.steps_per_epoch):
+            history = model.fit(
+                data_lib.training_dataset(prepared.train_pairs, config, start_step=at),
+                initial_epoch=initial_epoch, epochs=epochs, steps_per_epoch=steps,
+                validation_data=val_ds, callbacks=callbacks, verbose=verbose, shuffle=False)
+            last_l1 = history.history.get("val_l1", [last_l1])[-1]
+        end = int(model.train_steps.numpy())
+        last_sample = sorted(run.samples.glob("step_*.png"))[-1] if run.samples.is_dir() else None
+    return TrainingSummary(run.root, start, end, time.monotonic() - began, first_l1, last_l1, last_sample)
+
+
+def _val_l1(model: Pix2Pix, val_ds) -> float:
+    return float(model.evaluate(val_ds, verbose=0, return_dict=True)["l1"])

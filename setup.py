@@ -1,0 +1,29 @@
+"""pix2pix_tf: pix2pix (Isola et al., 2017) in TensorFlow/Keras, from training to TF Serving and TFLite.
+
+TensorFlow comes through an extra so exactly one TensorFlow distribution is installed:
+``pip install -e ".[cpu]"`` (tensorflow-cpu) or ``pip install -e ".[gpu]"`` (tensorflow with CUDA).
+"""
+
+from setuptools import find_packages, setup
+
+TENSORFLOW = ">=2.16,<2.22"
+
+setup(
+    name="pix2pix_tf",
+    version="0.1.0",
+    description="pix2pix conditional GAN image-to-image translation in TensorFlow/Keras 3",
+    python_requires=">=3.10",
+    packages=find_packages(include=["pix2pix_tf", "pix2pix_tf.*"]),
+    install_requires=[
+        "keras>=3.0",
+        "numpy>=1.26",
+        "matplotlib>=3.7",
+        "pillow>=10.0",
+        "tensorboard>=2.16",
+    ],
+    extras_require={
+        "cpu": [f"tensorflow-cpu{TENSORFLOW}"],
+        "gpu": [f"tensorflow[and-cuda]{TENSORFLOW}"],
+        "test": ["pytest>=7"],
+    },
+)
