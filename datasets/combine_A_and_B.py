@@ -35,8 +35,8 @@ import os
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from PIL import Image, UnidentifiedImageError
 
@@ -71,7 +71,7 @@ _KIND_OF_MODE = {
     "RGBa": "RGBA",
     "PA": "RGBA",
 }
-_KIND_TO_MODE = {"L": "L", "LA": "LA", "I16": "I", "RGB": "RGB", "RGBA": "RGBA"}
+_KIND_TO_MODE = {"L": "L", "LA": "LA", "I16": "I;16", "RGB": "RGB", "RGBA": "RGBA"}
 _KIND_DESCRIPTION = {
     "L": "8-bit grayscale",
     "LA": "8-bit grayscale with alpha",
@@ -81,8 +81,7 @@ _KIND_DESCRIPTION = {
 }
 
 
-@dataclass(frozen=True)
-class Pair:
+class Pair(NamedTuple):
     """One matched pair: the shared file stem and the two source files."""
 
     stem: str
@@ -171,6 +170,8 @@ def detect_splits(dir_a: Path, dir_b: Path, splits: list[str] | None = None) -> 
         if not any(_is_image(p) for p in dir_a.iterdir()):
             subdirs = sorted(p.name for p in dir_a.iterdir() if p.is_dir() and not p.name.startswith("."))
             hint = f" (it has the sub-folders {_listing(subdirs)}; name the splits with --splits)" if subdirs else ""
+            if {"A", "B"} <= set(subdirs):
+                hint = f" (it has the sub-folders A and B: pass --a {dir_a / 'A'} --b {dir_a / 'B'})"
             raise UserError(f"no images found in {dir_a}{hint}")
         return []
     loose = [p.name for p in sorted(dir_a.iterdir()) if _is_image(p)]
@@ -252,12 +253,12 @@ def _to_mode(image: Image.Image, mode: str, path: Path) -> Image.Image:
     if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N"):
         image = image.convert("I") if image.mode != "I" else image
         low, high = image.getextrema()
-        if mode == "I":
+        if mode == "I;16":
             if low < 0 or high > 65535:
                 raise UserError(f"{path}: values {low}..{high} do not fit in 16 bits")
-            return image
+            return image.convert("I;16")
         # Reduce 16-bit values to 8 bits by scaling (a plain convert would clip at 255).
-        image = image.point(lambda v: v * (1 / 257.0)).convert("L")
+        image = image.point(lambda v: v * (1 / 257.0) + 0.5).convert("L")
     if image.mode == "P" and mode == "RGBA":
         image = image.convert("RGBA")
     return image if image.mode == mode else image.convert(mode)
@@ -387,8 +388,8 @@ def combine(
                 combined = combine_pair(pair.path_a, pair.path_b, mode=modes[pair])
                 combined.save(target / f"{pair.stem}.png", format="PNG")
             counts[split] = len(pairs)
-            if verbose:
-                print(f"{split or '.'}: {len(pairs)} pairs", file=sys.stderr)
+            if verbose and split:
+                print(f"{split}: {len(pairs)} pair(s)", file=sys.stderr)
         _publish(staging, out)
     finally:
         if staging.exists():
@@ -449,7 +450,7 @@ def main(argv: list[str] | None = None) -> None:
     counts = combine(args.a, args.b, args.out, splits=args.splits, overwrite=args.overwrite, rgb=args.rgb, verbose=True)
     total = sum(counts.values())
     detail = ", ".join(f"{split} {n}" for split, n in counts.items() if split)
-    print(f"wrote {total} pairs to {args.out}" + (f" ({detail})" if detail else ""))
+    print(f"wrote {total} pair(s) to {args.out}" + (f" ({detail})" if detail else ""))
 
 
 if __name__ == "__main__":

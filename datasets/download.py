@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import posixpath
 import shutil
 import socket
 import sys
@@ -117,7 +116,8 @@ def download(url: str, dest: Path, timeout: float = DEFAULT_TIMEOUT, progress: b
                 if progress and (now - last_print >= (0.5 if tty else 10.0)):
                     last_print = now
                     done = f"{_human(received)} / {_human(total)} ({100 * received // total}%)" if total else _human(received)
-                    print(f"\rdownloading {url}: {done}   ", end="" if tty else "\n", file=sys.stderr, flush=True)
+                    line = f"downloading {url}: {done}"
+                    print(f"\r{line}   " if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
             if total and received < total:
                 raise http.client.IncompleteRead(b"", total - received)
     except urllib.error.HTTPError as err:
@@ -182,8 +182,11 @@ def safe_extract(archive: Path, dest: Path) -> None:
                 tar.extractall(dest, members=members)
     except UserError:
         raise
-    except (tarfile.TarError, EOFError, OSError) as err:
-        raise UserError(f"cannot unpack {archive}: it is not a valid .tar.gz archive or is truncated ({err})") from None
+    except (tarfile.ReadError, tarfile.CompressionError, EOFError):
+        raise UserError(f"cannot unpack {archive}: it is not a valid .tar.gz archive, or it is truncated") from None
+    except (tarfile.TarError, OSError) as err:
+        detail = " ".join(str(err).split())  # keep the message on one line
+        raise UserError(f"cannot unpack {archive}: {detail}") from None
 
 
 def _visible_dirs(folder: Path) -> list[Path]:
@@ -328,7 +331,12 @@ def fetch_dataset(
         extracted.mkdir()
         safe_extract(archive, extracted)
         root = find_dataset_root(extracted, name, DATASETS[name])
-        counts = verify_dataset(root, name)
+        try:
+            counts = verify_dataset(root, name)
+        except UserError as err:
+            if root != extracted and root.name != name:
+                raise UserError(f"{err} (the archive holds {root.name}/, not {name}/: is it the right archive?)") from None
+            raise
         _publish(root, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -6,12 +6,14 @@ is one connection attempt to the loopback discard port (127.0.0.1:9).
 
 from __future__ import annotations
 
+import http.server
 import importlib.util
 import io
 import os
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 from pathlib import Path
 
@@ -26,6 +28,7 @@ def _load(name: str, filename: str):
     """Load a script from datasets/ by path (datasets/ is not a package on purpose)."""
     spec = importlib.util.spec_from_file_location(name, REPO / "datasets" / filename)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -314,6 +317,43 @@ def test_download_unreachable_url_gives_network_error_quickly(tmp_path):
     assert "network unreachable" in message and "--archive" in message and "\n" not in message
     assert "http://127.0.0.1:9/facades.tar.gz" in message
     assert not out.exists() and list((tmp_path / "data").iterdir()) == []
+
+
+@pytest.fixture
+def loopback_server(tmp_path):
+    """Serve tmp_path/served over HTTP on 127.0.0.1 (an ephemeral port) for the test's duration."""
+    served = tmp_path / "served"
+    served.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(served), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield served, f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_download_over_loopback_http(tmp_path, loopback_server, monkeypatch, capsys):
+    served, base = loopback_server
+    _make_archive(served / "facades.tar.gz", _facades_files())
+    monkeypatch.setenv(download_tool.URL_ENV, base)
+    out = tmp_path / "data" / "facades"
+    assert download_tool.fetch_dataset("facades", out=out, timeout=5) == {"train": 3, "val": 2, "test": 2}
+    assert "downloaded" in capsys.readouterr().err
+    # A missing archive on the server is an HTTP error, not "network unreachable".
+    with pytest.raises(UserError, match="HTTP 404") as info:
+        download_tool.fetch_dataset("maps", out=tmp_path / "data" / "maps", timeout=5, progress=False)
+    assert "--archive" in str(info.value)
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["facades"]
 
 
 def test_archive_url_base_and_env(monkeypatch):

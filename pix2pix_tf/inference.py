@@ -1,0 +1,47 @@
+"""A trained generator read back from a run directory, in an explicit inference mode.
+
+``paper``: dropout stays on and each image is normalised with its own statistics, exactly as the
+paper runs the generator at test time. ``deterministic``: the same without dropout, so one input
+always gives one output. Neither mode reads or updates moving statistics, and neither lets one
+image's output depend on the rest of its batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from pix2pix_tf.config import Config, load_config
+from pix2pix_tf.networks import build_generator
+from pix2pix_tf.rundir import RunDir, checkpoint_path, restore
+
+INFERENCE_MODES = ("paper", "deterministic")
+
+
+@dataclass
+class TrainedGenerator:
+    config: Config
+    generator: keras.Model
+    mode: str
+    checkpoint: str
+
+    @property
+    def step(self) -> int:
+        return int(self.checkpoint.rsplit("-", 1)[-1])
+
+
+def load_generator(run_dir: str | Path, checkpoint: str | int = "latest",
+                   mode: str = "deterministic") -> TrainedGenerator:
+    """The run's generator at ``checkpoint``, in float32 whatever precision it trained in."""
+    if mode not in INFERENCE_MODES:
+        raise ValueError(f"mode must be one of {INFERENCE_MODES}, not {mode!r}")
+    run = RunDir(Path(run_dir))
+    config = load_config(run.root)
+    path = checkpoint_path(run, checkpoint)
+    keras.mixed_precision.set_global_policy("float32")
+    generator = build_generator(config, dropout_at_inference=mode == "paper")
+    restore(tf.train.Checkpoint(generator=generator), path)
+    return TrainedGenerator(config, generator, mode, path)

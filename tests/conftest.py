@@ -1,0 +1,67 @@
+"""Shared fixtures: tiny paired datasets written as real image files, and a small-model config."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+FACADES = REPO.parent / "shared" / "data" / "facades"
+
+
+def pair_arrays(index: int, size: int, channels: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """A (blocky label-like pattern) and B (a shaded function of A), uint8 HxWxC."""
+    rng = np.random.default_rng(index)
+    cells = rng.integers(0, 4, size=(4, 4))
+    labels = np.kron(cells, np.ones((size // 4, size // 4), dtype=int))
+    palette = np.array([[200, 30, 30], [30, 200, 30], [30, 30, 200], [220, 220, 40]], dtype=np.uint8)
+    a = palette[labels]
+    ramp = np.linspace(0.6, 1.0, size)[:, None, None]
+    b = (255 - a) * ramp
+    if channels == 1:
+        a, b = a.mean(axis=-1, keepdims=True), b.mean(axis=-1, keepdims=True)
+    return a.astype(np.uint8), b.astype(np.uint8)
+
+
+def save_image(array: np.ndarray, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array).save(path)
+    return path
+
+
+def write_paired(root: Path, *, split: str = "train", count: int = 8, size: int = 32, channels: int = 3,
+                 suffix: str = ".png", start: int = 0) -> Path:
+    for i in range(start, start + count):
+        a, b = pair_arrays(i, size, channels)
+        save_image(np.concatenate([a, b], axis=1), root / split / f"{i + 1}{suffix}")
+    return root
+
+
+@pytest.fixture
+def tiny_data(tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    write_paired(root, split="train", count=8)
+    write_paired(root, split="test", count=4, start=100)
+    return root
+
+
+TINY_FLAGS = ["--image-size", "32", "--ngf", "8", "--ndf", "8", "--precision", "float32",
+              "--log-every", "2", "--sample-every", "1000", "--quiet"]
+
+
+def run_fit(*args: str, timeout: float = 300, **popen) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "-m", "pix2pix_tf.fit", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=popen.get("cwd", REPO))
+
+
+def error_line(result: subprocess.CompletedProcess) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert lines, f"no 'error:' line in stderr:\n{result.stderr[-3000:]}"
+    return lines[-1]

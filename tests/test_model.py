@@ -1,0 +1,90 @@
+"""The training step: the objective learns, precision modes stay finite, the schedule is the paper's."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pix2pix_tf import losses
+from pix2pix_tf.config import Config
+from pix2pix_tf.model import Pix2Pix
+from pix2pix_tf.networks import patchgan_discriminator, unet_generator
+from pix2pix_tf.optim import ConstantThenLinearDecay, make_optimizer
+
+
+@pytest.fixture(autouse=True)
+def restore_policy():
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def tiny_model(policy: str = "float32", lr: float = 2e-4, **kwargs) -> Pix2Pix:
+    keras.mixed_precision.set_global_policy(policy)
+    keras.utils.set_random_seed(0)
+    config = Config(lr=lr, constant_steps=100, decay_steps=100)
+    model = Pix2Pix(unet_generator(3, 3, depth=5, ngf=8), patchgan_discriminator(3, 3, ndf=8), **kwargs)
+    model.compile(make_optimizer(config, policy, "g"), make_optimizer(config, policy, "d"))
+    return model
+
+
+def fixed_batch(batch: int = 2, size: int = 32):
+    rng = np.random.default_rng(0)
+    source = rng.uniform(-1, 1, (batch, size, size, 3)).astype("float32")
+    return source, np.tanh(source[..., ::-1] * 1.5).astype("float32")
+
+
+def test_steps_on_a_fixed_batch_lower_l1():
+    model = tiny_model(lr=1e-3)
+    source, target = fixed_batch()
+
+    def l1() -> float:
+        return float(np.mean(losses.l1_distance(model.generator(source, training=False), target)))
+
+    before = l1()
+    for _ in range(40):
+        model.train_step((tf.constant(source), tf.constant(target)))
+    assert l1() < 0.8 * before
+    assert int(model.train_steps.numpy()) == 40
+    assert int(model.g_optimizer.iterations.numpy()) == 40
+    assert int(model.d_optimizer.iterations.numpy()) == 40
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_steps_are_finite(policy):
+    model = tiny_model(policy)
+    if policy == "mixed_float16":
+        assert isinstance(model.g_optimizer, keras.optimizers.LossScaleOptimizer)
+        assert isinstance(model.d_optimizer, keras.optimizers.LossScaleOptimizer)
+    else:
+        assert not isinstance(model.g_optimizer, keras.optimizers.LossScaleOptimizer)
+    assert model.generator.get_layer("down2_conv").compute_dtype == policy.split("_")[1]
+    assert model.generator.output.dtype == "float32"
+    source, target = fixed_batch()
+    history = model.fit(tf.data.Dataset.from_tensors((source, target)).repeat(), steps_per_epoch=3,
+                        epochs=1, verbose=0)
+    for name, values in history.history.items():
+        assert np.isfinite(values[-1]), name
+
+
+def test_schedule_is_constant_then_linear_to_zero():
+    schedule = ConstantThenLinearDecay(2e-4, constant_steps=100, decay_steps=100)
+    values = [float(schedule(step)) for step in (0, 99, 100, 150, 200, 250)]
+    np.testing.assert_allclose(values, [2e-4, 2e-4, 2e-4, 1e-4, 0.0, 0.0], atol=1e-10)
+
+
+def test_discriminator_loss_is_halved_and_generator_loss_non_saturating():
+    logits = tf.zeros((1, 30, 30, 1))
+    np.testing.assert_allclose(losses.discriminator_loss(logits, logits, "vanilla"), [np.log(2.0)], rtol=1e-6)
+    very_fake = tf.fill((1, 30, 30, 1), -10.0)
+    # non-saturating: G's loss is -log D(G(x)), large (not ~0) when D confidently rejects the fake
+    assert float(losses.adversarial_loss(very_fake, True, "vanilla")[0]) > 9.0
+    np.testing.assert_allclose(losses.adversarial_loss(very_fake, True, "lsgan"), [121.0])
+
+
+def test_metrics_equal_hand_computed_values():
+    output = tf.constant(np.full((1, 16, 16, 1), 0.0, "float32"))  # 0.5 on the [0, 1] scale
+    target = tf.constant(np.full((1, 16, 16, 1), 0.5, "float32"))  # 0.75
+    metrics = losses.image_metrics(output, target)
+    np.testing.assert_allclose(metrics["l1"], [0.25], rtol=1e-6)
+    np.testing.assert_allclose(metrics["psnr"], [10 * np.log10(1 / 0.0625)], rtol=1e-5)
+    assert float(losses.image_metrics(target, target)["ssim"][0]) == pytest.approx(1.0)
