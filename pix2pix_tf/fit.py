@@ -6,6 +6,7 @@ With no arguments it trains on a small generated dataset so a newcomer sees it w
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -67,6 +68,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{run_dir}: already trained to step {summary.end_step}; nothing to do")
         return
     print(f"\ntrained steps {summary.start_step} -> {summary.end_step} in {summary.seconds:.0f} s")
+    if summary.stopped_by:
+        print(f"stopped by {summary.stopped_by}; checkpoint saved at step {summary.end_step}; "
+              f"resume with: python -m pix2pix_tf.fit --run-dir {run_dir}")
+        sys.exit(128 + getattr(signal, summary.stopped_by))
     if summary.first_val_l1 is not None or summary.last_val_l1 is not None:
         first = f"{summary.first_val_l1:.4f}" if summary.first_val_l1 is not None else "n/a"
         last = f"{summary.last_val_l1:.4f}" if summary.last_val_l1 is not None else "n/a"
@@ -75,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     if summary.last_sample:
         print(f"latest sample grid: {summary.last_sample}")
     print(f"TensorBoard: tensorboard --logdir {run_dir / 'tensorboard'}")
-    print(f"resume or extend: python -m pix2pix_tf.fit --run-dir {run_dir}")
+    print(f"resume: python -m pix2pix_tf.fit --run-dir {run_dir}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ build the model, and drive ``fit()`` over the remaining steps."""
 from __future__ import annotations
 
 import dataclasses
-import math
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +43,37 @@ class TrainingSummary:
     first_val_l1: float | None
     last_val_l1: float | None
     last_sample: Path | None
+    stopped_by: str | None = None
+
+
+class StopOnSignal(keras.callbacks.Callback):
+    """SIGTERM/SIGINT (preemption, Ctrl-C) end training after the current step; the checkpoint
+    callback then saves that step. A second signal falls through to the default handler."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self):
+        super().__init__()
+        self.received: str | None = None
+        self._previous = {}
+
+    def __enter__(self) -> StopOnSignal:
+        self._previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum, frame) -> None:
+        self.received = signal.Signals(signum).name
+        signal.signal(signum, self._previous.get(signum, signal.SIG_DFL))
+        if self.model is not None:
+            self.model.stop_training = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.received:
+            self.model.stop_training = True
 
 
 def data_root(config: Config) -> Path:
@@ -158,19 +189,24 @@ def train(run_dir: str | Path, flags: dict, *, verbose: int | str = "auto") -> T
         first_l1 = _val_l1(model, val_ds) if val_ds is not None and start == 0 else None
         sources, targets = _sample_arrays(prepared)
         samples = SampleGrid(sources, targets, run.samples, run.tensorboard, config.sample_every)
-        callbacks = [ScalarLogger(run.tensorboard, config.log_every), samples,
+        stopper = StopOnSignal()
+        callbacks = [stopper, ScalarLogger(run.tensorboard, config.log_every), samples,
                      PeriodicCheckpoint(manager, config.save_every)]
         began = time.monotonic()
         last_l1 = None
-        for at, initial_epoch, epochs, steps in epoch_segments(start, config.total_steps, config.steps_per_epoch):
-            history = model.fit(
-                data_lib.training_dataset(prepared.train_pairs, config, start_step=at),
-                initial_epoch=initial_epoch, epochs=epochs, steps_per_epoch=steps,
-                validation_data=val_ds, callbacks=callbacks, verbose=verbose, shuffle=False)
-            last_l1 = history.history.get("val_l1", [last_l1])[-1]
+        with stopper:
+            for at, initial_epoch, epochs, steps in epoch_segments(start, config.total_steps, config.steps_per_epoch):
+                history = model.fit(
+                    data_lib.training_dataset(prepared.train_pairs, config, start_step=at),
+                    initial_epoch=initial_epoch, epochs=epochs, steps_per_epoch=steps,
+                    validation_data=val_ds, callbacks=callbacks, verbose=verbose, shuffle=False)
+                last_l1 = history.history.get("val_l1", [last_l1])[-1]
+                if stopper.received:
+                    break
         end = int(model.train_steps.numpy())
         last_sample = sorted(run.samples.glob("step_*.png"))[-1] if run.samples.is_dir() else None
-    return TrainingSummary(run.root, start, end, time.monotonic() - began, first_l1, last_l1, last_sample)
+    return TrainingSummary(run.root, start, end, time.monotonic() - began, first_l1, last_l1, last_sample,
+                           stopper.received)
 
 
 def _val_l1(model: Pix2Pix, val_ds) -> float:

@@ -62,6 +62,25 @@ def test_resume_after_sigkill_continues_from_the_checkpoint(tiny_data, tmp_path)
     assert latest_step(run) == 400
 
 
+def test_sigterm_saves_the_current_step_and_exits_promptly(tiny_data, tmp_path):
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    args = [sys.executable, "-m", "pix2pix_tf.fit", "--data", str(tiny_data), "--run-dir", str(run),
+            "--steps", "5000", "--save-every", "7", *TINY_FLAGS]
+    process = subprocess.Popen(args, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while latest_step(run) < 7 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    out, err = process.communicate(timeout=60)
+    assert time.monotonic() - sent < 60
+    assert process.returncode == 128 + signal.SIGTERM, err[-2000:]
+    stopped = latest_step(run)
+    assert f"stopped by SIGTERM; checkpoint saved at step {stopped}" in out
+    assert 7 <= stopped < 5000
+
+
 def test_bad_data_gives_one_line_and_leaves_no_run_directory(tmp_path):
     data = write_paired(tmp_path / "data", count=2)
     (data / "train" / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")

@@ -1,0 +1,277 @@
+"""Evaluate and translate: metrics a user can check by hand, outputs at the input's exact size, bad
+files skipped without stopping the rest, and the best checkpoint found where the answer is known."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from conftest import REPO, TINY_FLAGS, error_line, pair_arrays, run_fit, save_image, write_paired
+from pix2pix_tf import evaluate as ev
+from pix2pix_tf.config import Config, save_config
+from pix2pix_tf.errors import UserError
+from pix2pix_tf.losses import image_metrics
+from pix2pix_tf.networks import build_generator
+from pix2pix_tf.translate import ImageError, load, plan_outputs, tile_starts
+
+SIZE = 32  # tiny models: depth 5, so images pad to multiples of 32 and the minimum side is 16
+
+
+def run_module(module: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=REPO)
+
+
+def make_run(root: Path, data: Path, *, channels: int = 3, steps=(1,)) -> keras.Model:
+    """A run directory as fit leaves it (config + generator checkpoints), without training."""
+    config = Config(data=str(data), image_size=str(SIZE), ngf=8, ndf=8, input_nc=channels, output_nc=channels,
+                    depth=5, steps_per_epoch=8, constant_steps=1, decay_steps=1, precision="float32")
+    root.mkdir(parents=True)
+    save_config(config, root)
+    keras.mixed_precision.set_global_policy("float32")
+    keras.utils.set_random_seed(0)
+    generator = build_generator(config)
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(generator=generator), root / "checkpoints",
+                                         max_to_keep=5, checkpoint_name="ckpt")
+    for step in steps:
+        manager.save(checkpoint_number=step)
+    return generator
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("eval") / "data"
+    write_paired(root, split="train", count=8, size=SIZE)
+    write_paired(root, split="test", count=4, size=SIZE, start=100)
+    return root
+
+
+@pytest.fixture(scope="module")
+def rgb_run(tmp_path_factory, data) -> Path:
+    root = tmp_path_factory.mktemp("rgb") / "run"
+    make_run(root, data, channels=3)
+    return root
+
+
+@pytest.fixture(scope="module")
+def grey_run(tmp_path_factory, data) -> Path:
+    root = tmp_path_factory.mktemp("grey") / "run"
+    make_run(root, data, channels=1)
+    return root
+
+
+def noise(h: int, w: int, c: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, size=(h, w, c), dtype=np.uint8)
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def test_metrics_equal_hand_computed_values():
+    # Constant images a = 0.25 and b = 0.75 on the [0, 1] scale (network range -0.5 and 0.5):
+    #   L1 = 0.5;  PSNR = 10 log10(1 / 0.5**2) = 6.0206 dB;
+    #   SSIM of constants (no variance) = (2ab + C1) / (a**2 + b**2 + C1), C1 = 0.01**2.
+    a, b = 0.25, 0.75
+    output = np.full((2, 16, 16, 3), 2 * a - 1, np.float32)
+    target = np.full((2, 16, 16, 3), 2 * b - 1, np.float32)
+    target[1] = output[1]  # the second example is a perfect match
+    values = {k: v.numpy() for k, v in image_metrics(output, target).items()}
+    c1 = 0.01 ** 2
+    np.testing.assert_allclose(values["l1"], [0.5, 0.0], atol=1e-6)
+    assert values["psnr"][0] == pytest.approx(10 * math.log10(1 / 0.25), abs=1e-4)
+    assert math.isinf(values["psnr"][1])
+    # (tf.image.ssim forms variances as E[x^2] - E[x]^2 in float32: ~1e-4 of rounding on constants)
+    np.testing.assert_allclose(values["ssim"], [(2 * a * b + c1) / (a * a + b * b + c1), 1.0], atol=2e-4)
+
+    # A checkerboard error of +-0.1 on the [0, 1] scale: L1 0.1, MSE 0.01, PSNR 20 dB exactly.
+    rng = np.random.default_rng(0)
+    target = rng.uniform(0.2, 0.8, (1, 16, 16, 1)).astype(np.float32)
+    sign = np.where(np.indices((16, 16)).sum(axis=0) % 2, 1.0, -1.0)[None, ..., None]
+    output = target + 0.1 * sign
+    values = image_metrics(output * 2 - 1, target * 2 - 1)
+    assert float(values["l1"][0]) == pytest.approx(0.1, abs=1e-5)
+    assert float(values["psnr"][0]) == pytest.approx(20.0, abs=1e-3)
+
+
+def test_aggregate_and_ranking():
+    scores = [ev.ImageScore(0, "a.png", 0.2, 15.0, 0.5), ev.ImageScore(1, "b.png", 0.1, 20.0, 0.7),
+              ev.ImageScore(2, "c.png", 0.3, 10.0, 0.6)]
+    means, stds = ev.aggregate(scores)
+    assert means == pytest.approx({"l1": 0.2, "psnr": 15.0, "ssim": 0.6})
+    assert stds["psnr"] == pytest.approx(math.sqrt(50 / 3))
+    assert [s.name for s in ev.ranked(scores, "l1")] == ["b.png", "a.png", "c.png"]
+    assert [s.name for s in ev.ranked(scores, "ssim")] == ["b.png", "c.png", "a.png"]
+
+
+# --------------------------------------------------------------------------- translate (library)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_translate_returns_the_exact_input_size(rgb_run, grey_run, channels):
+    model = load(rgb_run if channels == 3 else grey_run)
+    image = noise(199, 301, channels)
+    output = model.translate(image)
+    assert output.shape == (199, 301, channels) and output.dtype == np.uint8
+    assert model.translate(image[..., 0] if channels == 1 else image).shape == (199, 301, channels)
+    floats = model.translate(image.astype(np.float32) / 255)
+    assert floats.dtype == np.float32 and floats.shape == (199, 301, channels)
+    assert 0.0 <= floats.min() and floats.max() <= 1.0
+    assert model.translate(image.transpose(1, 0, 2)).shape == (301, 199, channels)
+
+
+def test_padding_is_invisible_when_no_padding_is_needed(rgb_run):
+    model = load(rgb_run)
+    image = noise(64, 96, 3).astype(np.float32) / 255
+    direct = (model.trained.generator(image[None] * 2 - 1, training=False).numpy()[0] + 1) / 2
+    np.testing.assert_allclose(model.translate(image), direct, atol=1e-5)
+
+
+@pytest.mark.parametrize("large", ["tile", "downscale"])
+def test_large_images_keep_their_size(rgb_run, large):
+    model = load(rgb_run, large=large, max_side=64)
+    output = model.translate(noise(199, 301, 3))
+    assert output.shape == (199, 301, 3)
+    assert np.isfinite(output.astype(np.float32)).all()
+
+
+def test_tiles_cover_the_image_with_overlap():
+    starts = tile_starts(320, 64, 16)
+    assert starts[0] == 0 and starts[-1] == 320 - 64
+    assert all(b - a <= 64 - 16 for a, b in zip(starts, starts[1:]))
+    assert tile_starts(64, 64, 16) == [0]
+
+
+def test_channel_conversions_are_reported(rgb_run, grey_run):
+    with pytest.warns(UserWarning, match="repeated to 3 channels"):
+        assert load(rgb_run).translate(noise(40, 40, 1)).shape == (40, 40, 3)
+    with pytest.warns(UserWarning, match="converted to grey"):
+        assert load(grey_run).translate(noise(40, 40, 3)).shape == (40, 40, 1)
+    with pytest.warns(UserWarning, match="alpha channel dropped"):
+        assert load(rgb_run).translate(noise(40, 40, 4)).shape == (40, 40, 3)
+
+
+def test_too_small_images_are_refused_with_the_minimum(rgb_run):
+    with pytest.raises(ImageError, match="at least 16 px"):
+        load(rgb_run).translate(noise(15, 300, 3))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        load(rgb_run).translate(np.full((40, 40, 3), 2.0, np.float32))
+
+
+def test_out_folder_that_would_overwrite_inputs_is_refused(tmp_path):
+    image = save_image(noise(40, 40, 3), tmp_path / "x.png")
+    with pytest.raises(UserError, match="would overwrite the input"):
+        plan_outputs([image], tmp_path, folders=[])
+    jobs = plan_outputs([image, save_image(noise(40, 40, 3), tmp_path / "x.jpg")], tmp_path / "out", folders=[])
+    assert [j.target.name for j in jobs] == ["x.png", "x-2.png"]
+
+
+# --------------------------------------------------------------------------- translate (command line)
+
+
+def test_cli_translates_a_folder_and_skips_bad_files(tmp_path, rgb_run):
+    folder = tmp_path / "in"
+    save_image(noise(199, 301, 3), folder / "photo.png")
+    save_image(noise(45, 70, 1), folder / "grey.jpg")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not an image")
+    save_image(noise(8, 40, 3), folder / "tiny.png")
+    deep = (np.random.default_rng(1).integers(0, 65536, (33, 50, 3))).astype(np.uint16)
+    (folder / "deep.png").write_bytes(tf.io.encode_png(deep).numpy())
+    out = tmp_path / "out"
+    result = run_module("pix2pix_tf.translate", "--run-dir", str(rgb_run), str(folder), "--out", str(out))
+    assert result.returncode == 1, result.stderr
+    assert "2 of 5 inputs failed" in result.stderr
+    assert "broken.png" in result.stderr and "not a readable image" in result.stderr
+    assert re.search(r"tiny\.png: 40x8 \(WxH\) is too small: .*at least 16 px", result.stderr)
+    assert "grey image repeated to 3 channels" in result.stderr
+    assert "translated 3 of 5 inputs" in result.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["deep.png", "grey.png", "photo.png"]
+    assert Image.open(out / "photo.png").size == (301, 199)
+    assert Image.open(out / "grey.png").size == (70, 45)
+    written = tf.io.decode_png((out / "deep.png").read_bytes(), dtype=tf.uint16)
+    assert written.shape == (33, 50, 3) and (out / "deep.png").read_bytes()[24] == 16
+
+    refused = run_module("pix2pix_tf.translate", "--run-dir", str(rgb_run), str(folder), "--out", str(folder))
+    assert refused.returncode == 2
+    assert "is an input folder" in error_line(refused)
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def test_evaluate_cli_writes_page_csv_and_json_for_every_image(tmp_path, data):
+    run_dir = tmp_path / "run"
+    fit = run_fit("--run-dir", str(run_dir), "--data", str(data), "--steps", "4", *TINY_FLAGS)
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    result = run_module("pix2pix_tf.evaluate", "--run-dir", str(run_dir))
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = run_dir / "eval" / "test-step4"
+    names = [f"{i}.png" for i in range(101, 105)]
+
+    with open(out / "metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["image"] for r in rows] == names
+    page = (out / "index.html").read_text()
+    for row in rows:
+        assert row["image"] in page and (out / row["thumbnail"]).is_file()
+        assert f'src="{row["thumbnail"]}"' in page
+    assert (out / "metrics.png").stat().st_size > 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["images"] == 4 and summary["step"] == 4 and summary["inference"] == "deterministic"
+    assert summary["mean"]["l1"] == pytest.approx(np.mean([float(r["l1"]) for r in rows]))
+    ordered = re.findall(r'<td data-v="\d+">\d+</td><td data-v="([^"]+)">', page)
+    by_l1 = [r["image"] for r in sorted(rows, key=lambda r: float(r["l1"]))]
+    assert ordered == by_l1  # best (lowest L1) first
+    # the same number fit reports for validation, since both use the same split and metric code
+    fit_l1 = float(re.search(r"validation L1 \(0-1 scale\): .*now ([0-9.]+)", fit.stdout).group(1))
+    assert summary["mean"]["l1"] == pytest.approx(fit_l1, abs=1e-4)
+
+
+def _constant_output(generator: keras.Model, value: np.ndarray) -> None:
+    """Make the generator output ``value`` (network range, per channel) for every pixel."""
+    layer = generator.get_layer("out_conv")
+    kernel, bias = layer.get_weights()
+    layer.set_weights([np.zeros_like(kernel), np.arctanh(np.clip(value, -0.999, 0.999)).astype(np.float32)])
+
+
+def test_all_checkpoints_picks_the_best_one(tmp_path, data):
+    run_dir = tmp_path / "run"
+    generator = make_run(run_dir, data, steps=())
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(generator=generator), run_dir / "checkpoints",
+                                         max_to_keep=5, checkpoint_name="ckpt")
+    targets = np.stack([pair_arrays(i, SIZE)[1] for i in range(100, 104)]).astype(np.float32) / 127.5 - 1
+    mean_colour = targets.mean(axis=(0, 1, 2))
+    for step, value in ((10, -np.ones(3)), (20, mean_colour), (30, np.ones(3))):  # black, the mean, white
+        _constant_output(generator, value)
+        manager.save(checkpoint_number=step)
+
+    for metric in ("l1", "psnr"):
+        comparison = ev.evaluate_all_checkpoints(run_dir, metric=metric, page=False)
+        assert [r.step for r in comparison.results] == [10, 20, 30]
+        assert comparison.best.step == 20
+    saved = json.loads((run_dir / "eval" / "test-checkpoints.json").read_text())
+    assert saved["best_step"] == 20 and [c["step"] for c in saved["checkpoints"]] == [10, 20, 30]
+    assert (run_dir / "eval" / "test-step30" / "metrics.csv").is_file()
+    expected_l1 = np.abs((np.clip(mean_colour, -0.999, 0.999) + 1) / 2 - (targets + 1) / 2).mean()
+    assert comparison.results[1].mean["l1"] == pytest.approx(expected_l1, abs=2e-3)
+
+
+def test_evaluate_refuses_bad_requests(tmp_path, rgb_run):
+    with pytest.raises(UserError, match="kept steps: 1"):
+        ev.evaluate_run(rgb_run, 7, page=False)
+    with pytest.raises(UserError, match="no 'nope' split"):
+        ev.evaluate_run(rgb_run, split="nope", page=False)
+    with pytest.raises(UserError, match="no stored config"):
+        ev.evaluate_run(tmp_path, page=False)
