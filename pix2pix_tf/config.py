@@ -65,6 +65,11 @@ class Config:
     seed: int = _opt(0, "seed of data order, jitter, dropout and initialisation")
     precision: str = _opt("auto", "compute precision; auto picks by hardware",
                           choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"))
+    # devices (may change on resume: checkpoints restore on any number of replicas)
+    strategy: str = _opt("auto", "tf.distribute strategy; auto = mirrored when several GPUs are visible, else one device",
+                         choices=("auto", "one_device", "mirrored", "multi_worker", "tpu"), frozen=False)
+    sync_batch_norm: str = _opt("auto", "batch-norm statistics over the global batch (all replicas); auto = on "
+                                "when there is more than one replica", choices=("auto", "on", "off"), frozen=False)
     # bookkeeping (may change on resume)
     save_every: int = _opt(500, "write a checkpoint every N steps (and at the end)", frozen=False)
     keep_checkpoints: int = _opt(5, "checkpoints kept on disk", frozen=False)

@@ -39,6 +39,12 @@ class Pix2Pix(keras.Model):
         g_optimizer.build(self.generator.trainable_variables)
         d_optimizer.build(self.discriminator.trainable_variables)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Keras builds a model under an explicit strategy by pulling one batch from the training
+        iterator, which would skip that batch (breaking exact resume) and fails under
+        MultiWorkerMirroredStrategy. This model is complete before ``fit()``: networks by
+        construction, optimisers in ``compile()``, metrics in ``__init__``."""
+
     @property
     def metrics(self):
         return list(self._trackers.values())

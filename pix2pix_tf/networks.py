@@ -45,9 +45,10 @@ def _conv_init(std: float):
     return keras.initializers.RandomNormal(0.0, std)
 
 
-def _norm_layer(norm: str, *, epsilon: float, momentum: float, std: float, name: str):
+def _norm_layer(norm: str, *, epsilon: float, momentum: float, std: float, name: str,
+                synchronized: bool = False):
     if norm == "batch":
-        return PerImageBatchNorm(epsilon=epsilon, momentum=momentum,
+        return PerImageBatchNorm(epsilon=epsilon, momentum=momentum, synchronized=synchronized,
                                  gamma_initializer=keras.initializers.RandomNormal(1.0, std), name=name)
     if norm == "instance":
         return layers.GroupNormalization(groups=-1, epsilon=epsilon, name=name)
@@ -57,8 +58,12 @@ def _norm_layer(norm: str, *, epsilon: float, momentum: float, std: float, name:
 def unet_generator(input_nc: int = 3, output_nc: int = 3, *, depth: int = 8, ngf: int = 64,
                    norm: str = "batch", dropout: float = 0.5, dropout_at_inference: bool = False,
                    leaky_slope: float = 0.2, init_std: float = 0.02, norm_epsilon: float = 1e-5,
-                   norm_momentum: float = 0.9, name: str = "generator") -> keras.Model:
-    """The paper's U-Net; fully convolutional, so it runs on any size divisible by 2**depth."""
+                   norm_momentum: float = 0.9, sync_batch_norm: bool = False,
+                   name: str = "generator") -> keras.Model:
+    """The paper's U-Net; fully convolutional, so it runs on any size divisible by 2**depth.
+
+    ``sync_batch_norm`` takes batch-norm statistics over all replicas of a tf.distribute strategy.
+    """
     init = _conv_init(init_std)
     inputs = keras.Input((None, None, input_nc), name="input_image")
     x = inputs
@@ -71,7 +76,7 @@ def unet_generator(input_nc: int = 3, output_nc: int = 3, *, depth: int = 8, ngf
                           kernel_initializer=init, name=f"down{i + 1}_conv")(x)
         if has_norm:
             x = _norm_layer(norm, epsilon=norm_epsilon, momentum=norm_momentum, std=init_std,
-                            name=f"down{i + 1}_norm")(x)
+                            synchronized=sync_batch_norm, name=f"down{i + 1}_norm")(x)
         skips.append(x)
     for j, skip in enumerate(reversed(skips[:-1])):
         channels = skip.shape[-1]
@@ -80,7 +85,7 @@ def unet_generator(input_nc: int = 3, output_nc: int = 3, *, depth: int = 8, ngf
                                    kernel_initializer=init, name=f"up{j + 1}_conv")(x)
         if norm != "none":
             x = _norm_layer(norm, epsilon=norm_epsilon, momentum=norm_momentum, std=init_std,
-                            name=f"up{j + 1}_norm")(x)
+                            synchronized=sync_batch_norm, name=f"up{j + 1}_norm")(x)
         if dropout > 0 and j < DROPOUT_LAYERS and channels == ngf * 8:
             dropout_cls = PaperDropout if dropout_at_inference else layers.Dropout
             x = dropout_cls(dropout, name=f"up{j + 1}_dropout")(x)
@@ -95,7 +100,7 @@ def unet_generator(input_nc: int = 3, output_nc: int = 3, *, depth: int = 8, ngf
 def patchgan_discriminator(input_nc: int = 3, output_nc: int = 3, *, n_layers: int = 3, ndf: int = 64,
                            norm: str = "batch", leaky_slope: float = 0.2, init_std: float = 0.02,
                            norm_epsilon: float = 1e-5, norm_momentum: float = 0.9,
-                           name: str = "discriminator") -> keras.Model:
+                           sync_batch_norm: bool = False, name: str = "discriminator") -> keras.Model:
     """PatchGAN on the channel-concatenation of input and target; n_layers 0 is the 1x1 PixelGAN.
 
     n_layers 3 sees 70x70 patches (30x30 logits at 256 px); 1 sees 16x16, 5 sees 286x286.
@@ -113,7 +118,7 @@ def patchgan_discriminator(input_nc: int = 3, output_nc: int = 3, *, n_layers: i
                           use_bias=not normed, kernel_initializer=init, name=f"d{k + 1}_conv")(x)
         if normed:
             x = _norm_layer(norm, epsilon=norm_epsilon, momentum=norm_momentum, std=init_std,
-                            name=f"d{k + 1}_norm")(x)
+                            synchronized=sync_batch_norm, name=f"d{k + 1}_norm")(x)
         x = layers.LeakyReLU(leaky_slope, name=f"d{k + 1}_lrelu")(x)
     last_kernel = 1 if n_layers == 0 else 4
     if last_kernel == 4:
@@ -133,19 +138,21 @@ def _patchgan_plan(n_layers: int, ndf: int) -> list[tuple[int, int, int, bool]]:
     return plan
 
 
-def build_generator(config: Config, *, dropout_at_inference: bool = False) -> keras.Model:
+def build_generator(config: Config, *, dropout_at_inference: bool = False,
+                    sync_batch_norm: bool = False) -> keras.Model:
     return unet_generator(
         config.input_nc, config.output_nc, depth=config.depth or generator_depth(config.crop_hw),
         ngf=config.ngf, norm=config.norm, dropout=config.dropout,
         dropout_at_inference=dropout_at_inference, leaky_slope=config.leaky_slope,
-        init_std=config.init_std, norm_epsilon=config.norm_epsilon, norm_momentum=config.norm_momentum)
+        init_std=config.init_std, norm_epsilon=config.norm_epsilon, norm_momentum=config.norm_momentum,
+        sync_batch_norm=sync_batch_norm)
 
 
-def build_discriminator(config: Config) -> keras.Model:
+def build_discriminator(config: Config, *, sync_batch_norm: bool = False) -> keras.Model:
     return patchgan_discriminator(
         config.input_nc, config.output_nc, n_layers=config.d_layers, ndf=config.ndf, norm=config.norm,
         leaky_slope=config.leaky_slope, init_std=config.init_std, norm_epsilon=config.norm_epsilon,
-        norm_momentum=config.norm_momentum)
+        norm_momentum=config.norm_momentum, sync_batch_norm=sync_batch_norm)
 
 
 def trainable_parameters(model: keras.Model) -> int:

@@ -3,6 +3,7 @@ build the model, and drive ``fit()`` over the remaining steps."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import signal
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from pix2pix_tf import data as data_lib
 from pix2pix_tf.callbacks import PeriodicCheckpoint, SampleGrid, ScalarLogger
@@ -21,6 +23,8 @@ from pix2pix_tf.networks import build_discriminator, build_generator
 from pix2pix_tf.optim import make_optimizer
 from pix2pix_tf.precision import apply_precision, resolve_precision
 from pix2pix_tf.rundir import RunDir, RunLock, checkpoint_manager, restore, training_checkpoint
+from pix2pix_tf.strategy import (CheckpointTarget, describe, is_chief, make_strategy, use_sync_batch_norm,
+                                 warn_if_not_reproducible)
 
 SAMPLE_PAIRS = 4
 VAL_SPLITS = ("val", "test")
@@ -139,26 +143,53 @@ def epoch_segments(step: int, total: int, steps_per_epoch: int) -> list[tuple[in
     return segments
 
 
-def build_model(config: Config) -> Pix2Pix:
-    """Networks and optimisers for ``config``, under its precision policy and seed."""
+def build_model(config: Config, strategy: tf.distribute.Strategy | None = None) -> Pix2Pix:
+    """Networks and optimisers for ``config``, under its precision policy and seed, with every
+    variable created under ``strategy`` (default: the current one) so ``fit()`` runs on its replicas."""
+    strategy = strategy or tf.distribute.get_strategy()
+    replicas = strategy.num_replicas_in_sync
+    synchronized = use_sync_batch_norm(config.sync_batch_norm, config.norm, replicas)
+    warn_if_not_reproducible(config.norm, synchronized, replicas)
     apply_precision(config.precision)
     keras.utils.set_random_seed(config.seed)
-    model = Pix2Pix(build_generator(config), build_discriminator(config), gan_mode=config.gan_mode,
-                    lambda_l1=config.lambda_l1, lambda_gan=config.lambda_gan)
-    model.compile(make_optimizer(config, config.precision, "g_adam"),
-                  make_optimizer(config, config.precision, "d_adam"))
+    with strategy.scope():
+        model = Pix2Pix(build_generator(config, sync_batch_norm=synchronized),
+                        build_discriminator(config, sync_batch_norm=synchronized),
+                        gan_mode=config.gan_mode, lambda_l1=config.lambda_l1, lambda_gan=config.lambda_gan)
+        model.compile(make_optimizer(config, config.precision, "g_adam"),
+                      make_optimizer(config, config.precision, "d_adam"))
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        # Keras reduces logs across workers with strategy.reduce("MEAN", v, axis=0), which needs
+        # at least one dimension: give each log a length-1 axis.
+        model.train_step = _logs_with_batch_axis(model.train_step)
+        model.test_step = _logs_with_batch_axis(model.test_step)
     return model
 
 
-def _open_run(run: RunDir, flags: dict) -> Prepared:
+def _logs_with_batch_axis(step):
+    def wrapped(data):
+        return {name: tf.reshape(value, [1]) for name, value in step(data).items()}
+    return wrapped
+
+
+def _strategy_name(run: RunDir, flags: dict) -> str:
+    """Read without touching TensorFlow: the strategy has to exist before anything else does."""
+    if "strategy" in flags:
+        return flags["strategy"]
+    return load_config(run.root).strategy if run.exists() else Config.strategy
+
+
+def _run_config(run: RunDir, flags: dict, *, chief: bool = True) -> Config:
     if run.exists():
-        config = resumed_config(load_config(run.root), flags, run.config)
-    elif run.root.exists() and any(run.root.iterdir()):
+        return resumed_config(load_config(run.root), flags, run.config)
+    if chief and run.root.exists() and any(run.root.iterdir()):
         raise UserError(f"--run-dir {run.root}: exists, is not empty and holds no {run.config.name}; "
                         "choose a new or empty directory")
-    else:
-        config = new_config(flags)
-    return prepare(config)
+    return new_config(flags)
+
+
+def _open_run(run: RunDir, flags: dict, *, chief: bool = True) -> Prepared:
+    return prepare(_run_config(run, flags, chief=chief))
 
 
 def _sample_arrays(prepared: Prepared) -> tuple[np.ndarray, np.ndarray]:
@@ -168,43 +199,66 @@ def _sample_arrays(prepared: Prepared) -> tuple[np.ndarray, np.ndarray]:
 
 
 def train(run_dir: str | Path, flags: dict, *, verbose: int | str = "auto") -> TrainingSummary:
-    """Create or resume the run in ``run_dir`` and train it to its last step."""
+    """Create or resume the run in ``run_dir`` and train it to its last step.
+
+    Under a multi-worker strategy every worker runs this with the same flags and run directory; only
+    the chief writes there (config, checkpoints, logs, samples). The others save their checkpoints to
+    a temporary directory that is deleted at the end, and restore from the chief's.
+    """
     run = RunDir(Path(run_dir))
-    prepared = _open_run(run, flags)
+    strategy = make_strategy(_strategy_name(run, flags))
+    chief = is_chief(strategy)
+    prepared = _open_run(run, flags, chief=chief)
     config = prepared.config
-    run.root.mkdir(parents=True, exist_ok=True)
-    with RunLock(run):
+    target = CheckpointTarget.for_process(run.checkpoints, strategy)
+    if chief:
+        run.root.mkdir(parents=True, exist_ok=True)
+    try:
+        with RunLock(run) if chief else contextlib.nullcontext():
+            return _train(run, prepared, strategy, target, verbose)
+    finally:
+        target.cleanup()
+
+
+def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, target: CheckpointTarget,
+           verbose: int | str) -> TrainingSummary:
+    config = prepared.config
+    if target.chief:
         save_config(config, run.root)
-        print(f"precision: {config.precision}; generator depth {config.depth}; "
-              f"{config.steps_per_epoch} steps per epoch, {config.total_steps} in all")
-        model = build_model(config)
-        checkpoint = training_checkpoint(model)
-        manager = checkpoint_manager(checkpoint, run, config.keep_checkpoints)
-        if manager.latest_checkpoint:
-            restore(checkpoint, manager.latest_checkpoint)
-        start = int(model.train_steps.numpy())
-        if start:
-            print(f"resuming {run.root} at step {start} of {config.total_steps}")
-        val_ds = data_lib.evaluation_dataset(prepared.val_pairs, config) if prepared.val_pairs else None
-        first_l1 = _val_l1(model, val_ds) if val_ds is not None and start == 0 else None
+    print(f"strategy: {describe(strategy)}; precision: {config.precision}; generator depth {config.depth}; "
+          f"{config.steps_per_epoch} steps per epoch, {config.total_steps} in all")
+    model = build_model(config, strategy)
+    checkpoint = training_checkpoint(model)
+    manager = checkpoint_manager(checkpoint, RunDir(target.directory.parent), config.keep_checkpoints)
+    latest = tf.train.latest_checkpoint(str(run.checkpoints))
+    if latest:
+        restore(checkpoint, latest)
+    start = int(model.train_steps.numpy())
+    if start:
+        print(f"resuming {run.root} at step {start} of {config.total_steps}")
+    val_ds = data_lib.evaluation_dataset(prepared.val_pairs, config) if prepared.val_pairs else None
+    first_l1 = _val_l1(model, val_ds) if val_ds is not None and start == 0 else None
+    stopper = StopOnSignal()
+    callbacks = [stopper]
+    if target.chief:
         sources, targets = _sample_arrays(prepared)
-        samples = SampleGrid(sources, targets, run.samples, run.tensorboard, config.sample_every)
-        stopper = StopOnSignal()
-        callbacks = [stopper, ScalarLogger(run.tensorboard, config.log_every), samples,
-                     PeriodicCheckpoint(manager, config.save_every)]
-        began = time.monotonic()
-        last_l1 = None
-        with stopper:
-            for at, initial_epoch, epochs, steps in epoch_segments(start, config.total_steps, config.steps_per_epoch):
-                history = model.fit(
-                    data_lib.training_dataset(prepared.train_pairs, config, start_step=at),
-                    initial_epoch=initial_epoch, epochs=epochs, steps_per_epoch=steps,
-                    validation_data=val_ds, callbacks=callbacks, verbose=verbose, shuffle=False)
-                last_l1 = history.history.get("val_l1", [last_l1])[-1]
-                if stopper.received:
-                    break
-        end = int(model.train_steps.numpy())
-        last_sample = sorted(run.samples.glob("step_*.png"))[-1] if run.samples.is_dir() else None
+        callbacks += [ScalarLogger(run.tensorboard, config.log_every),
+                      SampleGrid(sources, targets, run.samples, run.tensorboard, config.sample_every)]
+    callbacks.append(PeriodicCheckpoint(manager, config.save_every))
+    began = time.monotonic()
+    last_l1 = None
+    with stopper:
+        for at, initial_epoch, epochs, steps in epoch_segments(start, config.total_steps, config.steps_per_epoch):
+            history = model.fit(
+                data_lib.training_dataset(prepared.train_pairs, config, start_step=at),
+                initial_epoch=initial_epoch, epochs=epochs, steps_per_epoch=steps,
+                validation_data=val_ds, callbacks=callbacks, verbose=verbose, shuffle=False)
+            last_l1 = history.history.get("val_l1", [last_l1])[-1]
+            if stopper.received:
+                break
+    end = int(model.train_steps.numpy())
+    last_sample = (sorted(run.samples.glob("step_*.png"))[-1]
+                   if target.chief and run.samples.is_dir() else None)
     return TrainingSummary(run.root, start, end, time.monotonic() - began, first_l1, last_l1, last_sample,
                            stopper.received)
 

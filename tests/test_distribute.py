@@ -1,0 +1,216 @@
+"""Training under tf.distribute: two replicas take the same step as one device on the same global
+batch, and a two-worker run on 127.0.0.1 writes checkpoints from its chief only and resumes on one
+device. Device splitting must happen before TensorFlow initialises its devices, so the replica
+comparison runs in a fresh process (this file run as a script)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+TIMEOUT = 240
+ATOL, RTOL = 1e-5, 1e-5  # float32 summation order differs; one Adam step moves weights ~2e-4
+
+
+def _env(**extra) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("TF_CONFIG", None)
+    env.update(extra)
+    return env
+
+
+# ---------------------------------------------------------------- replica comparison (subprocess)
+
+def compare_replicas(norm: str, sync: str, global_batch: int, steps: int) -> dict:
+    """Max |difference| of every weight after ``steps`` fit() steps on 2 logical CPUs vs one device."""
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+    import numpy as np
+    from conftest import pair_arrays
+
+    from pix2pix_tf.config import Config
+    from pix2pix_tf.strategy import use_sync_batch_norm
+    from pix2pix_tf.training import build_model
+
+    config = Config(image_size="32", ngf=8, ndf=8, norm=norm, dropout=0.0, precision="float32",
+                    input_nc=3, output_nc=3, depth=5, sync_batch_norm=sync, constant_steps=100,
+                    decay_steps=100, steps_per_epoch=steps)
+    pairs = [pair_arrays(i, 32) for i in range(global_batch * steps)]
+    sources = np.stack([a for a, _ in pairs]).astype("float32") / 127.5 - 1.0
+    targets = np.stack([b for _, b in pairs]).astype("float32") / 127.5 - 1.0
+
+    def dataset():
+        return tf.data.Dataset.from_tensor_slices((sources, targets)).batch(global_batch, drop_remainder=True)
+
+    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    single = build_model(config, tf.distribute.OneDeviceStrategy("/cpu:0"))
+    replicated = build_model(config, mirrored)
+    assert replicated.distribute_strategy.num_replicas_in_sync == 2
+    replicated.generator.set_weights(single.generator.get_weights())
+    replicated.discriminator.set_weights(single.discriminator.get_weights())
+    initial = [w.copy() for w in single.generator.get_weights() + single.discriminator.get_weights()]
+    for model in (single, replicated):
+        model.fit(dataset(), epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
+
+    def weights(model):
+        return model.generator.get_weights() + model.discriminator.get_weights()
+
+    pairs_after = list(zip(weights(single), weights(replicated)))
+    diff = max(float(np.max(np.abs(a - b))) for a, b in pairs_after)
+    # allclose-style: |a - b| <= ATOL + RTOL * |a| everywhere iff excess <= 1
+    excess = max(float(np.max(np.abs(a - b) / (ATOL + RTOL * np.abs(a)))) for a, b in pairs_after)
+    moved = max(float(np.max(np.abs(a - b))) for a, b in zip(weights(single), initial))
+    return {"max_diff": diff, "excess": excess, "moved": moved,
+            "synchronized": use_sync_batch_norm(sync, norm, 2),
+            "steps": [int(single.train_steps.numpy()), int(replicated.train_steps.numpy())],
+            "iterations": [int(single.g_optimizer.iterations.numpy()),
+                           int(replicated.g_optimizer.iterations.numpy())]}
+
+
+CASES = (("instance", "auto"), ("batch", "on"), ("batch", "off"))
+
+
+@pytest.fixture(scope="module")
+def comparisons() -> dict:
+    """{(norm, sync): result}, each case in its own fresh process (a second MirroredStrategy in one
+    process collides with the first one's collective keys), all started at once."""
+    processes = {case: subprocess.Popen([sys.executable, __file__, "compare", *case, "4", "2"],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        env=_env(), cwd=REPO)
+                 for case in CASES}
+    results = {}
+    try:
+        for case, process in processes.items():
+            out, err = process.communicate(timeout=TIMEOUT)
+            assert process.returncode == 0, err[-3000:]
+            results[case] = json.loads(out.strip().splitlines()[-1])
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    return results
+
+
+@pytest.mark.parametrize("norm, sync", CASES[:2])
+def test_two_replicas_take_the_single_device_step(comparisons, norm, sync):
+    result = comparisons[(norm, sync)]
+    assert result["steps"] == [2, 2] and result["iterations"] == [2, 2]
+    assert result["moved"] > 1e-4, result
+    assert result["excess"] <= 1.0, result
+
+
+def test_unsynchronised_batch_norm_differs_and_warns(comparisons):
+    import warnings
+
+    from pix2pix_tf.strategy import UnsyncedBatchNormWarning, warn_if_not_reproducible
+
+    with pytest.warns(UnsyncedBatchNormWarning, match="will not reproduce single-device training"):
+        warn_if_not_reproducible("batch", False, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert warn_if_not_reproducible("batch", True, 2) is None
+        assert warn_if_not_reproducible("instance", False, 8) is None
+        assert warn_if_not_reproducible("batch", False, 1) is None
+    result = comparisons[("batch", "off")]
+    assert not result["synchronized"]
+    assert result["excess"] > 10.0, result
+
+
+# ---------------------------------------------------------------- two workers on 127.0.0.1
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def latest_step(run_dir: Path) -> int:
+    state = run_dir / "checkpoints" / "checkpoint"
+    if not state.exists():
+        return 0
+    return int(state.read_text().splitlines()[0].rsplit("-", 1)[-1].strip('"'))
+
+
+def test_two_workers_train_chief_checkpoints_and_resume_on_one_device(tiny_data, tmp_path):
+    from conftest import TINY_FLAGS, run_fit
+
+    run = tmp_path / "run"
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
+    worker_tmp = tmp_path / "worker_tmp"
+    worker_tmp.mkdir()
+    args = [sys.executable, "-m", "pix2pix_tf.fit", "--strategy", "multi_worker", "--data", str(tiny_data),
+            "--run-dir", str(run), "--steps", "4", "--save-every", "2", "--batch-size", "2", *TINY_FLAGS]
+    workers = []
+    try:
+        for index in range(2):
+            tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+            env = _env(TF_CONFIG=tf_config, TMPDIR=str(worker_tmp))
+            workers.append(subprocess.Popen(args, env=env, cwd=REPO, stdout=subprocess.PIPE,
+                                            stderr=subprocess.PIPE, text=True))
+        outputs = [w.communicate(timeout=TIMEOUT) for w in workers]
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+                w.wait()
+    for w, (out, err) in zip(workers, outputs):
+        assert w.returncode == 0, err[-3000:]
+        assert "MultiWorkerMirroredStrategy with 2 replica(s)" in out, out
+    assert "trained steps 0 -> 4" in outputs[0][0]
+
+    assert latest_step(run) == 4
+    kept = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert kept == ["checkpoint", "ckpt-2.data-00000-of-00001", "ckpt-2.index",
+                    "ckpt-4.data-00000-of-00001", "ckpt-4.index"], kept
+    assert sorted(p.name for p in run.iterdir()) == [".lock", "checkpoints", "config.json", "samples",
+                                                     "tensorboard"]
+    assert list(worker_tmp.iterdir()) == [], "the non-chief worker left its temporary checkpoints"
+    config = json.loads((run / "config.json").read_text())["config"]
+    assert config["strategy"] == "multi_worker"
+
+    # Lengthen the finished run by two steps and continue it on one device.
+    text = (run / "config.json").read_text()
+    text = re.sub(r'"steps": 4', '"steps": 6', text)
+    text = re.sub(r'"decay_steps": (\d+)', lambda m: f'"decay_steps": {int(m.group(1)) + 2}', text)
+    (run / "config.json").write_text(text)
+    resumed = run_fit("--run-dir", str(run), "--strategy", "one_device", "--quiet", timeout=TIMEOUT)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "OneDeviceStrategy with 1 replica(s)" in resumed.stdout
+    assert f"resuming {run} at step 4 of 6" in resumed.stdout
+    assert "trained steps 4 -> 6" in resumed.stdout
+    assert latest_step(run) == 6
+
+
+def test_multi_worker_without_tf_config_is_one_line(tiny_data, tmp_path):
+    from conftest import TINY_FLAGS, error_line, run_fit
+
+    result = run_fit("--data", str(tiny_data), "--run-dir", str(tmp_path / "run"), "--strategy", "multi_worker",
+                     *TINY_FLAGS, timeout=TIMEOUT)
+    assert result.returncode == 2
+    assert "set TF_CONFIG" in error_line(result)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "compare":
+        norm, sync, batch, steps = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+        print(json.dumps(compare_replicas(norm, sync, batch, steps)))
