@@ -20,6 +20,7 @@ setup(
         "matplotlib>=3.7",
         "pillow>=10.0",
         "tensorboard>=2.16",
+        "ai-edge-litert>=1.2",
     ],
     extras_require={
         "cpu": [f"tensorflow-cpu{TENSORFLOW}"],

@@ -15,6 +15,7 @@ import tensorflow as tf
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from pix2pix_tf.errors import UserError
 from pix2pix_tf.losses import to_unit_range
 
 
@@ -56,9 +57,38 @@ class PeriodicCheckpoint(_StepCallback):
         self.save(int(self.model.train_steps.numpy()))
 
     def save(self, step: int) -> None:
-        if self.manager.latest_checkpoint and self.manager.latest_checkpoint.endswith(f"-{step}"):
+        """A failed write (disk full, permissions) stops training with one line; TensorFlow writes
+        the data files before it points the ``checkpoint`` index at them, so the previous
+        checkpoint stays the latest and loads."""
+        previous = self.manager.latest_checkpoint
+        if previous and previous.endswith(f"-{step}"):
             return
-        self.manager.save(checkpoint_number=step)
+        try:
+            self.manager.save(checkpoint_number=step)
+        except (OSError, tf.errors.OpError) as err:
+            reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+            kept = f"{previous} is intact" if previous else "no earlier checkpoint exists"
+            raise UserError(f"cannot write the checkpoint for step {step} in {self.manager.directory} "
+                            f"({reason}); {kept}") from None
+
+
+class NonFiniteGuard(keras.callbacks.Callback):
+    """Stops a run whose losses stay non-finite. The optimisers already skip such steps, so the
+    weights stay finite; after ``limit`` in a row the run is not going to recover by itself."""
+
+    def __init__(self, limit: int, manager: tf.train.CheckpointManager):
+        super().__init__()
+        self.limit = limit
+        self.manager = manager
+
+    def on_train_batch_end(self, batch, logs=None):
+        streak = int(self.model.nonfinite_streak.numpy())
+        if streak >= self.limit:
+            step = int(self.model.train_steps.numpy())
+            kept = self.manager.latest_checkpoint or "none"
+            raise UserError(f"training stopped at step {step}: {streak} steps in a row had non-finite losses "
+                            f"(skipped, weights untouched); last checkpoint kept: {kept}; "
+                            "try a lower --lr or --precision float32")
 
 
 class ScalarLogger(_StepCallback):
@@ -105,7 +135,10 @@ class SampleGrid(_StepCallback):
         rows = [[to_unit_range(img).numpy() for img in (s, o, t)]
                 for s, o, t in zip(self.sources, outputs, self.targets)]
         path = self.out_dir / f"step_{step:07d}.png"
-        save_grid(rows, ("input", "output", "target"), path, title=f"step {step}")
+        try:
+            save_grid(rows, ("input", "output", "target"), path, title=f"step {step}")
+        except OSError as err:
+            raise UserError(f"cannot write the sample grid {path} ({err.strerror or err})") from None
         with self.writer.as_default(step=step):
             tf.summary.image("samples/input_output_target", _grid_tensor(rows), step=step)
         self.writer.flush()

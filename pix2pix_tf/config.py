@@ -70,6 +70,9 @@ class Config:
                          choices=("auto", "one_device", "mirrored", "multi_worker", "tpu"), frozen=False)
     sync_batch_norm: str = _opt("auto", "batch-norm statistics over the global batch (all replicas); auto = on "
                                 "when there is more than one replica", choices=("auto", "on", "off"), frozen=False)
+    on_bad_image: str = _opt("error", "a dataset with unreadable or mis-sized files: stop, or train without them",
+                             choices=("error", "skip"), frozen=False)
+    max_nonfinite_steps: int = _opt(10, "stop after this many steps in a row with non-finite losses", frozen=False)
     # bookkeeping (may change on resume)
     save_every: int = _opt(500, "write a checkpoint every N steps (and at the end)", frozen=False)
     keep_checkpoints: int = _opt(5, "checkpoints kept on disk", frozen=False)

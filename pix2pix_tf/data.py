@@ -112,12 +112,15 @@ def inspect_pair(pair: Pair) -> PairInfo:
     return PairInfo(a.shape[-1], b.shape[-1], tuple(a.shape[:2]), tuple(b.shape[:2]))
 
 
-def check_pairs(pairs: list[Pair], config: Config, *, what: str) -> PairInfo:
+def check_pairs(pairs: list[Pair], config: Config, *, what: str,
+                on_bad: str = "error") -> tuple[list[Pair], PairInfo]:
     """Check every pair before training and report every bad one, not only the first.
 
-    Returns the first good pair's description, from which missing channel counts are filled.
+    Returns the usable pairs (all of them, unless ``on_bad`` is ``skip``) and the first good
+    pair's description, from which missing channel counts are filled.
     """
     problems: list[str] = []
+    good: list[Pair] = []
     reference: PairInfo | None = None
     for pair in pairs:
         try:
@@ -126,14 +129,18 @@ def check_pairs(pairs: list[Pair], config: Config, *, what: str) -> PairInfo:
         except UserError as err:
             problems.append(str(err))
             continue
+        good.append(pair)
         reference = reference or info
     if problems:
         for line in problems[:MAX_LISTED_PROBLEMS]:
             print(f"  bad {what} pair: {line}", file=sys.stderr)
         more = f" (first {MAX_LISTED_PROBLEMS} listed above)" if len(problems) > MAX_LISTED_PROBLEMS else ""
-        first = problems[0]
-        raise UserError(f"{len(problems)} of {len(pairs)} {what} pairs are unusable{more}; first: {first}")
-    return reference
+        summary = f"{len(problems)} of {len(pairs)} {what} pairs are unusable{more}"
+        if on_bad != "skip" or not good:
+            raise UserError(f"{summary}; first: {problems[0]}" + ("" if good else "; none is usable")
+                            + ("; --on-bad-image skip trains without them" if good else ""))
+        print(f"warning: {summary}; training without them (--on-bad-image skip)", file=sys.stderr)
+    return good, reference
 
 
 def _check_pair_info(pair: Pair, info: PairInfo, config: Config, reference: PairInfo | None) -> None:

@@ -8,6 +8,7 @@ import tensorflow as tf
 from pix2pix_tf import losses
 
 TRAIN_METRICS = ("g_gan", "g_l1", "d_loss", "d_real", "d_fake")
+SKIPPED = "skipped"
 VAL_METRICS = ("l1", "psnr", "ssim")
 
 
@@ -28,7 +29,10 @@ class Pix2Pix(keras.Model):
         self.lambda_gan = lambda_gan
         self.train_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="train_steps",
                                        aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        self.nonfinite_streak = tf.Variable(0, dtype=tf.int64, trainable=False, name="nonfinite_streak",
+                                            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         self._trackers = {name: keras.metrics.Mean(name=name) for name in TRAIN_METRICS + VAL_METRICS}
+        self._trackers[SKIPPED] = keras.metrics.Sum(name=SKIPPED)
 
     def compile(self, g_optimizer: keras.optimizers.Optimizer, d_optimizer: keras.optimizers.Optimizer,
                 **kwargs):
@@ -80,6 +84,9 @@ class Pix2Pix(keras.Model):
         variables = self.generator.trainable_variables
         self.g_optimizer.apply(tape.gradient(scaled, variables), variables)
         self.train_steps.assign_add(1)
+        finite = tf.math.is_finite(g_loss) & tf.math.is_finite(d_loss)
+        self.nonfinite_streak.assign(tf.where(finite, tf.constant(0, tf.int64), self.nonfinite_streak + 1))
+        self._trackers[SKIPPED].update_state(1.0 - tf.cast(finite, tf.float32))
         values = {
             "g_gan": g_gan, "g_l1": g_l1, "d_loss": d_loss,
             "d_real": losses.discriminator_confidence(real_logits, self.gan_mode),
@@ -87,7 +94,7 @@ class Pix2Pix(keras.Model):
         }
         for name, value in values.items():
             self._trackers[name].update_state(value)
-        logs = {name: self._trackers[name].result() for name in TRAIN_METRICS}
+        logs = {name: self._trackers[name].result() for name in TRAIN_METRICS + (SKIPPED,)}
         logs["lr"] = self.g_optimizer.learning_rate
         return logs
 

@@ -1,4 +1,9 @@
-"""Adam for both networks on the paper's schedule, with loss scaling where float16 needs it."""
+"""Adam for both networks on the paper's schedule, inside Keras' LossScaleOptimizer.
+
+Under float16 the wrapper does dynamic loss scaling. In every precision it also skips a step whose
+gradients are not finite instead of writing NaN into the weights; outside float16 its scale starts
+at 1 and never grows, and a power-of-two scale changes no gradient bit, so it is only that guard.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,9 @@ import tensorflow as tf
 
 from pix2pix_tf.config import Config
 from pix2pix_tf.precision import uses_loss_scaling
+
+
+NEVER = 2**31 - 1
 
 
 @keras.saving.register_keras_serializable("pix2pix_tf")
@@ -37,5 +45,6 @@ def make_optimizer(config: Config, policy: str, name: str) -> keras.optimizers.O
     optimizer = keras.optimizers.Adam(schedule, beta_1=config.beta1, beta_2=config.beta2,
                                       epsilon=config.adam_epsilon, name=name)
     if uses_loss_scaling(policy):
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer, name=f"{name}_loss_scale")
-    return optimizer
+        return keras.optimizers.LossScaleOptimizer(optimizer, name=f"{name}_loss_scale")
+    return keras.optimizers.LossScaleOptimizer(optimizer, initial_scale=1.0, dynamic_growth_steps=NEVER,
+                                               name=f"{name}_finite_guard")

@@ -107,7 +107,7 @@ def restore(checkpoint: tf.train.Checkpoint, path: str) -> None:
     try:
         status = checkpoint.restore(path)
         status.assert_existing_objects_matched()
-    except (tf.errors.OpError, AssertionError, ValueError) as err:
+    except (tf.errors.OpError, AssertionError, ValueError, IndexError, OSError) as err:
         first = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
         raise UserError(f"{path}: checkpoint does not load into this run's networks ({first})") from None
     status.expect_partial()

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from pix2pix_tf import data as data_lib
-from pix2pix_tf.callbacks import PeriodicCheckpoint, SampleGrid, ScalarLogger
+from pix2pix_tf.callbacks import NonFiniteGuard, PeriodicCheckpoint, SampleGrid, ScalarLogger
 from pix2pix_tf.config import Config, generator_depth, load_config, new_config, resumed_config, save_config
 from pix2pix_tf.errors import UserError
 from pix2pix_tf.model import Pix2Pix
@@ -92,7 +92,8 @@ def prepare(config: Config) -> Prepared:
     """Check everything the run will read, and fill in what the data and hardware decide."""
     root = data_root(config)
     train_pairs = data_lib.list_pairs(root, config.train_split)
-    info = data_lib.check_pairs(train_pairs, config, what=config.train_split)
+    train_pairs, info = data_lib.check_pairs(train_pairs, config, what=config.train_split,
+                                             on_bad=config.on_bad_image)
     input_nc, output_nc = data_lib.channel_counts(config, info)
     depth = generator_depth(config.crop_hw)
     steps_per_epoch = len(train_pairs) // config.batch_size
@@ -111,7 +112,7 @@ def prepare(config: Config) -> Prepared:
     val_pairs = []
     if val_split:
         val_pairs = data_lib.list_pairs(root, val_split)
-        data_lib.check_pairs(val_pairs, config, what=val_split)
+        val_pairs, _ = data_lib.check_pairs(val_pairs, config, what=val_split, on_bad=config.on_bad_image)
     return Prepared(config, root, train_pairs, val_pairs)
 
 
@@ -244,7 +245,7 @@ def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, ta
         sources, targets = _sample_arrays(prepared)
         callbacks += [ScalarLogger(run.tensorboard, config.log_every),
                       SampleGrid(sources, targets, run.samples, run.tensorboard, config.sample_every)]
-    callbacks.append(PeriodicCheckpoint(manager, config.save_every))
+    callbacks += [NonFiniteGuard(config.max_nonfinite_steps, manager), PeriodicCheckpoint(manager, config.save_every)]
     began = time.monotonic()
     last_l1 = None
     with stopper:

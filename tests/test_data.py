@@ -13,7 +13,7 @@ from pix2pix_tf.errors import UserError
 
 
 def resolved(config: Config, pairs) -> Config:
-    info = data_lib.check_pairs(pairs, config, what="train")
+    _, info = data_lib.check_pairs(pairs, config, what="train")
     input_nc, output_nc = data_lib.channel_counts(config, info)
     return dataclasses.replace(config, input_nc=input_nc, output_nc=output_nc, steps_per_epoch=len(pairs) // config.batch_size)
 
@@ -114,6 +114,9 @@ def test_every_bad_file_is_reported(tmp_path, capsys):
         assert name in report
     assert "3.png" in str(err.value) and "not a readable" in str(err.value)
     assert "wide:high" in report
+    usable, _ = data_lib.check_pairs(data_lib.list_pairs(tmp_path, "train"), Config(image_size="32"),
+                                     what="train", on_bad="skip")
+    assert sorted(p.a.rsplit("/", 1)[-1] for p in usable) == ["1.png", "2.png"]
 
 
 def test_mismatched_folder_names_are_listed(tmp_path):

@@ -52,11 +52,10 @@ def test_steps_on_a_fixed_batch_lower_l1():
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 def test_mixed_precision_steps_are_finite(policy):
     model = tiny_model(policy)
-    if policy == "mixed_float16":
-        assert isinstance(model.g_optimizer, keras.optimizers.LossScaleOptimizer)
-        assert isinstance(model.d_optimizer, keras.optimizers.LossScaleOptimizer)
-    else:
-        assert not isinstance(model.g_optimizer, keras.optimizers.LossScaleOptimizer)
+    for optimizer in (model.g_optimizer, model.d_optimizer):
+        assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+        scale = float(optimizer.dynamic_scale.numpy())
+        assert scale == (2.0 ** 15 if policy == "mixed_float16" else 1.0)
     assert model.generator.get_layer("down2_conv").compute_dtype == policy.split("_")[1]
     assert model.generator.output.dtype == "float32"
     source, target = fixed_batch()
@@ -64,6 +63,23 @@ def test_mixed_precision_steps_are_finite(policy):
                         epochs=1, verbose=0)
     for name, values in history.history.items():
         assert np.isfinite(values[-1]), name
+
+
+def test_non_finite_steps_are_skipped_and_counted():
+    model = tiny_model()
+    source, target = fixed_batch()
+    model.train_step((tf.constant(source), tf.constant(target)))
+    weights = [w.numpy().copy() for w in model.generator.trainable_weights + model.discriminator.trainable_weights]
+    poisoned = target.copy()
+    poisoned[0, 0, 0, 0] = np.nan
+    for expected_streak in (1, 2):
+        logs = model.train_step((tf.constant(source), tf.constant(poisoned)))
+        assert int(model.nonfinite_streak.numpy()) == expected_streak
+    assert float(logs["skipped"]) == 2.0
+    for old, new in zip(weights, model.generator.trainable_weights + model.discriminator.trainable_weights):
+        np.testing.assert_array_equal(old, new.numpy())
+    model.train_step((tf.constant(source), tf.constant(target)))
+    assert int(model.nonfinite_streak.numpy()) == 0
 
 
 def test_schedule_is_constant_then_linear_to_zero():
