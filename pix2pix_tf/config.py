@@ -47,7 +47,6 @@ class Config:
     init_std: float = _opt(0.02, "std of the N(0, std) weight initialisation", cli=False)
     leaky_slope: float = _opt(0.2, "LeakyReLU negative slope", cli=False)
     norm_epsilon: float = _opt(1e-5, "normalisation epsilon (the reference's, not Keras' 1e-3)", cli=False)
-    norm_momentum: float = _opt(0.9, "batch-norm moving-average momentum (PyTorch's 0.1)", cli=False)
     load_ratio: float = _opt(286 / 256, "load size over crop size for resize_and_crop", cli=False)
     # objective and optimiser
     gan_mode: str = _opt("vanilla", "adversarial loss: non-saturating cross-entropy or least squares",

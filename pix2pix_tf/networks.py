@@ -17,18 +17,20 @@ DROPOUT_LAYERS = 3
 
 
 class PerImageBatchNorm(layers.BatchNormalization):
-    """Batch norm in training; per-image statistics (instance norm with the same affine) otherwise.
+    """Batch statistics in training, each image's own statistics otherwise; never moving averages.
 
-    The paper runs the generator at test time with the statistics of the image itself, never the
-    moving averages, so inference here reads and updates no moving statistics and one image's output
-    does not depend on the rest of its batch.
+    The paper normalises with the statistics of the batch in training and of the image itself at
+    test time, so the moving averages Keras keeps are never read. They are not updated either:
+    inference must not change state, and a step skipped for non-finite losses must leave no NaN
+    behind. ``synchronized=True`` takes the training statistics over all replicas.
     """
 
     def call(self, inputs, training=None, mask=None):
-        if training:
-            return super().call(inputs, training=True, mask=mask)
         x = keras.ops.cast(inputs, "float32")
-        mean, variance = keras.ops.moments(x, axes=[1, 2], keepdims=True)
+        if training:
+            mean, variance = self._moments(x, mask)
+        else:
+            mean, variance = keras.ops.moments(x, axes=[1, 2], keepdims=True)
         x = (x - mean) * keras.ops.rsqrt(variance + self.epsilon)
         x = x * keras.ops.cast(self.gamma, "float32") + keras.ops.cast(self.beta, "float32")
         return keras.ops.cast(x, self.compute_dtype)
@@ -45,10 +47,10 @@ def _conv_init(std: float):
     return keras.initializers.RandomNormal(0.0, std)
 
 
-def _norm_layer(norm: str, *, epsilon: float, momentum: float, std: float, name: str,
+def _norm_layer(norm: str, *, epsilon: float, std: float, name: str,
                 synchronized: bool = False):
     if norm == "batch":
-        return PerImageBatchNorm(epsilon=epsilon, momentum=momentum, synchronized=synchronized,
+        return PerImageBatchNorm(epsilon=epsilon, synchronized=synchronized,
                                  gamma_initializer=keras.initializers.RandomNormal(1.0, std), name=name)
     if norm == "instance":
         return layers.GroupNormalization(groups=-1, epsilon=epsilon, name=name)
@@ -58,7 +60,7 @@ def _norm_layer(norm: str, *, epsilon: float, momentum: float, std: float, name:
 def unet_generator(input_nc: int = 3, output_nc: int = 3, *, depth: int = 8, ngf: int = 64,
                    norm: str = "batch", dropout: float = 0.5, dropout_at_inference: bool = False,
                    leaky_slope: float = 0.2, init_std: float = 0.02, norm_epsilon: float = 1e-5,
-                   norm_momentum: float = 0.9, sync_batch_norm: bool = False,
+                   sync_batch_norm: bool = False,
                    name: str = "generator") -> keras.Model:
     """The paper's U-Net; fully convolutional, so it runs on any size divisible by 2**depth.
 
@@ -75,7 +77,7 @@ def unet_generator(input_nc: int = 3, output_nc: int = 3, *, depth: int = 8, ngf
         x = layers.Conv2D(ngf * min(2 ** i, 8), 4, strides=2, padding="same", use_bias=not has_norm,
                           kernel_initializer=init, name=f"down{i + 1}_conv")(x)
         if has_norm:
-            x = _norm_layer(norm, epsilon=norm_epsilon, momentum=norm_momentum, std=init_std,
+            x = _norm_layer(norm, epsilon=norm_epsilon, std=init_std,
                             synchronized=sync_batch_norm, name=f"down{i + 1}_norm")(x)
         skips.append(x)
     for j, skip in enumerate(reversed(skips[:-1])):
@@ -84,7 +86,7 @@ def unet_generator(input_nc: int = 3, output_nc: int = 3, *, depth: int = 8, ngf
         x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=norm == "none",
                                    kernel_initializer=init, name=f"up{j + 1}_conv")(x)
         if norm != "none":
-            x = _norm_layer(norm, epsilon=norm_epsilon, momentum=norm_momentum, std=init_std,
+            x = _norm_layer(norm, epsilon=norm_epsilon, std=init_std,
                             synchronized=sync_batch_norm, name=f"up{j + 1}_norm")(x)
         if dropout > 0 and j < DROPOUT_LAYERS and channels == ngf * 8:
             dropout_cls = PaperDropout if dropout_at_inference else layers.Dropout
@@ -99,7 +101,7 @@ def unet_generator(input_nc: int = 3, output_nc: int = 3, *, depth: int = 8, ngf
 
 def patchgan_discriminator(input_nc: int = 3, output_nc: int = 3, *, n_layers: int = 3, ndf: int = 64,
                            norm: str = "batch", leaky_slope: float = 0.2, init_std: float = 0.02,
-                           norm_epsilon: float = 1e-5, norm_momentum: float = 0.9,
+                           norm_epsilon: float = 1e-5,
                            sync_batch_norm: bool = False, name: str = "discriminator") -> keras.Model:
     """PatchGAN on the channel-concatenation of input and target; n_layers 0 is the 1x1 PixelGAN.
 
@@ -117,7 +119,7 @@ def patchgan_discriminator(input_nc: int = 3, output_nc: int = 3, *, n_layers: i
         x = layers.Conv2D(channels, kernel, strides=stride, padding="same" if stride == 2 else "valid",
                           use_bias=not normed, kernel_initializer=init, name=f"d{k + 1}_conv")(x)
         if normed:
-            x = _norm_layer(norm, epsilon=norm_epsilon, momentum=norm_momentum, std=init_std,
+            x = _norm_layer(norm, epsilon=norm_epsilon, std=init_std,
                             synchronized=sync_batch_norm, name=f"d{k + 1}_norm")(x)
         x = layers.LeakyReLU(leaky_slope, name=f"d{k + 1}_lrelu")(x)
     last_kernel = 1 if n_layers == 0 else 4
@@ -144,15 +146,14 @@ def build_generator(config: Config, *, dropout_at_inference: bool = False,
         config.input_nc, config.output_nc, depth=config.depth or generator_depth(config.crop_hw),
         ngf=config.ngf, norm=config.norm, dropout=config.dropout,
         dropout_at_inference=dropout_at_inference, leaky_slope=config.leaky_slope,
-        init_std=config.init_std, norm_epsilon=config.norm_epsilon, norm_momentum=config.norm_momentum,
-        sync_batch_norm=sync_batch_norm)
+        init_std=config.init_std, norm_epsilon=config.norm_epsilon, sync_batch_norm=sync_batch_norm)
 
 
 def build_discriminator(config: Config, *, sync_batch_norm: bool = False) -> keras.Model:
     return patchgan_discriminator(
         config.input_nc, config.output_nc, n_layers=config.d_layers, ndf=config.ndf, norm=config.norm,
         leaky_slope=config.leaky_slope, init_std=config.init_std, norm_epsilon=config.norm_epsilon,
-        norm_momentum=config.norm_momentum, sync_batch_norm=sync_batch_norm)
+        sync_batch_norm=sync_batch_norm)
 
 
 def trainable_parameters(model: keras.Model) -> int:

@@ -137,3 +137,42 @@ def test_corrupted_checkpoint_is_one_line(tiny_data, tmp_path):
                                      .replace('"decay_steps": 2', '"decay_steps": 4'))
     result = run_fit("--run-dir", str(run), "--quiet")
     assert result.returncode == 2 and "ckpt-4" in error_line(result)
+
+
+def test_a_checkpoint_write_that_fails_keeps_the_previous_one(tiny_data, tmp_path):
+    import resource
+
+    run = tmp_path / "run"
+    assert run_fit("--data", str(tiny_data), "--run-dir", str(run), "--steps", "4", *TINY_FLAGS).returncode == 0
+    config = run / "config.json"
+    config.write_text(config.read_text().replace('"steps": 4', '"steps": 8').replace('"decay_steps": 2', '"decay_steps": 6'))
+
+    def small_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG from write() instead of being killed
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-m", "pix2pix_tf.fit", "--run-dir", str(run), "--quiet"],
+                            env=env, cwd=REPO, capture_output=True, text=True, timeout=300, preexec_fn=small_files)
+    assert result.returncode == 2, result.stderr[-2000:]
+    line = error_line(result)
+    assert "cannot write the checkpoint for step 8" in line and "ckpt-4 is intact" in line
+    assert "Traceback" not in result.stderr
+    assert latest_step(run) == 4
+    resumed = run_fit("--run-dir", str(run), "--quiet")
+    assert resumed.returncode == 0 and f"resuming {run} at step 4 of 8" in resumed.stdout
+
+
+def test_losses_that_stay_non_finite_stop_the_run_without_nan_weights(tiny_data, tmp_path):
+    run = tmp_path / "run"
+    result = run_fit("--data", str(tiny_data), "--run-dir", str(run), "--steps", "400", "--lr", "1e38",
+                     "--max-nonfinite-steps", "3", "--save-every", "1", *TINY_FLAGS)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "3 steps in a row had non-finite losses" in error_line(result)
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(str(run / "checkpoints"))
+    for name in reader.get_variable_to_shape_map():
+        value = reader.get_tensor(name)
+        if hasattr(value, "dtype") and value.dtype.kind == "f":
+            assert np.all(np.isfinite(value)), name
