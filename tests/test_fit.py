@@ -41,25 +41,50 @@ def test_run_directory_holds_config_checkpoints_logs_and_samples(tiny_data, tmp_
     assert again.returncode == 0 and "already trained to step 6" in again.stdout
 
 
-def test_resume_after_sigkill_continues_from_the_checkpoint(tiny_data, tmp_path):
+def shorten_run(run, total: int) -> None:
+    """Rewrite a stored schedule so the run ends at ``total`` steps (tests only)."""
+    path = run / "config.json"
+    stored = json.loads(path.read_text())
+    stored["config"].update(steps=total, constant_steps=total // 2, decay_steps=total - total // 2)
+    path.write_text(json.dumps(stored))
+
+
+def test_resume_after_sigkills_at_random_moments(tiny_data, tmp_path):
+    """Kills land anywhere, checkpoint writes included (one every 3 steps); each time the latest
+    checkpoint must load and the run must pick up from it."""
+    import random
+
+    import tensorflow as tf
+
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
     args = [sys.executable, "-m", "pix2pix_tf.fit", "--data", str(tiny_data), "--run-dir", str(run),
-            "--steps", "400", "--save-every", "5", *TINY_FLAGS]
-    process = subprocess.Popen(args, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 240
-    while latest_step(run) < 10 and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    killed_at = latest_step(run)
-    assert 10 <= killed_at < 400, process.stderr.read().decode()[-2000:]
+            "--steps", "2000", "--save-every", "3", *TINY_FLAGS]
+    rng = random.Random(0)
+    checkpoints = []
+    for kill in range(3):
+        process = subprocess.Popen(args, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 240
+        target = latest_step(run) + 6
+        while latest_step(run) < target and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 0.5))
+        process.send_signal(signal.SIGKILL)
+        out, err = process.communicate()
+        assert process.returncode == -signal.SIGKILL, err[-2000:]
+        if kill:
+            assert f"resuming {run} at step {checkpoints[-1]}" in out
+        latest = tf.train.latest_checkpoint(str(run / "checkpoints"))
+        reader = tf.train.load_checkpoint(latest)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+        checkpoints.append(latest_step(run))
+    assert checkpoints == sorted(checkpoints) and checkpoints[0] >= 6
 
+    shorten_run(run, checkpoints[-1] + 4)
     resumed = run_fit("--run-dir", str(run), "--quiet")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert f"resuming {run} at step {killed_at} of 400" in resumed.stdout
-    assert f"trained steps {killed_at} -> 400" in resumed.stdout
-    assert latest_step(run) == 400
+    assert f"trained steps {checkpoints[-1]} -> {checkpoints[-1] + 4}" in resumed.stdout
 
 
 def test_sigterm_saves_the_current_step_and_exits_promptly(tiny_data, tmp_path):
