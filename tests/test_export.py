@@ -212,6 +212,59 @@ def test_bytes_signature_refuses_non_images_and_bombs(det_export, payload, messa
         serve(image_bytes=tf.constant([payload]))
 
 
+def hostile_payloads() -> dict[str, bytes]:
+    """Issue 6's list: each must give a PNG or a clear InvalidArgumentError, never a crash."""
+    rng = np.random.default_rng(7)
+    rgb = rng.integers(0, 256, (33, 47, 3), dtype=np.uint8)
+    png, jpeg = png_file(rgb), jpeg_file(rgb)
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).convert("CMYK").save(buffer, "JPEG")
+    cmyk = buffer.getvalue()
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).convert("P").save(buffer, "PNG")
+    palette = buffer.getvalue()
+    buffer = io.BytesIO()
+    Image.fromarray((rng.integers(0, 65535, (20, 30))).astype(np.uint16)).save(buffer, "PNG")
+    sixteen = buffer.getvalue()
+    return {
+        "random bytes": rng.bytes(2000),
+        "random bytes after a PNG signature": ex.PNG_MAGIC + rng.bytes(500),
+        "random bytes after a JPEG marker": b"\xff\xd8\xff" + rng.bytes(500),
+        "truncated PNG": png[: len(png) // 2],
+        "truncated JPEG": jpeg[: len(jpeg) // 2],
+        "header claiming 100000x100000": png_claiming(100_000, 100_000),
+        "header claiming 0x0": png_claiming(0, 0),
+        "1x1 PNG": png_file(rgb[:1, :1]),
+        "16-bit PNG": sixteen,
+        "palette PNG": palette,
+        "RGBA PNG": png_file(np.dstack([rgb, rgb[..., :1]])),
+        "grey where RGB was trained": png_file(rgb[..., 0]),
+        "CMYK JPEG": cmyk,
+    }
+
+
+def test_hostile_bytes_give_a_png_or_a_clear_error_and_serving_goes_on(det_export):
+    serve = tf.saved_model.load(str(det_export.saved_model)).signatures["image_bytes"]
+    good = png_file(np.zeros((8, 8, 3), np.uint8))
+    outcomes = {}
+    for name, payload in hostile_payloads().items():
+        try:
+            out = serve(image_bytes=tf.constant([payload]))["image_bytes"].numpy()[0]
+            outcomes[name] = np.asarray(Image.open(io.BytesIO(out))).shape
+        except tf.errors.InvalidArgumentError as err:
+            reason = [line for line in err.message.splitlines()
+                      if "image_bytes: " in line or "Invalid JPEG data" in line or "Invalid PNG data" in line]
+            assert reason, (name, err.message[-500:])
+            outcomes[name] = reason[0].strip()
+        after = serve(image_bytes=tf.constant([good]))["image_bytes"].numpy()[0]
+        assert np.asarray(Image.open(io.BytesIO(after))).shape == (8, 8, 3), name
+    for name in ("1x1 PNG", "16-bit PNG", "palette PNG", "RGBA PNG", "grey where RGB was trained"):
+        assert isinstance(outcomes[name], tuple) and outcomes[name][-1] == 3, (name, outcomes[name])
+    for name in ("random bytes", "truncated JPEG", "header claiming 100000x100000", "header claiming 0x0"):
+        assert isinstance(outcomes[name], str), (name, outcomes[name])
+    print("\n".join(f"{name}: {outcome}" for name, outcome in outcomes.items()))
+
+
 # ---------------------------------------------------------------------------------------------------------
 # TFLite
 
