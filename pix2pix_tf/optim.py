@@ -40,10 +40,36 @@ class ConstantThenLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
                 "constant_steps": self.constant_steps, "decay_steps": self.decay_steps}
 
 
+class FusedAdam(keras.optimizers.Adam):
+    """Keras' Adam with each variable's update done by TensorFlow's fused ``ResourceApplyAdam``
+    kernel: one pass over memory instead of Keras' chain of elementwise ops. The generator's 54M
+    parameters make the update memory-bound: measured 58 ms against 161 ms per update on a 2-core CPU
+    (benchmarks/throughput.py). Same rule and state (``m``, ``v``, ``iterations``), so checkpoints
+    are interchangeable. Under a tf.distribute strategy Keras' own update runs, since it handles the
+    replicas' variables."""
+
+    def update_step(self, gradient, variable, learning_rate):
+        if tf.distribute.has_strategy():
+            return super().update_step(gradient, variable, learning_rate)
+        index = self._get_variable_index(variable)
+        step = tf.cast(self.iterations + 1, variable.dtype)
+        tf.raw_ops.ResourceApplyAdam(
+            var=_handle(variable), m=_handle(self._momentums[index]), v=_handle(self._velocities[index]),
+            beta1_power=tf.pow(tf.cast(self.beta_1, variable.dtype), step),
+            beta2_power=tf.pow(tf.cast(self.beta_2, variable.dtype), step),
+            lr=tf.cast(learning_rate, variable.dtype), beta1=tf.cast(self.beta_1, variable.dtype),
+            beta2=tf.cast(self.beta_2, variable.dtype), epsilon=tf.cast(self.epsilon, variable.dtype),
+            grad=tf.cast(gradient, variable.dtype))
+
+
+def _handle(variable):
+    return variable.value.handle if isinstance(variable, keras.Variable) else variable.handle
+
+
 def make_optimizer(config: Config, policy: str, name: str) -> keras.optimizers.Optimizer:
     schedule = ConstantThenLinearDecay(config.lr, config.constant_steps, config.decay_steps)
-    optimizer = keras.optimizers.Adam(schedule, beta_1=config.beta1, beta_2=config.beta2,
-                                      epsilon=config.adam_epsilon, name=name)
+    optimizer = FusedAdam(schedule, beta_1=config.beta1, beta_2=config.beta2,
+                          epsilon=config.adam_epsilon, name=name)
     if uses_loss_scaling(policy):
         return keras.optimizers.LossScaleOptimizer(optimizer, name=f"{name}_loss_scale")
     return keras.optimizers.LossScaleOptimizer(optimizer, initial_scale=1.0, dynamic_growth_steps=NEVER,

@@ -39,6 +39,7 @@ FOLDER_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".w
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 MAX_LISTED_FAILURES = 20
+MAX_PIXELS = 64 * 2**20  # decoded as uint16 then float32: about 1.5 GB for an RGB image this size
 
 
 class ImageError(Exception):
@@ -62,6 +63,7 @@ def read_image(path: str | Path) -> tuple[np.ndarray, int]:
         raise ImageError(f"cannot read ({err.strerror or err})") from None
     if not contents:
         raise ImageError("empty file")
+    _refuse_oversized(contents)
     bits = 16 if contents[:8] == PNG_SIGNATURE and len(contents) > 24 and contents[24] == 16 else 8
     try:
         image = tf.io.decode_image(contents, channels=0, dtype=tf.uint16, expand_animations=False)
@@ -69,6 +71,25 @@ def read_image(path: str | Path) -> tuple[np.ndarray, int]:
     except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as err:
         tf_reason = (err.message or type(err).__name__).strip().splitlines()[0]
     return _read_with_pillow(contents, tf_reason)
+
+
+def _refuse_oversized(contents: bytes) -> None:
+    """Read the size from the header (Pillow parses it without decoding) and refuse an image too
+    large to decode, so a decompression bomb is turned away before any pixel memory is allocated."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(contents)) as header:
+                width, height = header.size
+    except Image.DecompressionBombError:
+        raise ImageError(f"over the {MAX_PIXELS // 2**20} megapixel limit of translate") from None
+    except Exception:  # noqa: BLE001 - an unknown header is the decoder's to reject, with its reason
+        return
+    if width * height > MAX_PIXELS or width * height == 0:
+        raise ImageError(f"{width}x{height} pixels (WxH) is empty or over the {MAX_PIXELS // 2**20} "
+                         "megapixel limit of translate")
 
 
 def _read_with_pillow(contents: bytes, tf_reason: str) -> tuple[np.ndarray, int]:

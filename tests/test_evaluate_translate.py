@@ -275,3 +275,62 @@ def test_evaluate_refuses_bad_requests(tmp_path, rgb_run):
         ev.evaluate_run(rgb_run, split="nope", page=False)
     with pytest.raises(UserError, match="no stored config"):
         ev.evaluate_run(tmp_path, page=False)
+
+
+def hostile_files(folder: Path) -> dict[str, Path]:
+    """Issue 6's hostile inputs as files: each must translate or be refused with ImageError."""
+    import io
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rgb = noise(40, 48, 3, seed=3)
+
+    def encoded(array_or_image, fmt: str, mode: str | None = None) -> bytes:
+        image = array_or_image if isinstance(array_or_image, Image.Image) else Image.fromarray(array_or_image)
+        buffer = io.BytesIO()
+        (image.convert(mode) if mode else image).save(buffer, fmt)
+        return buffer.getvalue()
+
+    def png_claiming(width: int, height: int) -> bytes:
+        def chunk(kind, body):
+            return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 4096))
+                + chunk(b"IEND", b""))
+
+    png, jpeg = encoded(rgb, "PNG"), encoded(rgb, "JPEG")
+    payloads = {
+        "random.png": np.random.default_rng(0).bytes(3000),
+        "truncated.png": png[: len(png) // 2],
+        "truncated.jpg": jpeg[: len(jpeg) // 2],
+        "bomb.png": png_claiming(100_000, 100_000),
+        "empty_dims.png": png_claiming(0, 0),
+        "one_pixel.png": encoded(rgb[:1, :1], "PNG"),
+        "sixteen.png": encoded(Image.fromarray((rgb[..., 0].astype(np.uint16) * 257)), "PNG"),
+        "palette.png": encoded(rgb, "PNG", "P"),
+        "alpha.png": encoded(np.dstack([rgb, rgb[..., :1]]), "PNG"),
+        "grey.png": encoded(rgb[..., 0], "PNG"),
+        "cmyk.jpg": encoded(rgb, "JPEG", "CMYK"),
+    }
+    for name, payload in payloads.items():
+        (folder / name).write_bytes(payload)
+    return {name: folder / name for name in payloads}
+
+
+def test_hostile_files_translate_or_are_refused_one_by_one(tmp_path, rgb_run):
+    model = load(rgb_run)
+    outcomes = {}
+    for name, path in hostile_files(tmp_path / "in").items():
+        try:
+            outcomes[name] = model.translate(path).shape
+        except ImageError as err:
+            outcomes[name] = str(err)
+    for name in ("sixteen.png", "palette.png", "alpha.png", "grey.png", "cmyk.jpg"):
+        assert outcomes[name] == (40, 48, 3), (name, outcomes[name])
+    for name in ("random.png", "truncated.jpg", "bomb.png", "empty_dims.png", "one_pixel.png"):
+        assert isinstance(outcomes[name], str), (name, outcomes[name])
+    assert "megapixel limit" in outcomes["bomb.png"]
+    print("\n".join(f"{name}: {outcome}" for name, outcome in outcomes.items()))

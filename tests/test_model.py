@@ -9,7 +9,7 @@ from pix2pix_tf import losses
 from pix2pix_tf.config import Config
 from pix2pix_tf.model import Pix2Pix
 from pix2pix_tf.networks import patchgan_discriminator, unet_generator
-from pix2pix_tf.optim import ConstantThenLinearDecay, make_optimizer
+from pix2pix_tf.optim import ConstantThenLinearDecay, FusedAdam, make_optimizer
 
 
 @pytest.fixture(autouse=True)
@@ -80,6 +80,22 @@ def test_non_finite_steps_are_skipped_and_counted():
         np.testing.assert_array_equal(old, new.numpy())
     model.train_step((tf.constant(source), tf.constant(target)))
     assert int(model.nonfinite_streak.numpy()) == 0
+
+
+def test_fused_adam_matches_keras_adam():
+    start = np.random.default_rng(5).normal(size=(4, 3, 3, 8)).astype("float32")
+    results = []
+    for optimizer in (keras.optimizers.Adam(1e-2, beta_1=0.5, epsilon=1e-8),
+                      FusedAdam(1e-2, beta_1=0.5, epsilon=1e-8)):
+        variable = keras.Variable(start)
+        optimizer.build([variable])
+        update = tf.function(lambda gradient: optimizer.apply([gradient], [variable]))  # noqa: B023
+        for step in range(5):
+            update(tf.constant(start * (step + 1) - 0.5))
+        results.append((variable.numpy(), int(optimizer.iterations.numpy())))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-5, atol=1e-6)
+    assert results[0][1] == results[1][1] == 5
+    assert not np.allclose(results[0][0], start)
 
 
 def test_schedule_is_constant_then_linear_to_zero():
