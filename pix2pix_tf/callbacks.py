@@ -16,7 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from pix2pix_tf.errors import UserError
-from pix2pix_tf.losses import to_unit_range
+from pix2pix_tf.losses import image_metrics, to_unit_range
 
 
 class _StepCallback(keras.callbacks.Callback):
@@ -112,6 +112,33 @@ class ScalarLogger(_StepCallback):
         self.writer.flush()
 
     def on_train_end(self, logs=None):
+        self.writer.flush()
+
+
+class PeriodicValidation(_StepCallback):
+    """The held-out metrics of ``test_step`` every ``every`` steps, for runs whose epochs are long.
+
+    Computed here rather than with ``model.evaluate`` so the training metrics of the epoch in
+    progress are not reset; logged under ``val/`` at the global step, as the per-epoch ones are."""
+
+    def __init__(self, dataset: tf.data.Dataset, log_dir: Path, every: int):
+        super().__init__(every)
+        self.dataset = dataset
+        self.writer = tf.summary.create_file_writer(str(log_dir))
+        self._metrics = None
+
+    def on_step(self, step, logs):
+        if self._metrics is None:
+            generator = self.model.generator
+            self._metrics = tf.function(lambda s, t: image_metrics(generator(s, training=False), t))
+        sums, count = {}, 0
+        for source, target in self.dataset:
+            for name, values in self._metrics(source, target).items():
+                sums[name] = sums.get(name, 0.0) + float(tf.reduce_sum(values))
+            count += int(source.shape[0])
+        with self.writer.as_default(step=step):
+            for name, total in sums.items():
+                tf.summary.scalar(f"val/{name}", total / count)
         self.writer.flush()
 
 

@@ -77,6 +77,8 @@ class Config:
     keep_checkpoints: int = _opt(5, "checkpoints kept on disk", frozen=False)
     sample_every: int = _opt(500, "write an input|output|target sample grid every N steps", frozen=False)
     log_every: int = _opt(100, "write TensorBoard scalars every N steps", frozen=False)
+    validate_every: int = _opt(0, "also score the held-out split every N steps (0: only after each epoch)",
+                               frozen=False)
     # resolved when the run is created, stored, never set by a flag
     depth: int | None = _opt(None, "generator downsamplings, from the image size", cli=False)
     steps_per_epoch: int | None = _opt(None, "training pairs // batch size", cli=False)

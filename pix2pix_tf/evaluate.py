@@ -146,7 +146,7 @@ def default_out_dir(run_dir: str | Path, split: str, step: int, mode: str) -> Pa
     return Path(run_dir) / "eval" / results_folder_name(split, step, mode)
 
 
-def _to_uint8(image) -> "np.ndarray":
+def _to_uint8(image):
     import numpy as np
 
     return np.round(np.clip((np.asarray(image, dtype=np.float32) + 1.0) * 127.5, 0, 255)).astype(np.uint8)

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from pix2pix_tf import data as data_lib
-from pix2pix_tf.callbacks import NonFiniteGuard, PeriodicCheckpoint, SampleGrid, ScalarLogger
+from pix2pix_tf.callbacks import NonFiniteGuard, PeriodicCheckpoint, PeriodicValidation, SampleGrid, ScalarLogger
 from pix2pix_tf.config import Config, generator_depth, load_config, new_config, resumed_config, save_config
 from pix2pix_tf.errors import UserError
 from pix2pix_tf.model import Pix2Pix
@@ -210,7 +210,6 @@ def train(run_dir: str | Path, flags: dict, *, verbose: int | str = "auto") -> T
     strategy = make_strategy(_strategy_name(run, flags))
     chief = is_chief(strategy)
     prepared = _open_run(run, flags, chief=chief)
-    config = prepared.config
     target = CheckpointTarget.for_process(run.checkpoints, strategy)
     if chief:
         run.root.mkdir(parents=True, exist_ok=True)
@@ -245,6 +244,8 @@ def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, ta
         sources, targets = _sample_arrays(prepared)
         callbacks += [ScalarLogger(run.tensorboard, config.log_every),
                       SampleGrid(sources, targets, run.samples, run.tensorboard, config.sample_every)]
+        if val_ds is not None and config.validate_every:
+            callbacks.append(PeriodicValidation(val_ds, run.tensorboard, config.validate_every))
     callbacks += [NonFiniteGuard(config.max_nonfinite_steps, manager), PeriodicCheckpoint(manager, config.save_every)]
     began = time.monotonic()
     last_l1 = None
