@@ -131,7 +131,7 @@ def download(url: str, dest: Path, timeout: float = DEFAULT_TIMEOUT, progress: b
         else:
             why = str(getattr(reason, "strerror", None) or reason)
         raise UserError(f"network unreachable: cannot download {url} ({why}); {advice}") from None
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         raise UserError(f"network unreachable: download of {url} stalled (no data for {timeout:g} s); {advice}") from None
     except (http.client.HTTPException, ConnectionError) as err:
         raise UserError(f"network unreachable: download of {url} was cut off ({type(err).__name__}); {advice}") from None

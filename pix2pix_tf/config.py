@@ -15,6 +15,7 @@ from pix2pix_tf.errors import UserError
 CONFIG_FORMAT = "pix2pix_tf.config"
 CONFIG_VERSION = 1
 CONFIG_FILE = "config.json"
+INFERENCE_MODES = ("paper", "deterministic")  # what each means: pix2pix_tf.inference
 
 
 def _opt(default, help, *, choices=None, frozen=True, cli=True):

@@ -10,8 +10,8 @@ import signal
 import sys
 from pathlib import Path
 
+from pix2pix_tf.cli import run_cli
 from pix2pix_tf.config import BUILTIN_DEMO, Config, canonical_size, cli_fields, flag_name
-from pix2pix_tf.errors import run_cli
 
 SIZE_FIELDS = {"image_size", "load_size"}
 
@@ -84,5 +84,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.argv[0] = "python -m pix2pix_tf.fit"
-    run_cli(main)
+    run_cli(main, "python -m pix2pix_tf.fit")

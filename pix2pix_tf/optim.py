@@ -13,7 +13,6 @@ import tensorflow as tf
 from pix2pix_tf.config import Config
 from pix2pix_tf.precision import uses_loss_scaling
 
-
 NEVER = 2**31 - 1
 
 

@@ -1,5 +1,6 @@
-"""The run directory: where config, checkpoints, logs and samples live, who may write there, and how
-a checkpoint is read back (only our own format; nothing is unpickled)."""
+"""Every fact about a run directory: where config, checkpoints, logs and samples live, who may write
+there, which checkpoints are kept and at which steps, where the run's data is and which split holds
+it out, and how a checkpoint is read back (only our own format; nothing is unpickled)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pix2pix_tf.config import CONFIG_FILE
 from pix2pix_tf.errors import UserError
 
 CHECKPOINT_PREFIX = "ckpt"
+VAL_SPLITS = ("val", "test")
 
 
 @dataclass(frozen=True)
@@ -86,19 +88,45 @@ def checkpoint_manager(checkpoint: tf.train.Checkpoint, run: RunDir, keep: int) 
                                       checkpoint_name=CHECKPOINT_PREFIX)
 
 
-def checkpoint_path(run: RunDir, which: str | int = "latest") -> str:
-    """Path prefix of a kept checkpoint: 'latest' or a step number."""
+def checkpoint_step(path: str) -> int:
+    """The training step a checkpoint path was saved at (``.../ckpt-1200`` -> 1200)."""
+    return int(str(path).rsplit("-", 1)[-1])
+
+
+def kept_checkpoints(run: RunDir) -> list[str]:
+    """Every checkpoint the run still keeps, oldest first; none is a ``UserError``."""
     state = tf.train.get_checkpoint_state(str(run.checkpoints))
     kept = list(state.all_model_checkpoint_paths) if state else []
     if not kept:
-        raise UserError(f"{run.checkpoints}: no checkpoint yet; train with `python -m pix2pix_tf.fit --run-dir {run.root}`")
+        raise UserError(f"{run.checkpoints}: no checkpoint yet; train with "
+                        f"`python -m pix2pix_tf.fit --run-dir {run.root}`")
+    return kept
+
+
+def checkpoint_path(run: RunDir, which: str | int = "latest") -> str:
+    """Path prefix of a kept checkpoint: 'latest' or a step number."""
+    kept = kept_checkpoints(run)
     if which == "latest":
-        return state.model_checkpoint_path
+        return kept[-1]
     for path in kept:
-        if path.endswith(f"{CHECKPOINT_PREFIX}-{int(which)}"):
+        if checkpoint_step(path) == int(which):
             return path
-    steps = ", ".join(p.rsplit("-", 1)[-1] for p in kept)
+    steps = ", ".join(str(checkpoint_step(p)) for p in kept)
     raise UserError(f"--checkpoint {which}: not kept in {run.checkpoints} (kept steps: {steps})")
+
+
+def data_root(config) -> Path:
+    """The run's dataset folder; the built-in demo set is (re)built in its cache if needed."""
+    if config.data != "builtin":
+        return Path(config.data)
+    from pix2pix_tf.synthetic import default_synthetic_root, write_synthetic_facades
+
+    return write_synthetic_facades(default_synthetic_root(), size=config.crop_hw[0])
+
+
+def validation_split(config, root: Path) -> str | None:
+    """The held-out split: the configured one, else ``val/`` or ``test/`` if the data has one."""
+    return config.val_split or next((s for s in VAL_SPLITS if (Path(root) / s).is_dir()), None)
 
 
 def restore(checkpoint: tf.train.Checkpoint, path: str) -> None:

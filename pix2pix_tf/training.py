@@ -23,8 +23,14 @@ from pix2pix_tf.networks import build_discriminator, build_generator
 from pix2pix_tf.optim import make_optimizer
 from pix2pix_tf.precision import apply_precision, resolve_precision
 from pix2pix_tf.rundir import RunDir, RunLock, checkpoint_manager, restore, training_checkpoint
-from pix2pix_tf.strategy import (CheckpointTarget, describe, is_chief, make_strategy, use_sync_batch_norm,
-                                 warn_if_not_reproducible)
+from pix2pix_tf.strategy import (
+    CheckpointTarget,
+    describe,
+    is_chief,
+    make_strategy,
+    use_sync_batch_norm,
+    warn_if_not_reproducible,
+)
 
 SAMPLE_PAIRS = 4
 VAL_SPLITS = ("val", "test")

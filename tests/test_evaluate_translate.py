@@ -16,15 +16,17 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import REPO, TINY_FLAGS, error_line, pair_arrays, run_fit, save_image, write_paired
 from PIL import Image
 
-from conftest import REPO, TINY_FLAGS, error_line, pair_arrays, run_fit, save_image, write_paired
 from pix2pix_tf import evaluate as ev
+from pix2pix_tf import report
 from pix2pix_tf.config import Config, save_config
 from pix2pix_tf.errors import UserError
 from pix2pix_tf.losses import image_metrics
 from pix2pix_tf.networks import build_generator
-from pix2pix_tf.translate import ImageError, load, plan_outputs, tile_starts
+from pix2pix_tf.translate import plan_outputs
+from pix2pix_tf.translator import ImageError, load, tile_starts
 
 SIZE = 32  # tiny models: depth 5, so images pad to multiples of 32 and the minimum side is 16
 
@@ -107,13 +109,13 @@ def test_metrics_equal_hand_computed_values():
 
 
 def test_aggregate_and_ranking():
-    scores = [ev.ImageScore(0, "a.png", 0.2, 15.0, 0.5), ev.ImageScore(1, "b.png", 0.1, 20.0, 0.7),
-              ev.ImageScore(2, "c.png", 0.3, 10.0, 0.6)]
-    means, stds = ev.aggregate(scores)
+    scores = [report.ImageScore(0, "a.png", 0.2, 15.0, 0.5), report.ImageScore(1, "b.png", 0.1, 20.0, 0.7),
+              report.ImageScore(2, "c.png", 0.3, 10.0, 0.6)]
+    means, stds = report.aggregate(scores)
     assert means == pytest.approx({"l1": 0.2, "psnr": 15.0, "ssim": 0.6})
     assert stds["psnr"] == pytest.approx(math.sqrt(50 / 3))
-    assert [s.name for s in ev.ranked(scores, "l1")] == ["b.png", "a.png", "c.png"]
-    assert [s.name for s in ev.ranked(scores, "ssim")] == ["b.png", "c.png", "a.png"]
+    assert [s.name for s in report.ranked(scores, "l1")] == ["b.png", "a.png", "c.png"]
+    assert [s.name for s in report.ranked(scores, "ssim")] == ["b.png", "c.png", "a.png"]
 
 
 # --------------------------------------------------------------------------- translate (library)
@@ -309,7 +311,7 @@ def hostile_files(folder: Path) -> dict[str, Path]:
         "bomb.png": png_claiming(100_000, 100_000),
         "empty_dims.png": png_claiming(0, 0),
         "one_pixel.png": encoded(rgb[:1, :1], "PNG"),
-        "sixteen.png": encoded(Image.fromarray((rgb[..., 0].astype(np.uint16) * 257)), "PNG"),
+        "sixteen.png": encoded(Image.fromarray(rgb[..., 0].astype(np.uint16) * 257), "PNG"),
         "palette.png": encoded(rgb, "PNG", "P"),
         "alpha.png": encoded(np.dstack([rgb, rgb[..., :1]]), "PNG"),
         "grey.png": encoded(rgb[..., 0], "PNG"),
