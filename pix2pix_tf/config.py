@@ -1,15 +1,19 @@
 """The recipe in one place: every number of the paper's setup, the flags that change it, and the
-run directory's stored copy that evaluate, translate and export read back."""
+run directory's stored copy that evaluate, translate and export read back.
+
+Two stages: ``Config`` is what the user asked for (``None`` and ``auto`` mean "decide from the data or
+the hardware"); ``RunSpec`` is the frozen, fully resolved spec that ``training.prepare()`` returns and
+the run directory stores, with every one of those decided, so nothing downstream checks for ``None``."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pix2pix_tf.atomic import write_text
 from pix2pix_tf.errors import UserError
 
 CONFIG_FORMAT = "pix2pix_tf.config"
@@ -23,7 +27,7 @@ def _opt(default, help, *, choices=None, frozen=True, cli=True):
     return field(default=default, metadata={"help": help, "choices": choices, "frozen": frozen, "cli": cli})
 
 
-@dataclass
+@dataclass(frozen=True)
 class Config:
     """Defaults reproduce Isola et al. (2017) and the PyTorch reference implementation."""
 
@@ -97,12 +101,27 @@ class Config:
         h, w = self.crop_hw
         return round(h * self.load_ratio), round(w * self.load_ratio)
 
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# Decided by ``prepare()`` from the data, the image size and the hardware.
+RESOLVED_FIELDS = ("input_nc", "output_nc", "depth", "steps_per_epoch", "constant_steps", "decay_steps")
+
+
+@dataclass(frozen=True)
+class RunSpec(Config):
+    """A run's fully resolved spec: every ``RESOLVED_FIELDS`` value set and the precision a real policy.
+    Only ``prepare()`` and ``load_config()`` make one."""
+
+    def __post_init__(self):
+        missing = [name for name in RESOLVED_FIELDS if getattr(self, name) is None]
+        if missing or self.precision == "auto":
+            raise ValueError(f"a RunSpec needs every resolved value; missing {missing or ['precision']}")
+
     @property
     def total_steps(self) -> int:
         return self.constant_steps + self.decay_steps
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 def parse_size(text: str, flag: str) -> tuple[int, int]:
@@ -140,20 +159,17 @@ def cli_fields() -> list[dataclasses.Field]:
     return [f for f in dataclasses.fields(Config) if f.metadata["cli"]]
 
 
-def save_config(config: Config, run_dir: Path) -> Path:
+def save_config(config: RunSpec, run_dir: Path) -> Path:
     """Write atomically so a crash never leaves a truncated config beside good checkpoints."""
     from pix2pix_tf import __version__
 
     path = Path(run_dir) / CONFIG_FILE
     payload = {"format": CONFIG_FORMAT, "version": CONFIG_VERSION, "pix2pix_tf": __version__,
                "config": config.to_dict()}
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_text(path, json.dumps(payload, indent=2) + "\n")
 
 
-def load_config(run_dir: Path) -> Config:
+def load_config(run_dir: Path) -> RunSpec:
     """Read a run's config; anything that is not our format and version is refused, not guessed."""
     path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
@@ -172,7 +188,10 @@ def load_config(run_dir: Path) -> Config:
     unknown = sorted(set(values) - known)
     if unknown:
         raise UserError(f"{path}: unknown config keys {unknown} (written by a newer pix2pix_tf?)")
-    return Config(**values)
+    try:
+        return RunSpec(**values)
+    except ValueError:
+        raise UserError(f"{path}: the stored config is incomplete (was training ever started?)") from None
 
 
 # The built-in demo: the paper's recipe at a size that trains in minutes on two CPU cores.
@@ -192,14 +211,19 @@ def new_config(flags: dict) -> Config:
     return Config(**values)
 
 
-def resumed_config(stored: Config, flags: dict, path: Path) -> Config:
-    """The stored config with the flags that may change on resume; a flag that contradicts a frozen
-    value (architecture, data format, recipe) is refused rather than silently ignored or applied."""
+def resumed_config(stored: RunSpec, flags: dict, path: Path) -> Config:
+    """The stored spec with the flags that may change on resume, as a ``Config`` for ``prepare()``; a flag
+    that contradicts a frozen value (architecture, data format, recipe) is refused rather than silently
+    ignored or applied."""
+    from pix2pix_tf.precision import resolve_precision
+
     frozen = {f.name for f in dataclasses.fields(Config) if f.metadata["frozen"]}
+    asked = {**flags, **({"precision": resolve_precision(flags["precision"])} if "precision" in flags else {})}
     conflicts = [f"{flag_name(name)} {value} (stored: {getattr(stored, name)})"
-                 for name, value in flags.items()
+                 for name, value in asked.items()
                  if name in frozen and value != getattr(stored, name)]
     if conflicts:
         raise UserError(f"{path}: this run was created with other settings: {'; '.join(conflicts)}; "
                         "drop those flags to resume, or use a new --run-dir")
-    return dataclasses.replace(stored, **{k: v for k, v in flags.items() if k not in frozen})
+    changes = {k: v for k, v in flags.items() if k not in frozen}
+    return Config(**{**stored.to_dict(), **changes})

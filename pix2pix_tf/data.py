@@ -18,8 +18,8 @@ import tensorflow as tf
 
 from pix2pix_tf.config import Config
 from pix2pix_tf.errors import UserError
+from pix2pix_tf.images import GRAPH_IMAGE_SUFFIXES, decode_tf, to_network_range
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 SUPPORTED_CHANNELS = (1, 3)
 MAX_LISTED_PROBLEMS = 20
 
@@ -47,7 +47,7 @@ class PairInfo:
 
 
 def _image_files(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+    return sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in GRAPH_IMAGE_SUFFIXES),
                   key=lambda p: (len(p.stem), p.stem))
 
 
@@ -86,12 +86,6 @@ def _folder_pairs(folder: Path) -> list[Pair]:
     return [Pair(str(a_files[s]), str(b_files[s])) for s in sorted(a_files, key=lambda s: (len(s), s))]
 
 
-def decode_image(contents: tf.Tensor, channels: int = 0) -> tf.Tensor:
-    """Encoded JPEG/PNG -> float32 in [0, 1], through uint16 so 16-bit PNGs keep their precision."""
-    image = tf.io.decode_image(contents, channels=channels, dtype=tf.uint16, expand_animations=False)
-    return tf.image.convert_image_dtype(image, tf.float32)
-
-
 def inspect_pair(pair: Pair) -> PairInfo:
     """Decode a pair fully (truncated files fail here, not mid-training) and describe it."""
     halves = []
@@ -99,7 +93,7 @@ def inspect_pair(pair: Pair) -> PairInfo:
         if path is None:
             continue
         try:
-            halves.append(decode_image(tf.io.read_file(path)))
+            halves.append(decode_tf(tf.io.read_file(path)))
         except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError) as err:
             reason = err.message.splitlines()[0] if err.message else type(err).__name__
             raise UserError(f"{path}: not a readable JPEG or PNG image ({reason})") from None
@@ -182,10 +176,10 @@ def channel_counts(config: Config, info: PairInfo) -> tuple[int, int]:
 
 def _load_pair(a_path, b_path, side_by_side: bool, a_nc: int, b_nc: int):
     if side_by_side:
-        image = decode_image(tf.io.read_file(a_path), a_nc)
+        image = decode_tf(tf.io.read_file(a_path), a_nc)
         half = tf.shape(image)[1] // 2
         return image[:, :half], image[:, half: 2 * half]
-    return decode_image(tf.io.read_file(a_path), a_nc), decode_image(tf.io.read_file(b_path), b_nc)
+    return decode_tf(tf.io.read_file(a_path), a_nc), decode_tf(tf.io.read_file(b_path), b_nc)
 
 
 def _pair_tensors(pairs: list[Pair]) -> tuple[tf.Tensor, tf.Tensor, bool]:
@@ -197,10 +191,6 @@ def _pair_tensors(pairs: list[Pair]) -> tuple[tf.Tensor, tf.Tensor, bool]:
 
 def _resize(image: tf.Tensor, hw) -> tf.Tensor:
     return tf.clip_by_value(tf.image.resize(image, hw, method="bicubic"), 0.0, 1.0)
-
-
-def _to_network_range(image: tf.Tensor) -> tf.Tensor:
-    return image * 2.0 - 1.0
 
 
 def _jitter(a: tf.Tensor, b: tf.Tensor, config: Config, seed: tf.Tensor):
@@ -230,8 +220,8 @@ def _fit_to_size(image: tf.Tensor, config: Config) -> tf.Tensor:
 
 def _finish(a, b, config: Config):
     crop_h, crop_w = config.crop_hw
-    a = tf.ensure_shape(_to_network_range(a), [crop_h, crop_w, None])
-    b = tf.ensure_shape(_to_network_range(b), [crop_h, crop_w, None])
+    a = tf.ensure_shape(to_network_range(a), [crop_h, crop_w, None])
+    b = tf.ensure_shape(to_network_range(b), [crop_h, crop_w, None])
     source, target = _oriented(config, a, b)
     return tf.ensure_shape(source, [crop_h, crop_w, config.input_nc]), tf.ensure_shape(target, [crop_h, crop_w, config.output_nc])
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import typing
 from pathlib import Path
 
 from pix2pix_tf.cli import run_cli
@@ -25,19 +26,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--run-dir", default=None,
                         help="where config, checkpoints, logs and samples go (default: runs/<dataset name>)")
     defaults = Config()
+    hints = typing.get_type_hints(Config)
     for field in cli_fields():
         default = getattr(defaults, field.name)
         help_text = field.metadata["help"] + ("" if default is None else f" (default: {default})")
-        if field.type in ("bool", bool):
+        if hints[field.name] is bool:
             parser.add_argument(f"--no-{field.name.replace('_', '-')}", dest=field.name, action="store_false",
                                 default=argparse.SUPPRESS, help=f"turn off: {field.metadata['help']}")
             continue
-        kind = {"int": int, "int | None": int, "float": float}.get(field.type, str)
+        kind = flag_type(hints[field.name])
         parser.add_argument(flag_name(field.name), dest=field.name, type=kind, default=argparse.SUPPRESS,
                             choices=field.metadata["choices"], metavar=None if field.metadata["choices"] else kind.__name__.upper(),
                             help=help_text)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
+
+
+def flag_type(hint) -> type:
+    """The type a flag parses to, from the field's real type hint (``int | None`` parses as int)."""
+    kinds = [kind for kind in typing.get_args(hint) if kind is not type(None)] or [hint]
+    return kinds[0]
 
 
 def default_run_dir(data: str) -> Path:
@@ -52,10 +60,6 @@ def parse_flags(argv: list[str] | None) -> tuple[Path, dict, bool]:
     quiet = args.pop("quiet")
     for name in SIZE_FIELDS & set(args):
         args[name] = canonical_size(args[name], flag_name(name))
-    if "precision" in args:
-        from pix2pix_tf.precision import resolve_precision
-
-        args["precision"] = resolve_precision(args["precision"])
     return Path(run_dir) if run_dir else default_run_dir(args.get("data", "builtin")), args, quiet
 
 

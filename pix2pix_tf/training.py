@@ -4,7 +4,6 @@ build the model, and drive ``fit()`` over the remaining steps."""
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import signal
 import time
 from dataclasses import dataclass
@@ -16,13 +15,14 @@ import tensorflow as tf
 
 from pix2pix_tf import data as data_lib
 from pix2pix_tf.callbacks import NonFiniteGuard, PeriodicCheckpoint, PeriodicValidation, SampleGrid, ScalarLogger
-from pix2pix_tf.config import Config, generator_depth, load_config, new_config, resumed_config, save_config
+from pix2pix_tf.config import Config, RunSpec, generator_depth, load_config, new_config, resumed_config, save_config
 from pix2pix_tf.errors import UserError
 from pix2pix_tf.model import Pix2Pix
 from pix2pix_tf.networks import build_discriminator, build_generator
 from pix2pix_tf.optim import make_optimizer
 from pix2pix_tf.precision import apply_precision, resolve_precision
-from pix2pix_tf.rundir import RunDir, RunLock, checkpoint_manager, restore, training_checkpoint
+from pix2pix_tf.rundir import (RunDir, RunLock, checkpoint_manager, data_root, restore, training_checkpoint,
+                               validation_split)
 from pix2pix_tf.strategy import (
     CheckpointTarget,
     describe,
@@ -33,12 +33,11 @@ from pix2pix_tf.strategy import (
 )
 
 SAMPLE_PAIRS = 4
-VAL_SPLITS = ("val", "test")
 
 
 @dataclass
 class Prepared:
-    config: Config
+    config: RunSpec
     data_root: Path
     train_pairs: list
     val_pairs: list
@@ -86,16 +85,9 @@ class StopOnSignal(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def data_root(config: Config) -> Path:
-    if config.data != "builtin":
-        return Path(config.data)
-    from pix2pix_tf.synthetic import default_synthetic_root, write_synthetic_facades
-
-    return write_synthetic_facades(default_synthetic_root(), size=config.crop_hw[0])
-
-
 def prepare(config: Config) -> Prepared:
-    """Check everything the run will read, and fill in what the data and hardware decide."""
+    """Check everything the run will read, and decide what the data and hardware decide: the one place
+    a ``Config`` becomes a ``RunSpec`` (a resumed run's stored schedule is kept)."""
     root = data_root(config)
     train_pairs = data_lib.list_pairs(root, config.train_split)
     train_pairs, info = data_lib.check_pairs(train_pairs, config, what=config.train_split,
@@ -109,17 +101,18 @@ def prepare(config: Config) -> Prepared:
         raise UserError(f"--data {root}: the '{config.train_split}' split now gives {steps_per_epoch} steps per "
                         f"epoch, the run was created with {config.steps_per_epoch}; use the same data")
     constant, decay = schedule_steps(config, steps_per_epoch)
-    config = dataclasses.replace(
-        config, input_nc=input_nc, output_nc=output_nc, depth=depth, steps_per_epoch=steps_per_epoch,
-        constant_steps=config.constant_steps if config.constant_steps is not None else constant,
-        decay_steps=config.decay_steps if config.decay_steps is not None else decay,
-        precision=resolve_precision(config.precision))
-    val_split = config.val_split or next((s for s in VAL_SPLITS if (root / s).is_dir()), None)
+    spec = RunSpec(**{
+        **config.to_dict(), "input_nc": input_nc, "output_nc": output_nc, "depth": depth,
+        "steps_per_epoch": steps_per_epoch,
+        "constant_steps": config.constant_steps if config.constant_steps is not None else constant,
+        "decay_steps": config.decay_steps if config.decay_steps is not None else decay,
+        "precision": resolve_precision(config.precision)})
+    val_split = validation_split(spec, root)
     val_pairs = []
     if val_split:
         val_pairs = data_lib.list_pairs(root, val_split)
-        val_pairs, _ = data_lib.check_pairs(val_pairs, config, what=val_split, on_bad=config.on_bad_image)
-    return Prepared(config, root, train_pairs, val_pairs)
+        val_pairs, _ = data_lib.check_pairs(val_pairs, spec, what=val_split, on_bad=spec.on_bad_image)
+    return Prepared(spec, root, train_pairs, val_pairs)
 
 
 def schedule_steps(config: Config, steps_per_epoch: int) -> tuple[int, int]:

@@ -144,15 +144,8 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
-def latest_step(run_dir: Path) -> int:
-    state = run_dir / "checkpoints" / "checkpoint"
-    if not state.exists():
-        return 0
-    return int(state.read_text().splitlines()[0].rsplit("-", 1)[-1].strip('"'))
-
-
 def test_two_workers_train_chief_checkpoints_and_resume_on_one_device(tiny_data, tmp_path):
-    from conftest import TINY_FLAGS, run_fit
+    from conftest import TINY_FLAGS, latest_step, run_fit
 
     run = tmp_path / "run"
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}

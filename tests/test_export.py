@@ -22,26 +22,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import REPO, TINY_FLAGS, error_line, pair_arrays, run_fit, save_image
+from conftest import REPO, error_line, pair_arrays, run_fit, save_image, tiny_flags
 from PIL import Image
 
 from pix2pix_tf import export as ex
+from pix2pix_tf.errors import UserError
 from pix2pix_tf.export.serving import seed_keras_dropout
 from pix2pix_tf.export.settings import METADATA_FILE, MIN_PSNR_DB, QUANTIZATIONS
 from pix2pix_tf.export.tflite import builtin_op_names, seeded_noise
 from pix2pix_tf.export.verify import TF1Session, differences, png_bytes
 from pix2pix_tf.images import PNG_SIGNATURE
-from pix2pix_tf.errors import UserError
 from pix2pix_tf.inference import load_generator
 
 HEIGHT, WIDTH = 64, 128
-SIZE_FLAGS = ["--image-size", f"{HEIGHT}x{WIDTH}"]
-
-
-def _flags_without_size() -> list[str]:
-    flags = list(TINY_FLAGS)
-    i = flags.index("--image-size")
-    return flags[:i] + flags[i + 2:]
 
 
 def load_script(name: str):
@@ -61,7 +54,7 @@ def run_dir(tmp_path_factory) -> Path:
         a, b = pair_arrays(i, WIDTH)
         save_image(np.concatenate([a[:HEIGHT], b[:HEIGHT]], axis=1), data / "train" / f"{i + 1}.png")
     run = root / "run"
-    result = run_fit("--run-dir", str(run), "--data", str(data), *_flags_without_size(), *SIZE_FLAGS,
+    result = run_fit("--run-dir", str(run), "--data", str(data), *tiny_flags(image_size=f"{HEIGHT}x{WIDTH}"),
                      "--steps", "3", "--save-every", "3")
     assert result.returncode == 0, result.stderr[-3000:]
     return run

@@ -9,8 +9,7 @@ import sys
 import time
 
 import numpy as np
-from conftest import REPO, TINY_FLAGS, error_line, run_fit
-from test_fit import latest_step
+from conftest import REPO, TINY_FLAGS, error_line, latest_step, run_fit
 
 
 def shorten_run(run, total: int) -> None:

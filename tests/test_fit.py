@@ -3,23 +3,13 @@
 import json
 
 import pytest
-from conftest import TINY_FLAGS, error_line, run_fit, write_paired
-
-from pix2pix_tf.rundir import RunDir
-
-
-def latest_step(run_dir) -> int:
-    state = RunDir(run_dir).checkpoints / "checkpoint"
-    if not state.exists():
-        return 0
-    line = state.read_text().splitlines()[0]
-    return int(line.rsplit("-", 1)[-1].strip('"'))
+from conftest import TINY_FLAGS, error_line, latest_step, run_fit, tiny_flags, write_paired
 
 
 def test_run_directory_holds_config_checkpoints_logs_and_samples(tiny_data, tmp_path):
     run = tmp_path / "run"
     result = run_fit("--data", str(tiny_data), "--run-dir", str(run), "--steps", "6", "--save-every", "3",
-                     "--sample-every", "3", *TINY_FLAGS[:-5])
+                     *tiny_flags(sample_every=3, log_every=None, quiet=False))
     assert result.returncode == 0, result.stderr[-3000:]
     stored = json.loads((run / "config.json").read_text())
     assert stored["format"] == "pix2pix_tf.config"
