@@ -12,9 +12,12 @@ from __future__ import annotations
 import io
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import tensorflow as tf
+
+if TYPE_CHECKING:
+    import tensorflow as tf  # imported where used, so the dataset tools load without TensorFlow
 
 # Files TensorFlow decodes inside a graph (fit's tf.data pipeline, the SavedModel's bytes signature).
 GRAPH_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -66,6 +69,8 @@ def header_hw_tf(contents: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     A decompression bomb is a small file whose header claims a huge image; reading the claim first lets
     a limit refuse it before the decoder allocates anything.
     """
+    import tensorflow as tf
+
     head = tf.strings.substr(contents + tf.constant(b"\0" * 24), 0, 24)
     is_png = tf.equal(tf.strings.substr(head, 0, 8), PNG_SIGNATURE)
     is_jpeg = tf.equal(tf.strings.substr(head, 0, 3), JPEG_SIGNATURE)
@@ -82,6 +87,8 @@ def header_hw_tf(contents: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
 def assert_pixel_limit_tf(height, width, max_pixels: int, what: str) -> tf.Operation:
     """A graph-side refusal of an empty image or one over ``max_pixels``, so one request cannot make
     a server allocate unbounded memory."""
+    import tensorflow as tf
+
     pixels = tf.cast(height, tf.int64) * tf.cast(width, tf.int64)
     return tf.debugging.Assert(
         tf.logical_and(pixels <= max_pixels, pixels > 0),
@@ -94,6 +101,8 @@ def assert_pixel_limit_tf(height, width, max_pixels: int, what: str) -> tf.Opera
 
 def decode_tf(contents: tf.Tensor, channels: int = 0) -> tf.Tensor:
     """Encoded JPEG/PNG/BMP/GIF -> float32 in [0, 1], through uint16 so 16-bit PNGs keep their precision."""
+    import tensorflow as tf
+
     image = tf.io.decode_image(contents, channels=channels, dtype=tf.uint16, expand_animations=False)
     return tf.image.convert_image_dtype(image, tf.float32)
 
@@ -101,6 +110,8 @@ def decode_tf(contents: tf.Tensor, channels: int = 0) -> tf.Tensor:
 def decode_checked_tf(contents: tf.Tensor, channels: int, max_pixels: int, what: str) -> tf.Tensor:
     """One encoded JPEG/PNG -> float32 HxWxC in [-1, 1], refused (not decoded) if it is not an image or is
     over the size limit."""
+    import tensorflow as tf
+
     is_image, height, width = header_hw_tf(contents)
     checks = [
         tf.debugging.Assert(is_image, [f"{what}: not a JPEG or PNG image (the input must be the file's "
@@ -118,6 +129,8 @@ def read_image(path: str | Path) -> tuple[np.ndarray, int]:
     JPEG, PNG, BMP and GIF are decoded by TensorFlow, as ``fit`` decodes its data (PNGs keep 16
     bits); other formats (TIFF, WebP, ...) go through Pillow. The size is checked from the header first.
     """
+    import tensorflow as tf
+
     try:
         contents = Path(path).read_bytes()
     except OSError as err:
@@ -234,11 +247,15 @@ def to_uint8(image) -> np.ndarray:
 
 def to_uint8_tf(image: tf.Tensor) -> tf.Tensor:
     """The graph version of ``to_uint8``."""
+    import tensorflow as tf
+
     return tf.cast(tf.round(tf.clip_by_value((image + 1.0) * 127.5, 0.0, 255.0)), tf.uint8)
 
 
 def write_png(image: np.ndarray, path: Path) -> Path:
     """uint8 or uint16 HxWxC -> a PNG of that bit depth, written atomically."""
+    import tensorflow as tf
+
     from pix2pix_tf.atomic import write_bytes
 
     return write_bytes(path, tf.io.encode_png(tf.constant(image)).numpy())
@@ -246,6 +263,8 @@ def write_png(image: np.ndarray, path: Path) -> Path:
 
 def encode_png_tf(image: tf.Tensor) -> tf.Tensor:
     """[-1, 1] HxWxC -> an 8-bit PNG."""
+    import tensorflow as tf
+
     return tf.io.encode_png(to_uint8_tf(image))
 
 
@@ -278,6 +297,8 @@ def reflect_pad(image: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[int
 def reflect_indices_tf(size, before, padded) -> tf.Tensor:
     """Indices that extend an axis of ``size`` to ``padded`` entries by mirror reflection (edge not
     repeated, as ``np.pad``'s reflect), for any amount of padding: a 10-pixel image can be padded to 256."""
+    import tensorflow as tf
+
     j = tf.range(padded) - before
     period = tf.maximum(2 * (size - 1), 1)
     m = tf.math.floormod(j, period)
@@ -286,6 +307,8 @@ def reflect_indices_tf(size, before, padded) -> tf.Tensor:
 
 def reflect_pad_tf(images: tf.Tensor, multiple: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """The graph version of ``reflect_pad`` for an NHWC batch: (padded, top, left)."""
+    import tensorflow as tf
+
     shape = tf.shape(images)
     height, width = shape[1], shape[2]
     padded_h, padded_w, top, left = padding(height, width, multiple)

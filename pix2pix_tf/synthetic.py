@@ -10,14 +10,13 @@ them can be rebuilt without building the others.
 
 import json
 import os
-import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from pix2pix_tf.atomic import publish_dir, staging_dir
 from pix2pix_tf.errors import UserError
 
 DATASET_NAME = "synthetic_facades_v1"
@@ -94,14 +93,13 @@ def write_synthetic_facades(root: str | os.PathLike, size: int = 64, n_train: in
     if _marker_of(root) == params:
         return root
     _check_replaceable(root)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = root.with_name(f".{root.name}.tmp-{uuid.uuid4().hex}")
-    staging.mkdir()
-    try:
+    with staging_dir(root.parent, prefix=f".{root.name}.tmp-") as staging:
         _write_splits(staging, params)
-        _install(staging, root, params)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            publish_dir(staging, root)
+        except OSError:
+            if _marker_of(root) != params:  # another process installing the same dataset counts as success
+                raise
     return root
 
 
@@ -425,24 +423,3 @@ def _write_splits(staging: Path, params: dict) -> None:
             label, photo = render_facade_pair(size, rng)
             Image.fromarray(np.concatenate([label, photo], axis=1)).save(folder / f"{index:0{width}d}.png")
     (staging / MARKER_NAME).write_text(json.dumps(params, indent=2) + "\n")
-
-
-def _install(staging: Path, root: Path, params: dict) -> None:
-    """Swap ``staging`` in as ``root``; the old tree is moved aside first, then deleted.
-
-    Another process may have installed the same dataset meanwhile; that counts as success.
-    """
-    old = None
-    if root.exists():
-        old = root.with_name(f".{root.name}.old-{uuid.uuid4().hex}")
-        try:
-            os.replace(root, old)
-        except FileNotFoundError:
-            old = None
-    try:
-        os.replace(staging, root)
-    except OSError:
-        if _marker_of(root) != params:
-            raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
