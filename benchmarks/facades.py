@@ -37,7 +37,8 @@ EVAL_BATCH = 8
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"facades root (default: {DEFAULT_DATA})")
-    parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS, help=f"where the runs live (default: {DEFAULT_RUNS})")
+    parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS,
+                        help=f"where the runs live (default: {DEFAULT_RUNS})")
     parser.add_argument("--steps", type=int, default=2000, help="training steps for each model (default: 2000)")
     parser.add_argument("--image-size", default="256", help="training size (default: 256, the paper's)")
     parser.add_argument("--precision", default="auto", help="as fit's --precision (default: auto, by hardware)")
@@ -117,7 +118,8 @@ def sample_grid(runs: dict[str, Path], data: Path, count: int, out: Path) -> Pat
         trained = load_generator(run_dir)
         sources, targets = next(iter(data_lib.evaluation_dataset(picks, trained.config, batch_size=count)))
         outputs[name] = trained.generator(sources, training=False)
-    rows = [[to_unit_range(img).numpy() for img in (sources[i], outputs["l1-only"][i], outputs["pix2pix"][i], targets[i])]
+    rows = [[to_unit_range(img).numpy()
+             for img in (sources[i], outputs["l1-only"][i], outputs["pix2pix"][i], targets[i])]
             for i in range(count)]
     names = ", ".join(Path(p.a).name for p in picks)
     return save_grid(rows, ("labels (input)", "L1 only", "pix2pix", "photo (target)"), out,

@@ -68,7 +68,8 @@ def forward_flops(model: keras.Model, hw: tuple[int, int]) -> int:
             if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
                 k = layer.kernel_size[0] * layer.kernel_size[1]
                 cin, cout = inputs[0].shape[-1], layer.filters
-                positions = in_hw[0] * in_hw[1] if isinstance(layer, keras.layers.Conv2DTranspose) else out_hw[0] * out_hw[1]
+                transposed = isinstance(layer, keras.layers.Conv2DTranspose)
+                positions = in_hw[0] * in_hw[1] if transposed else out_hw[0] * out_hw[1]
                 total += 2 * positions * k * cin * cout
     return total
 
@@ -207,8 +208,8 @@ def main() -> None:
     summary = []
     for batch in [int(b) for b in args.batches.split(",")]:
         config, pairs = base_config(args, batch)
-        baseline = make_candidate("baseline (float32, Keras Adam, plain tf.data)", dataclasses.replace(config, precision="float32"),
-                                  pairs, baseline=True)
+        baseline = make_candidate("baseline (float32, Keras Adam, plain tf.data)",
+                                  dataclasses.replace(config, precision="float32"), pairs, baseline=True)
         default = make_candidate(f"default ({default_policy}, fused Adam, tuned tf.data)", config, pairs,
                                  baseline=False)
         for _ in range(args.repeats):

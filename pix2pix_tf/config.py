@@ -32,8 +32,10 @@ class Config:
     """Defaults reproduce Isola et al. (2017) and the PyTorch reference implementation."""
 
     # data
-    data: str = _opt("builtin", "dataset root with <split>/ folders, or 'builtin' for the generated demo set", frozen=False)
-    direction: str = _opt("AtoB", "translate the left/A image into the right/B one, or the reverse", choices=("AtoB", "BtoA"))
+    data: str = _opt("builtin", "dataset root with <split>/ folders, or 'builtin' for the generated demo set",
+                     frozen=False)
+    direction: str = _opt("AtoB", "translate the left/A image into the right/B one, or the reverse",
+                          choices=("AtoB", "BtoA"))
     image_size: str = _opt("256", "training crop size, 'S' or 'HxW'; each side a multiple of 2**depth")
     load_size: str | None = _opt(None, "resize size before the random crop (default: image size * 286/256)")
     preprocess: str = _opt("resize_and_crop", "jitter: resize then random crop, crop only, or none",
@@ -42,7 +44,8 @@ class Config:
     input_nc: int | None = _opt(None, "input channels, 1 or 3 (default: read from the data)")
     output_nc: int | None = _opt(None, "output channels, 1 or 3 (default: read from the data)")
     train_split: str = _opt("train", "split folder to train on", frozen=False)
-    val_split: str | None = _opt(None, "held-out split for validation metrics (default: val or test if present)", frozen=False)
+    val_split: str | None = _opt(None, "held-out split for validation metrics (default: val or test if present)",
+                                 frozen=False)
     # networks
     ngf: int = _opt(64, "generator filters in the first layer")
     ndf: int = _opt(64, "discriminator filters in the first layer")
@@ -70,7 +73,8 @@ class Config:
     precision: str = _opt("auto", "compute precision; auto picks by hardware",
                           choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"))
     # devices (may change on resume: checkpoints restore on any number of replicas)
-    strategy: str = _opt("auto", "tf.distribute strategy; auto = mirrored when several GPUs are visible, else one device",
+    strategy: str = _opt("auto", "tf.distribute strategy; auto = mirrored when several GPUs are visible, "
+                         "else one device",
                          choices=("auto", "one_device", "mirrored", "multi_worker", "tpu"), frozen=False)
     sync_batch_norm: str = _opt("auto", "batch-norm statistics over the global batch (all replicas); auto = on "
                                 "when there is more than one replica", choices=("auto", "on", "off"), frozen=False)

@@ -143,7 +143,8 @@ def _check_pair_info(pair: Pair, info: PairInfo, config: Config, reference: Pair
     for side, channels, flag, want in ((f"input ({source})", source_nc, "--input-nc", config.input_nc),
                                        (f"output ({target})", target_nc, "--output-nc", config.output_nc)):
         if channels not in SUPPORTED_CHANNELS:
-            raise UserError(f"{pair.label}: the {side} image has {channels} channels; only 1 (grey) or 3 (RGB) are supported")
+            raise UserError(f"{pair.label}: the {side} image has {channels} channels; "
+                            "only 1 (grey) or 3 (RGB) are supported")
         if want is not None and channels != want:
             raise UserError(f"{pair.label}: the {side} image has {channels} channels but {flag} is {want}")
     if reference is not None and (info.a_channels, info.b_channels) != (reference.a_channels, reference.b_channels):
@@ -155,7 +156,8 @@ def _check_pair_info(pair: Pair, info: PairInfo, config: Config, reference: Pair
         raise UserError(f"{pair.a}: a {width}x{height} (WxH) side-by-side pair should be {2 * crop_w}:{crop_h} "
                         f"wide:high (two {crop_h}x{crop_w} halves); check the layout or --image-size")
     if pair.b is not None and info.a_hw != info.b_hw:
-        raise UserError(f"{pair.label}: A is {info.a_hw[1]}x{info.a_hw[0]} but B is {info.b_hw[1]}x{info.b_hw[0]} (WxH)")
+        raise UserError(f"{pair.label}: A is {info.a_hw[1]}x{info.a_hw[0]} "
+                        f"but B is {info.b_hw[1]}x{info.b_hw[0]} (WxH)")
     height, width = info.a_hw
     if config.preprocess == "crop" and (height < crop_h or width < crop_w):
         raise UserError(f"{pair.label}: {width}x{height} (WxH) is smaller than the {crop_w}x{crop_h} crop "
@@ -223,7 +225,8 @@ def _finish(a, b, config: Config):
     a = tf.ensure_shape(to_network_range(a), [crop_h, crop_w, None])
     b = tf.ensure_shape(to_network_range(b), [crop_h, crop_w, None])
     source, target = _oriented(config, a, b)
-    return tf.ensure_shape(source, [crop_h, crop_w, config.input_nc]), tf.ensure_shape(target, [crop_h, crop_w, config.output_nc])
+    return (tf.ensure_shape(source, [crop_h, crop_w, config.input_nc]),
+            tf.ensure_shape(target, [crop_h, crop_w, config.output_nc]))
 
 
 def _channels_ab(config: Config) -> tuple[int, int]:

@@ -245,8 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
     cli.add_inference(parser)
     parser.add_argument("--out", default=None,
                         help="results folder (default: RUN/eval/<split>-step<N>, with -paper for paper inference)")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"images per forward pass (default: {DEFAULT_BATCH})")
-    parser.add_argument("--thumb-size", type=int, default=DEFAULT_THUMB, help=f"thumbnail height in px (default: {DEFAULT_THUMB})")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH,
+                        help=f"images per forward pass (default: {DEFAULT_BATCH})")
+    parser.add_argument("--thumb-size", type=int, default=DEFAULT_THUMB,
+                        help=f"thumbnail height in px (default: {DEFAULT_THUMB})")
     parser.add_argument("--no-page", dest="page", action="store_false",
                         help="only the CSV and JSON: no thumbnails, HTML page or figure")
     parser.add_argument("--quiet", action="store_true", help="only the final summary")
@@ -260,7 +262,10 @@ def _report(summary: EvalSummary) -> None:
     print(f"  mean L1 {m['l1']:.4f} (0-1 scale)   PSNR {m['psnr']:.2f} dB   SSIM {m['ssim']:.4f}")
     out = Path(summary.out_dir)
     page = out / "index.html"
-    where = f"{page} (metrics.csv, summary.json, metrics.png beside it)" if page.exists() else f"{out}/metrics.csv, summary.json"
+    if page.exists():
+        where = f"{page} (metrics.csv, summary.json, metrics.png beside it)"
+    else:
+        where = f"{out}/metrics.csv, summary.json"
     print(f"  results: {where}")
 
 

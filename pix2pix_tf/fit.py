@@ -36,8 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         kind = flag_type(hints[field.name])
         parser.add_argument(flag_name(field.name), dest=field.name, type=kind, default=argparse.SUPPRESS,
-                            choices=field.metadata["choices"], metavar=None if field.metadata["choices"] else kind.__name__.upper(),
-                            help=help_text)
+                            choices=field.metadata["choices"], help=help_text,
+                            metavar=None if field.metadata["choices"] else kind.__name__.upper())
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 

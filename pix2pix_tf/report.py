@@ -203,14 +203,16 @@ td img {{ display: block; }}
 <body>
 <h1>pix2pix_tf evaluation</h1>
 <p>Run <code>{esc(summary.run_dir)}</code>, checkpoint step {summary.step}, {esc(summary.inference)} inference;
-{summary.images} images of <code>{esc(str(Path(summary.data) / summary.split))}</code> at {esc(summary.image_size)} px.</p>
+{summary.images} images of <code>{esc(str(Path(summary.data) / summary.split))}</code>
+at {esc(summary.image_size)} px.</p>
 <p>Means: {means}</p>
 <p><img src="metrics.png" alt="metric distributions" style="max-width: 100%"></p>
 <p>Rows are ordered best to worst by {esc(METRIC_LABELS[metric])} ({better} first); click a header to sort.
 Thumbnails: input | output | target. Per-image numbers are also in <a href="metrics.csv">metrics.csv</a>,
 the summary in <a href="summary.json">summary.json</a>.</p>
 <table id="results">
-<thead><tr><th data-col="0" data-num>#</th><th data-col="1">image</th>{head}<th>input | output | target</th></tr></thead>
+<thead><tr><th data-col="0" data-num>#</th><th data-col="1">image</th>{head}
+<th>input | output | target</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
 </tbody></table>

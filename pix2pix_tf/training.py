@@ -21,8 +21,15 @@ from pix2pix_tf.model import Pix2Pix
 from pix2pix_tf.networks import build_discriminator, build_generator
 from pix2pix_tf.optim import make_optimizer
 from pix2pix_tf.precision import apply_precision, resolve_precision
-from pix2pix_tf.rundir import (RunDir, RunLock, checkpoint_manager, data_root, restore, training_checkpoint,
-                               validation_split)
+from pix2pix_tf.rundir import (
+    RunDir,
+    RunLock,
+    checkpoint_manager,
+    data_root,
+    restore,
+    training_checkpoint,
+    validation_split,
+)
 from pix2pix_tf.strategy import (
     CheckpointTarget,
     describe,

@@ -20,12 +20,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-REPO = Path(__file__).resolve().parent.parent
-
-
 from pix2pix_tf.datasets import combine as combine_tool
 from pix2pix_tf.datasets import download as download_tool
 from pix2pix_tf.errors import UserError
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -238,7 +237,8 @@ def test_download_with_local_archive_unpacks_and_verifies(tmp_path, capsys):
 def test_download_accepts_splits_at_archive_root(tmp_path):
     files = {k: v for k, v in _facades_files(prefix="").items() if not k.startswith("test/")}
     archive = _make_archive(tmp_path / "maps.tar.gz", files)
-    assert download_tool.fetch_dataset("maps", out=tmp_path / "maps", archive=archive, progress=False) == {"train": 3, "val": 2}
+    counts = download_tool.fetch_dataset("maps", out=tmp_path / "maps", archive=archive, progress=False)
+    assert counts == {"train": 3, "val": 2}
 
 
 @pytest.mark.parametrize(
@@ -364,7 +364,8 @@ def test_download_unknown_name(tmp_path):
 def test_cli_user_error_exits_2_with_one_line(tmp_path):
     env = {**{k: v for k, v in os.environ.items() if "proxy" not in k.lower()}, "PYTHONPATH": str(REPO)}
     result = subprocess.run(
-        [sys.executable, str(REPO / "datasets" / "combine_A_and_B.py"), "--a", str(tmp_path / "nope"), "--b", str(tmp_path), "--out", str(tmp_path / "o")],
+        [sys.executable, str(REPO / "datasets" / "combine_A_and_B.py"), "--a", str(tmp_path / "nope"),
+         "--b", str(tmp_path), "--out", str(tmp_path / "o")],
         capture_output=True,
         text=True,
         cwd=tmp_path,  # from another folder: the script needs only the (installed) package

@@ -145,7 +145,8 @@ def test_layout_signatures_names_and_dtypes(det_export, det_keras):
     assert stored <= det_keras.generator.count_params() + 8  # each weight once (keras-team/keras#23553)
     summary = json.loads((det_export.out / "export.json").read_text())
     assert summary["inference_mode"] == "deterministic"
-    assert [a["artefact"].split(" (")[0] for a in summary["artefacts"]][:2] == ["saved_model", "saved_model image_bytes"]
+    artefacts = [a["artefact"].split(" (")[0] for a in summary["artefacts"]]
+    assert artefacts[:2] == ["saved_model", "saved_model image_bytes"]
 
 
 def test_tf1_session_equals_keras(det_export, det_keras, inputs):

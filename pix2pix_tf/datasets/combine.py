@@ -195,7 +195,8 @@ def _kind(image: Image.Image, path: Path, rgb: bool) -> str:
         return "RGBA" if "transparency" in image.info and not rgb else "RGB"
     kind = _KIND_OF_MODE.get(mode)
     if kind is None:
-        raise UserError(f"{path}: unsupported pixel format {mode!r} (convert it to 8-bit RGB, grayscale or 16-bit grayscale)")
+        raise UserError(f"{path}: unsupported pixel format {mode!r} "
+                        "(convert it to 8-bit RGB, grayscale or 16-bit grayscale)")
     if rgb:
         return "RGB"
     if _sixteen_bit_colour(image):
@@ -347,7 +348,8 @@ def combine(
     return counts
 
 
-def combine_folders(dir_a: str | Path, dir_b: str | Path, out: str | Path, overwrite: bool = False, rgb: bool = False) -> int:
+def combine_folders(dir_a: str | Path, dir_b: str | Path, out: str | Path, overwrite: bool = False,
+                    rgb: bool = False) -> int:
     """Combine the images directly inside ``dir_a`` and ``dir_b`` into ``out``; return the pair count.
 
     Unlike :func:`combine`, split sub-folders are not looked for: DIR_A must hold the images.
@@ -374,8 +376,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="combine_A_and_B.py",
         description="Combine matching images of two folders into side-by-side A|B PNG pairs for pix2pix.",
     )
-    parser.add_argument("--a", required=True, metavar="DIR_A", help="folder of A images (left half), or of split sub-folders")
-    parser.add_argument("--b", required=True, metavar="DIR_B", help="folder of B images (right half), same layout as DIR_A")
+    parser.add_argument("--a", required=True, metavar="DIR_A",
+                        help="folder of A images (left half), or of split sub-folders")
+    parser.add_argument("--b", required=True, metavar="DIR_B",
+                        help="folder of B images (right half), same layout as DIR_A")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (must not exist or be empty)")
     parser.add_argument(
         "--splits",

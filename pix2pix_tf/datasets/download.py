@@ -108,26 +108,32 @@ def download(url: str, dest: Path, timeout: float = DEFAULT_TIMEOUT, progress: b
                 now = time.monotonic()
                 if progress and (now - last_print >= (0.5 if tty else 10.0)):
                     last_print = now
-                    done = f"{_human(received)} / {_human(total)} ({100 * received // total}%)" if total else _human(received)
+                    done = _human(received)
+                    if total:
+                        done = f"{done} / {_human(total)} ({100 * received // total}%)"
                     line = f"downloading {url}: {done}"
                     print(f"\r{line}   " if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
             if total and received < total:
                 raise http.client.IncompleteRead(b"", total - received)
     except urllib.error.HTTPError as err:
-        raise UserError(f"download of {url} failed: the server answered HTTP {err.code} {err.reason}; check --url, or {advice}") from None
+        raise UserError(f"download of {url} failed: the server answered HTTP {err.code} {err.reason}; "
+                        f"check --url, or {advice}") from None
     except urllib.error.URLError as err:
         reason = err.reason
         if isinstance(reason, (socket.timeout, TimeoutError)):
             why = f"no answer within {timeout:g} s"
-        elif isinstance(reason, OSError) and not isinstance(reason, (socket.gaierror, ConnectionError)) and scheme == "file":
+        elif (isinstance(reason, OSError) and not isinstance(reason, (socket.gaierror, ConnectionError))
+              and scheme == "file"):
             raise UserError(f"cannot read {url}: {reason}") from None
         else:
             why = str(getattr(reason, "strerror", None) or reason)
         raise UserError(f"network unreachable: cannot download {url} ({why}); {advice}") from None
     except TimeoutError:
-        raise UserError(f"network unreachable: download of {url} stalled (no data for {timeout:g} s); {advice}") from None
+        raise UserError(f"network unreachable: download of {url} stalled (no data for {timeout:g} s); "
+                        f"{advice}") from None
     except (http.client.HTTPException, ConnectionError) as err:
-        raise UserError(f"network unreachable: download of {url} was cut off ({type(err).__name__}); {advice}") from None
+        raise UserError(f"network unreachable: download of {url} was cut off ({type(err).__name__}); "
+                        f"{advice}") from None
     finally:
         if tty:
             print(file=sys.stderr)
@@ -202,7 +208,8 @@ def find_dataset_root(extracted: Path, name: str, splits: tuple[str, ...]) -> Pa
     if len(top) == 1:
         return top[0]
     found = ", ".join(p.name for p in top) or "nothing"
-    raise UserError(f"archive for {name} does not look like a pix2pix dataset: expected a folder {name}/ with {', '.join(splits)}; found {found}")
+    raise UserError(f"archive for {name} does not look like a pix2pix dataset: expected a folder {name}/ "
+                    f"with {', '.join(splits)}; found {found}")
 
 
 def _images(folder: Path) -> list[Path]:
@@ -216,7 +223,8 @@ def _sample(items: list[Path], k: int) -> list[Path]:
     return [items[round(i * step)] for i in range(k)]
 
 
-def verify_dataset(root: Path, name: str, splits: tuple[str, ...] | None = None, samples: int = SAMPLES_PER_SPLIT) -> dict[str, int]:
+def verify_dataset(root: Path, name: str, splits: tuple[str, ...] | None = None,
+                   samples: int = SAMPLES_PER_SPLIT) -> dict[str, int]:
     """Check an unpacked pix2pix dataset; return the image count per split.
 
     Each expected split folder must exist and hold images; up to ``samples`` images per
@@ -276,7 +284,8 @@ def fetch_dataset(
         if not archive.is_file():
             raise UserError(f"--archive {archive} is not a file")
         if overwrite and out.is_dir() and out.resolve() in archive.resolve().parents:
-            raise UserError(f"--archive {archive} lies inside --out {out}, which --overwrite would delete; move it first")
+            raise UserError(f"--archive {archive} lies inside --out {out}, which --overwrite would delete; "
+                            "move it first")
     check_replaceable(out, overwrite)
 
     with staging_dir(out.parent, prefix=f".{out.name}.", suffix=".partial") as staging:
@@ -291,7 +300,8 @@ def fetch_dataset(
             counts = verify_dataset(root, name)
         except UserError as err:
             if root != extracted and root.name != name:
-                raise UserError(f"{err} (the archive holds {root.name}/, not {name}/: is it the right archive?)") from None
+                raise UserError(f"{err} (the archive holds {root.name}/, not {name}/: "
+                                "is it the right archive?)") from None
             raise
         publish_dir(root, out)
     return counts
@@ -311,7 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"base URL holding NAME.tar.gz, or the archive URL itself (default: ${URL_ENV} or {DEFAULT_BASE_URL})",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS", help="network timeout (default: %(default)s)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                        help="network timeout (default: %(default)s)")
     return parser
 
 
@@ -320,7 +331,8 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     require_positive("--timeout", args.timeout)
     out = Path(args.out) if args.out else Path("datasets") / "data" / args.name
-    counts = fetch_dataset(args.name, out=out, archive=args.archive, url=args.url, overwrite=args.overwrite, timeout=args.timeout)
+    counts = fetch_dataset(args.name, out=out, archive=args.archive, url=args.url, overwrite=args.overwrite,
+                           timeout=args.timeout)
     detail = ", ".join(f"{split} {n}" for split, n in counts.items())
     print(f"wrote {args.name} to {out}: {detail} images")
 

@@ -170,8 +170,8 @@ def metadata_constants(settings: ExportSettings) -> dict:
 def saved_model_metadata(settings: ExportSettings) -> dict:
     """The JSON written into the SavedModel's assets.extra/ (TF Serving ignores it; it travels with the model)."""
     signatures = {
-        SIGNATURE_FLOAT: {"inputs": {FLOAT_KEY: "float32 [batch, height, width, %d] in [-1, 1]" % settings.input_nc},
-                          "outputs": {FLOAT_KEY: "float32 [batch, height, width, %d] in [-1, 1]" % settings.output_nc}},
+        SIGNATURE_FLOAT: {"inputs": {FLOAT_KEY: f"float32 [batch, height, width, {settings.input_nc}] in [-1, 1]"},
+                          "outputs": {FLOAT_KEY: f"float32 [batch, height, width, {settings.output_nc}] in [-1, 1]"}},
         SIGNATURE_BYTES: {"inputs": {BYTES_KEY: "string [batch]: encoded JPEG or PNG files"},
                           "outputs": {BYTES_KEY: "string [batch]: 8-bit PNG files of the inputs' sizes"}},
         SIGNATURE_METADATA: {"inputs": {}, "outputs": {k: "scalar" for k in metadata_constants(settings)}},
