@@ -10,6 +10,10 @@ if importlib.util.find_spec("tensorflow") is None:
 
 __version__ = "0.1.0"
 
+from pix2pix_tf.images import ImageError  # noqa: E402  (after the check above: a clear message first)
+
+__all__ = ["ImageError", "load"]
+
 
 def load(run_dir, checkpoint="latest", **kwargs):
     """A trained run's generator for images of any size: ``load(run).translate(path_or_array)``.
