@@ -245,6 +245,11 @@ def to_uint8(image) -> np.ndarray:
     return levels.astype(np.uint8)
 
 
+def from_uint8(levels) -> np.ndarray:
+    """8-bit levels -> float32 in [-1, 1] (the inverse of ``to_uint8`` up to rounding)."""
+    return np.asarray(levels, dtype=np.float32) / 127.5 - 1.0
+
+
 def to_uint8_tf(image: tf.Tensor) -> tf.Tensor:
     """The graph version of ``to_uint8``."""
     import tensorflow as tf

@@ -37,6 +37,8 @@ def test_range_conversion_numpy_and_graph_agree():
     values = np.linspace(-1.2, 1.2, 2001, dtype=np.float32).reshape(1, -1, 1)
     np.testing.assert_array_equal(images.to_uint8(values), images.to_uint8_tf(tf.constant(values)).numpy())
     assert images.to_uint8(np.array([-1.0, 0.0, 1.0])).tolist() == [0, 128, 255]
+    inside = values[np.abs(values) <= 1]
+    assert np.abs(images.from_uint8(images.to_uint8(inside)) - inside).max() <= 1 / 255 + 1e-6
     unit = np.array([0.0, 0.25, 1.0], np.float32)
     np.testing.assert_allclose(images.from_network_range(images.to_network_range(unit)), unit)
 

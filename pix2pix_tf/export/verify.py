@@ -174,13 +174,13 @@ def verify_bytes_output(trained, images, encoded, path: Path, seed: int | None) 
     note = "PNG round trip"
     if seed is not None:
         return Row("saved_model image_bytes", str(path), 0, note=note + "; random, size checked")
-    eight_bit = image_lib.to_uint8(images).astype(np.float32) / 127.5 - 1
+    eight_bit = image_lib.from_uint8(image_lib.to_uint8(images))
     expected = image_lib.to_uint8(keras_reference(trained, eight_bit)).astype(np.float64)
     max_levels = float(np.abs(outputs - expected).max())
     if max_levels > BYTES_MAX_LEVELS:
         raise VerificationError(f"{path}: {SIGNATURE_BYTES} differs from the Keras generator by {max_levels:.0f} "
                                 f"8-bit levels (tolerance {BYTES_MAX_LEVELS:.0f})")
-    max_abs, mean_abs, psnr = differences(expected / 127.5 - 1, outputs / 127.5 - 1)
+    max_abs, mean_abs, psnr = differences(image_lib.from_uint8(expected), image_lib.from_uint8(outputs))
     return Row("saved_model image_bytes", str(path), 0, max_abs, mean_abs, psnr, None, note)
 
 
