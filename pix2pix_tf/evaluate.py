@@ -24,6 +24,7 @@ from pix2pix_tf.errors import UserError
 from pix2pix_tf.report import (
     HIGHER_IS_BETTER,
     METRICS,
+    REALISM,
     EvalSummary,
     ImageScore,
     aggregate,
@@ -75,8 +76,12 @@ def default_out_dir(run_dir: str | Path, split: str, step: int, mode: str) -> Pa
 
 def score_pairs(trained, pairs, config, out_dir: Path, *, run_dir: str | Path = "", data: str | Path = "",
                 split: str = "", metric: str = "l1", batch_size: int = DEFAULT_BATCH,
-                thumb_height: int = DEFAULT_THUMB, page: bool = True, quiet: bool = False) -> EvalSummary:
-    """Run ``trained`` over ``pairs`` and write CSV, JSON, and (``page``) thumbnails, HTML, figure."""
+                thumb_height: int = DEFAULT_THUMB, page: bool = True, quiet: bool = False,
+                judge=None) -> EvalSummary:
+    """Run ``trained`` over ``pairs`` and write CSV, JSON, and (``page``) thumbnails, HTML, figure.
+
+    With a ``judge`` (``realism.load_judge``) each output is also segmented and scored against the
+    label map it was generated from."""
     import tensorflow as tf
 
     from pix2pix_tf import data as data_lib
@@ -96,31 +101,42 @@ def score_pairs(trained, pairs, config, out_dir: Path, *, run_dir: str | Path = 
 
     began = time.monotonic()
     scores: list[ImageScore] = []
+    tally = None
+    if judge is not None:
+        from pix2pix_tf.realism import RealismTally
+
+        tally = RealismTally(judge)
+    metrics = METRICS + (REALISM if tally else ())
     csv_path = out_dir / "metrics.csv"
     with replacing(csv_path) as tmp_csv, open(tmp_csv, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["index", "image", *METRICS, "thumbnail"])
+        writer.writerow(["index", "image", *metrics, "thumbnail"])
         dataset = data_lib.evaluation_dataset(pairs, config, batch_size=batch_size)
         for source, target in dataset:
+            if tally is not None and not scores:
+                judge.check_fits(config, source.numpy(), run_dir)
             output, values = run(source, target)
             values = {k: v.numpy() for k, v in values.items()}
+            realism = tally.add(output, source) if tally is not None else [{}] * source.shape[0]
             for i in range(source.shape[0]):
                 index = len(scores)
-                score = ImageScore(index, pair_name(pairs[index]), *(float(values[m][i]) for m in METRICS))
+                score = ImageScore(index, pair_name(pairs[index]), *(float(values[m][i]) for m in METRICS),
+                                   realism=realism[i])
                 if page:
                     score.thumbnail = f"thumbs/{index:06d}.png"
                     thumbnail_strip((source[i], output[i], target[i]), thumb_height).save(out_dir / score.thumbnail)
-                writer.writerow([index, score.name, *(repr(score.value(m)) for m in METRICS), score.thumbnail or ""])
+                writer.writerow([index, score.name, *(repr(score.value(m)) for m in metrics), score.thumbnail or ""])
                 scores.append(score)
             if not quiet and len(scores) // PROGRESS_EVERY > (len(scores) - source.shape[0]) // PROGRESS_EVERY:
                 print(f"  scored {len(scores)} of {len(pairs)} images", file=sys.stderr, flush=True)
 
-    means, stds = aggregate(scores)
+    means, stds = aggregate(scores, metrics)
     summary = EvalSummary(
         run_dir=str(run_dir), checkpoint=str(trained.checkpoint), step=trained.step, inference=trained.mode,
         data=str(data), split=split, images=len(scores), image_size=config.image_size, mean=means, std=stds,
-        seconds=round(time.monotonic() - began, 3), out_dir=str(out_dir))
-    for m in METRICS:
+        seconds=round(time.monotonic() - began, 3), out_dir=str(out_dir),
+        realism=tally.summary() if tally is not None else None)
+    for m in metrics:
         order = ranked(scores, m)
         if order:
             summary.best[m] = {"image": order[0].name, m: order[0].value(m)}
@@ -151,16 +167,28 @@ def _seed(config) -> None:
 def evaluate_run(run_dir: str | Path, checkpoint: str | int = "latest", *, data: str | Path | None = None,
                  split: str | None = None, mode: str = "deterministic", out_dir: str | Path | None = None,
                  metric: str = "l1", batch_size: int = DEFAULT_BATCH, thumb_height: int = DEFAULT_THUMB,
-                 page: bool = True, quiet: bool = True) -> EvalSummary:
-    """Score one checkpoint of a run; results go to ``out_dir`` (default RUN/eval/<split>-step<N>)."""
+                 page: bool = True, quiet: bool = True, judge: str | Path | None = None) -> EvalSummary:
+    """Score one checkpoint of a run; results go to ``out_dir`` (default RUN/eval/<split>-step<N>).
+    ``judge``: a judge run directory (``python -m pix2pix_tf.judge``) adds the realism scores."""
     from pix2pix_tf.inference import load_generator
 
     config, root, split, pairs = _prepare(run_dir, data, split, mode)
+    scorer = _load_judge(judge, metric)
     _seed(config)
     trained = load_generator(run_dir, checkpoint, mode)
     out = Path(out_dir) if out_dir is not None else default_out_dir(run_dir, split, trained.step, mode)
     return score_pairs(trained, pairs, config, out, run_dir=run_dir, data=root, split=split, metric=metric,
-                       batch_size=batch_size, thumb_height=thumb_height, page=page, quiet=quiet)
+                       batch_size=batch_size, thumb_height=thumb_height, page=page, quiet=quiet, judge=scorer)
+
+
+def _load_judge(judge: str | Path | None, metric: str):
+    if judge is None:
+        if metric in REALISM:
+            raise UserError(f"--metric {metric}: a realism score needs --judge")
+        return None
+    from pix2pix_tf.realism import load_judge
+
+    return load_judge(judge)
 
 
 @dataclass
@@ -170,10 +198,14 @@ class CheckpointComparison:
     best: EvalSummary
 
     def table(self) -> str:
-        lines = [f"{'step':>8}  {'L1':>8}  {'PSNR':>7}  {'SSIM':>7}"]
+        realism = bool(self.results[0].realism)
+        extra = "".join(f"  {label:>9}" for label in ("pixel acc", "class acc", "class IoU")) if realism else ""
+        lines = [f"{'step':>8}  {'L1':>8}  {'PSNR':>7}  {'SSIM':>7}{extra}"]
         for r in self.results:
             mark = "  <- best" if r is self.best else ""
-            lines.append(f"{r.step:>8}  {r.mean['l1']:>8.4f}  {r.mean['psnr']:>7.2f}  {r.mean['ssim']:>7.4f}{mark}")
+            scores = "".join(f"  {r.realism[m]:>9.4f}" for m in REALISM) if realism else ""
+            lines.append(f"{r.step:>8}  {r.mean['l1']:>8.4f}  {r.mean['psnr']:>7.2f}  {r.mean['ssim']:>7.4f}"
+                         f"{scores}{mark}")
         return "\n".join(lines)
 
 
@@ -181,7 +213,7 @@ def evaluate_all_checkpoints(run_dir: str | Path, *, metric: str = "l1", data: s
                              split: str | None = None, mode: str = "deterministic",
                              out_dir: str | Path | None = None, batch_size: int = DEFAULT_BATCH,
                              thumb_height: int = DEFAULT_THUMB, page: bool = True,
-                             quiet: bool = True) -> CheckpointComparison:
+                             quiet: bool = True, judge: str | Path | None = None) -> CheckpointComparison:
     """Score every kept checkpoint on the same images and pick the best on ``metric``.
 
     Each checkpoint gets its own results folder; ``<split>-checkpoints.json`` beside them holds the
@@ -190,8 +222,9 @@ def evaluate_all_checkpoints(run_dir: str | Path, *, metric: str = "l1", data: s
     from pix2pix_tf.inference import load_generator
     from pix2pix_tf.rundir import RunDir, checkpoint_step, kept_checkpoints
 
-    cli.require_choice("--metric", metric, METRICS)
+    cli.require_choice("--metric", metric, METRICS + REALISM)
     config, root, split, pairs = _prepare(run_dir, data, split, mode)
+    scorer = _load_judge(judge, metric)
     paths = kept_checkpoints(RunDir(Path(run_dir)))
     base = Path(out_dir) if out_dir is not None else Path(run_dir) / "eval"
     trained = None
@@ -205,21 +238,21 @@ def evaluate_all_checkpoints(run_dir: str | Path, *, metric: str = "l1", data: s
         out = base / results_folder_name(split, trained.step, mode)
         result = score_pairs(trained, pairs, config, out, run_dir=run_dir, data=root, split=split,
                              metric=metric, batch_size=batch_size, thumb_height=thumb_height, page=page,
-                             quiet=quiet)
+                             quiet=quiet, judge=scorer)
         results.append(result)
         if not quiet:
-            print(f"  step {result.step}: {metric} {result.mean[metric]:.4f}", file=sys.stderr, flush=True)
+            print(f"  step {result.step}: {metric} {result.score(metric):.4f}", file=sys.stderr, flush=True)
     best = results[0]
     for result in results[1:]:
-        if is_better(metric, result.mean[metric], best.mean[metric]):
+        if is_better(metric, result.score(metric), best.score(metric)):
             best = result
     comparison = CheckpointComparison(metric, results, best)
     base.mkdir(parents=True, exist_ok=True)
     suffix = "-paper" if mode == "paper" else ""
     payload = {"metric": metric, "higher_is_better": HIGHER_IS_BETTER[metric], "best_step": best.step,
                "best_checkpoint": best.checkpoint, "split": split, "inference": mode,
-               "checkpoints": [{"step": r.step, "checkpoint": r.checkpoint, "mean": r.mean, "out_dir": r.out_dir}
-                               for r in results]}
+               "checkpoints": [{"step": r.step, "checkpoint": r.checkpoint, "mean": r.mean, "realism": r.realism,
+                                "out_dir": r.out_dir} for r in results]}
     write_text(base / f"{split}-checkpoints{suffix}.json",
                json.dumps(finite_or_none(payload), indent=2, allow_nan=False) + "\n")
     return comparison
@@ -238,8 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
     cli.add_checkpoint(which)
     which.add_argument("--all-checkpoints", action="store_true",
                        help="score every kept checkpoint and report the best on --metric")
-    parser.add_argument("--metric", choices=METRICS, default="l1",
-                        help="ranks the images on the page and chooses the best checkpoint (default: l1)")
+    parser.add_argument("--metric", choices=METRICS + REALISM, default="l1",
+                        help="ranks the images on the page and chooses the best checkpoint (default: l1; "
+                             "the realism scores need --judge)")
+    parser.add_argument("--judge", default=None,
+                        help="a judge run directory (python -m pix2pix_tf.judge): adds the realism scores "
+                             "(pixel accuracy, class accuracy, class IoU of the judge on the outputs)")
     parser.add_argument("--data", default=None, help="dataset root (default: the run's training data)")
     parser.add_argument("--split", default=None, help="split folder to score (default: the run's val or test split)")
     cli.add_inference(parser)
@@ -260,6 +297,11 @@ def _report(summary: EvalSummary) -> None:
     print(f"{summary.images} images of {Path(summary.data) / summary.split} at {summary.image_size} px, "
           f"checkpoint step {summary.step}, {summary.inference} inference:")
     print(f"  mean L1 {m['l1']:.4f} (0-1 scale)   PSNR {m['psnr']:.2f} dB   SSIM {m['ssim']:.4f}")
+    if summary.realism:
+        from pix2pix_tf.realism import format_scores
+
+        realism = summary.realism
+        print(f"  realism (judge step {realism['judge_step']}): {format_scores(realism, realism['classes'])}")
     out = Path(summary.out_dir)
     page = out / "index.html"
     if page.exists():
@@ -274,14 +316,15 @@ def main(argv: list[str] | None = None) -> None:
     cli.require_positive("--batch-size", args.batch_size)
     cli.require_positive("--thumb-size", args.thumb_size)
     common = dict(data=args.data, split=args.split, mode=args.inference, out_dir=args.out, metric=args.metric,
-                  batch_size=args.batch_size, thumb_height=args.thumb_size, page=args.page, quiet=args.quiet)
+                  batch_size=args.batch_size, thumb_height=args.thumb_size, page=args.page, quiet=args.quiet,
+                  judge=args.judge)
     if args.all_checkpoints:
         comparison = evaluate_all_checkpoints(args.run_dir, **common)
         for result in comparison.results:
             _report(result)
         print(f"\n{comparison.table()}")
         best = comparison.best
-        print(f"best on {args.metric}: step {best.step} ({args.metric} {best.mean[args.metric]:.4f}); "
+        print(f"best on {args.metric}: step {best.step} ({args.metric} {best.score(args.metric):.4f}); "
               f"use it with --checkpoint {best.step}")
         return
     _report(evaluate_run(args.run_dir, args.checkpoint, **common))

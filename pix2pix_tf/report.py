@@ -13,8 +13,10 @@ from pathlib import Path
 from pix2pix_tf.atomic import replacing, write_text
 
 METRICS = ("l1", "psnr", "ssim")
-HIGHER_IS_BETTER = {"l1": False, "psnr": True, "ssim": True}
-METRIC_LABELS = {"l1": "L1 (0-1 scale)", "psnr": "PSNR (dB)", "ssim": "SSIM"}
+REALISM = ("pixel_acc", "class_acc", "class_iou")  # with --judge: pix2pix_tf.realism
+HIGHER_IS_BETTER = {"l1": False, "psnr": True, "ssim": True, "pixel_acc": True, "class_acc": True, "class_iou": True}
+METRIC_LABELS = {"l1": "L1 (0-1 scale)", "psnr": "PSNR (dB)", "ssim": "SSIM", "pixel_acc": "pixel accuracy",
+                 "class_acc": "class accuracy", "class_iou": "class IoU"}
 
 
 @dataclass
@@ -25,9 +27,10 @@ class ImageScore:
     psnr: float
     ssim: float
     thumbnail: str | None = None
+    realism: dict[str, float] = field(default_factory=dict)
 
     def value(self, metric: str) -> float:
-        return getattr(self, metric)
+        return self.realism[metric] if metric in REALISM else getattr(self, metric)
 
 
 @dataclass
@@ -48,6 +51,16 @@ class EvalSummary:
     worst: dict[str, dict] = field(default_factory=dict)
     seconds: float = 0.0
     out_dir: str | None = None
+    realism: dict | None = None
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return METRICS + (REALISM if self.realism else ())
+
+    def score(self, metric: str) -> float:
+        """The run's figure for ``metric``: the mean over images, or for the judge's scores the
+        value from the summed confusion matrix (as the paper reports them)."""
+        return self.realism[metric] if metric in REALISM else self.mean[metric]
 
     def to_json(self) -> str:
         return json.dumps(finite_or_none(asdict(self)), indent=2, allow_nan=False) + "\n"
@@ -83,10 +96,11 @@ def ranked(scores: list[ImageScore], metric: str) -> list[ImageScore]:
     return sorted(scores, key=key)
 
 
-def aggregate(scores: list[ImageScore]) -> tuple[dict[str, float], dict[str, float]]:
+def aggregate(scores: list[ImageScore],
+              metrics: tuple[str, ...] = METRICS) -> tuple[dict[str, float], dict[str, float]]:
     """Per-metric mean and population std over the images (PSNR averaged in dB, per image)."""
     means, stds = {}, {}
-    for metric in METRICS:
+    for metric in metrics:
         values = [s.value(metric) for s in scores]
         if not values:
             means[metric] = stds[metric] = float("nan")
@@ -125,15 +139,16 @@ def page_title(summary: EvalSummary) -> str:
             f"({summary.images} images, {summary.inference} inference)")
 
 
-def write_histogram(scores: list[ImageScore], path: Path, title: str = "") -> Path:
+def write_histogram(scores: list[ImageScore], path: Path, title: str = "",
+                    metrics: tuple[str, ...] = METRICS) -> Path:
     """One histogram per metric with its mean marked."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(12, 3.4), dpi=100)
+    fig = Figure(figsize=(4 * len(metrics), 3.4), dpi=100)
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(METRICS))
-    for ax, metric in zip(axes, METRICS):
+    axes = fig.subplots(1, len(metrics))
+    for ax, metric in zip(axes, metrics):
         values = [s.value(metric) for s in scores if math.isfinite(s.value(metric))]
         if values:
             ax.hist(values, bins=min(30, max(5, len(values) // 4)), color="#4c72b0")
@@ -179,12 +194,13 @@ def results_page(summary: EvalSummary, scores: list[ImageScore], metric: str = "
             return str(value)
         return f"{value:.2f}" if m == "psnr" else f"{value:.4f}"
 
-    means = " &middot; ".join(f"{METRIC_LABELS[m]} <b>{fmt(summary.mean[m], m)}</b>" for m in METRICS)
+    metrics = summary.metrics
+    means = " &middot; ".join(f"{METRIC_LABELS[m]} <b>{fmt(summary.score(m), m)}</b>" for m in metrics)
     head = "".join(f'<th data-col="{k + 2}" data-num title="click to sort">{esc(METRIC_LABELS[m])}</th>'
-                   for k, m in enumerate(METRICS))
+                   for k, m in enumerate(metrics))
     rows = []
     for rank, score in enumerate(ranked(scores, metric), start=1):
-        cells = "".join(f'<td data-v="{score.value(m)!r}">{fmt(score.value(m), m)}</td>' for m in METRICS)
+        cells = "".join(f'<td data-v="{score.value(m)!r}">{fmt(score.value(m), m)}</td>' for m in metrics)
         thumb = (f'<img src="{esc(score.thumbnail)}" alt="{esc(score.name)}" loading="lazy">'
                  if score.thumbnail else "")
         rows.append(f'<tr><td data-v="{rank}">{rank}</td><td data-v="{esc(score.name)}">{esc(score.name)}</td>'
@@ -205,7 +221,7 @@ td img {{ display: block; }}
 <p>Run <code>{esc(summary.run_dir)}</code>, checkpoint step {summary.step}, {esc(summary.inference)} inference;
 {summary.images} images of <code>{esc(str(Path(summary.data) / summary.split))}</code>
 at {esc(summary.image_size)} px.</p>
-<p>Means: {means}</p>
+<p>Means: {means}</p>{_realism_section(summary)}
 <p><img src="metrics.png" alt="metric distributions" style="max-width: 100%"></p>
 <p>Rows are ordered best to worst by {esc(METRIC_LABELS[metric])} ({better} first); click a header to sort.
 Thumbnails: input | output | target. Per-image numbers are also in <a href="metrics.csv">metrics.csv</a>,
@@ -221,9 +237,22 @@ the summary in <a href="summary.json">summary.json</a>.</p>
 """
 
 
+def _realism_section(summary: EvalSummary) -> str:
+    """The judge's per-class IoU table (classes absent from the images and never predicted: n/a)."""
+    if not summary.realism:
+        return ""
+    r = summary.realism
+    cells = "".join(f"<tr><td>{html.escape(name)}</td><td>{'n/a' if not math.isfinite(v) else f'{v:.3f}'}</td></tr>"
+                    for name, v in zip(r["classes"], r["per_class_iou"]))
+    return (f"\n<p>Realism (FCN-score): judge <code>{html.escape(r['judge'])}</code> at step {r['judge_step']} "
+            "segments each output; its accuracies and IoU against the input label maps come from one confusion "
+            "matrix over all images (per-image values in the table below).</p>\n"
+            f"<table><thead><tr><th>class</th><th>IoU</th></tr></thead><tbody>{cells}</tbody></table>")
+
+
 def write_results(summary: EvalSummary, scores: list[ImageScore], out_dir: Path, metric: str, page: bool) -> None:
     """``summary.json`` always; with ``page`` also the histogram figure and the HTML page."""
     write_text(out_dir / "summary.json", summary.to_json())
     if page:
-        write_histogram(scores, out_dir / "metrics.png", title=page_title(summary))
+        write_histogram(scores, out_dir / "metrics.png", title=page_title(summary), metrics=summary.metrics)
         write_text(out_dir / "index.html", results_page(summary, scores, metric))

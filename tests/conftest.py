@@ -103,10 +103,15 @@ def latest_step(run_dir: Path) -> int:
         return 0
 
 
-def run_fit(*args: str, timeout: float = 300, **popen) -> subprocess.CompletedProcess:
+def run_module(module: str, *args: str, timeout: float = 300, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    """``python -m module args`` on this checkout, as a user runs a command."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", "pix2pix_tf.fit", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=popen.get("cwd", REPO))
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=cwd)
+
+
+def run_fit(*args: str, timeout: float = 300, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return run_module("pix2pix_tf.fit", *args, timeout=timeout, cwd=cwd)
 
 
 def error_line(result: subprocess.CompletedProcess) -> str:

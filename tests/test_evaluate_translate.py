@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import REPO, TINY_FLAGS, error_line, make_run, pair_arrays, run_fit, save_image, write_paired
+from conftest import TINY_FLAGS, error_line, make_run, pair_arrays, run_fit, run_module, save_image, write_paired
 from PIL import Image
 
 from pix2pix_tf import evaluate as ev
@@ -25,12 +22,6 @@ from pix2pix_tf.translate import plan_outputs
 from pix2pix_tf.translator import ImageError, load, tile_starts
 
 SIZE = 32  # tiny models: depth 5, so images pad to multiples of 32 and the minimum side is 16
-
-
-def run_module(module: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=REPO)
 
 
 @pytest.fixture(scope="module")
