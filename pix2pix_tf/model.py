@@ -6,6 +6,8 @@ import keras
 import tensorflow as tf
 
 from pix2pix_tf import losses
+from pix2pix_tf.networks import dropout_noise
+from pix2pix_tf.optim import apply_update
 
 TRAIN_METRICS = ("g_gan", "g_l1", "d_loss", "d_real", "d_fake")
 SKIPPED = "skipped"
@@ -16,17 +18,19 @@ class Pix2Pix(keras.Model):
     """Holds both networks; ``fit()`` runs ``train_step`` and ``evaluate()`` runs ``test_step``.
 
     Losses are averaged over the global batch with ``tf.nn.compute_average_loss``, so under a
-    ``tf.distribute`` strategy the summed replica gradients equal single-device gradients.
+    ``tf.distribute`` strategy the summed replica gradients equal single-device gradients. Dropout
+    noise is drawn from (``seed``, ``train_steps``), so it is part of the resumable state.
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, *, gan_mode: str = "vanilla",
-                 lambda_l1: float = 100.0, lambda_gan: float = 1.0, **kwargs):
+                 lambda_l1: float = 100.0, lambda_gan: float = 1.0, seed: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.gan_mode = gan_mode
         self.lambda_l1 = lambda_l1
         self.lambda_gan = lambda_gan
+        self.seed = seed
         self.train_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="train_steps",
                                        aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         self.nonfinite_streak = tf.Variable(0, dtype=tf.int64, trainable=False, name="nonfinite_streak",
@@ -66,13 +70,14 @@ class Pix2Pix(keras.Model):
             d_loss = self._average(losses.discriminator_loss(real_logits, fake_logits, self.gan_mode))
             scaled = self.d_optimizer.scale_loss(d_loss)
         variables = self.discriminator.trainable_variables
-        self.d_optimizer.apply(tape.gradient(scaled, variables), variables)
+        apply_update(self.d_optimizer, tape.gradient(scaled, variables), variables)
         return d_loss, real_logits, fake_logits
 
     def train_step(self, data):
         source, target = data
         with tf.GradientTape() as tape:
-            fake = self.generator(source, training=True)
+            with dropout_noise(self.seed, self.train_steps):
+                fake = self.generator(source, training=True)
             with tape.stop_recording():
                 d_loss, real_logits, fake_logits = self._discriminator_step(
                     source, target, tf.stop_gradient(fake))
@@ -82,7 +87,7 @@ class Pix2Pix(keras.Model):
             g_loss = self.lambda_gan * g_gan + self.lambda_l1 * g_l1
             scaled = self.g_optimizer.scale_loss(g_loss)
         variables = self.generator.trainable_variables
-        self.g_optimizer.apply(tape.gradient(scaled, variables), variables)
+        apply_update(self.g_optimizer, tape.gradient(scaled, variables), variables)
         self.train_steps.assign_add(1)
         finite = tf.math.is_finite(g_loss) & tf.math.is_finite(d_loss)
         self.nonfinite_streak.assign(tf.where(finite, tf.constant(0, tf.int64), self.nonfinite_streak + 1))
