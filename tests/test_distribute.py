@@ -1,5 +1,5 @@
 """Training under tf.distribute: two replicas take the same step as one device on the same global
-batch, and a two-worker run on 127.0.0.1 writes checkpoints from its chief only and resumes on one
+batch (dropout on: each replica draws its own rows of the mask one device would draw), and a two-worker run on 127.0.0.1 writes checkpoints from its chief only and resumes on one
 device. Device splitting must happen before TensorFlow initialises its devices, so the replica
 comparison runs in a fresh process (this file run as a script)."""
 
@@ -46,7 +46,7 @@ def compare_replicas(norm: str, sync: str, global_batch: int, steps: int) -> dic
     from pix2pix_tf.strategy import use_sync_batch_norm
     from pix2pix_tf.training import build_model
 
-    config = Config(image_size="32", ngf=8, ndf=8, norm=norm, dropout=0.0, precision="float32",
+    config = Config(image_size="32", ngf=8, ndf=8, norm=norm, dropout=0.5, precision="float32",
                     input_nc=3, output_nc=3, depth=5, sync_batch_norm=sync, constant_steps=100,
                     decay_steps=100, steps_per_epoch=steps)
     pairs = [pair_arrays(i, 32) for i in range(global_batch * steps)]
@@ -74,11 +74,44 @@ def compare_replicas(norm: str, sync: str, global_batch: int, steps: int) -> dic
     # allclose-style: |a - b| <= ATOL + RTOL * |a| everywhere iff excess <= 1
     excess = max(float(np.max(np.abs(a - b) / (ATOL + RTOL * np.abs(a)))) for a, b in pairs_after)
     moved = max(float(np.max(np.abs(a - b))) for a, b in zip(weights(single), initial))
-    return {"max_diff": diff, "excess": excess, "moved": moved,
-            "synchronized": use_sync_batch_norm(sync, norm, 2),
-            "steps": [int(single.train_steps.numpy()), int(replicated.train_steps.numpy())],
-            "iterations": [int(single.g_optimizer.iterations.numpy()),
-                           int(replicated.g_optimizer.iterations.numpy())]}
+
+    counters = {"steps": [int(m.train_steps.numpy()) for m in (single, replicated)],
+                "iterations": [int(m.g_optimizer.iterations.numpy()) for m in (single, replicated)]}
+
+    # One poisoned step, NaN only in the second replica's share: both replicas must skip it.
+    before = weights(replicated)
+    poisoned = targets[:global_batch].copy()
+    poisoned[-1, 0, 0, 0] = np.nan
+    replicated.fit(tf.data.Dataset.from_tensors((sources[:global_batch], poisoned)), epochs=1, verbose=0)
+    skipped = all(np.array_equal(a, b) for a, b in zip(before, weights(replicated)))
+    masks = {name: dropout_masks(model, global_batch, config.seed)
+             for name, model in (("single", single), ("replicated", replicated))}
+    half = global_batch // 2
+    return {"max_diff": diff, "excess": excess, "moved": moved, "poisoned_step_skipped": skipped,
+            "masks_equal_single": bool(np.array_equal(masks["single"], masks["replicated"])),
+            "replica_masks_differ": bool(not np.array_equal(masks["replicated"][:half],
+                                                           masks["replicated"][half:2 * half])),
+            "synchronized": use_sync_batch_norm(sync, norm, 2), **counters}
+
+
+def dropout_masks(model, global_batch: int, seed: int):
+    """The first dropout layer's kept/dropped pattern over the global batch at step 7, each
+    replica's rows drawn on that replica and concatenated in replica order."""
+    import numpy as np
+    import tensorflow as tf
+
+    from pix2pix_tf.networks import dropout_noise
+
+    strategy = model.distribute_strategy
+    layer = next(layer for layer in model.generator.layers if "dropout" in layer.name)
+    rows = global_batch // strategy.num_replicas_in_sync
+
+    def draw():
+        with dropout_noise(seed, 7):
+            return layer(tf.ones((rows, 2, 2, 16)), training=True)
+
+    per_replica = tf.function(lambda: strategy.run(draw))()
+    return np.concatenate([t.numpy() for t in strategy.experimental_local_results(per_replica)]) > 0
 
 
 CASES = (("instance", "auto"), ("batch", "on"), ("batch", "off"))
@@ -112,6 +145,17 @@ def test_two_replicas_take_the_single_device_step(comparisons, norm, sync):
     assert result["steps"] == [2, 2] and result["iterations"] == [2, 2]
     assert result["moved"] > 1e-4, result
     assert result["excess"] <= 1.0, result
+
+
+def test_replicas_draw_their_own_rows_of_the_single_device_dropout_mask(comparisons):
+    result = comparisons[("instance", "auto")]
+    assert result["replica_masks_differ"], result
+    assert result["masks_equal_single"], result
+
+
+def test_a_step_non_finite_on_one_replica_is_skipped_on_all(comparisons):
+    for result in comparisons.values():
+        assert result["poisoned_step_skipped"], result
 
 
 def test_unsynchronised_batch_norm_differs_and_warns(comparisons):
