@@ -1,9 +1,9 @@
 """Adam for both networks on the paper's schedule, with a step whose gradients are not finite
 skipped instead of writing NaN into the weights.
 
-Under float16 Keras' LossScaleOptimizer does that skip as part of dynamic loss scaling. float32 and
-bfloat16 need no scaling, and the wrapper there would halve its scale on every skipped step and never
-grow it back, so ``apply_update`` does the skip itself with a plain finite check.
+Only float16 needs Keras' LossScaleOptimizer (dynamic loss scaling). float32 and bfloat16 need no
+scaling, and the wrapper there would halve its scale on every skipped step and never grow it back,
+so they get a plain finite check. ``apply_update`` takes that decision over all replicas.
 """
 
 from __future__ import annotations
@@ -79,21 +79,22 @@ def make_optimizer(config: Config, policy: str, name: str, step: tf.Variable) ->
 def apply_update(optimizer: keras.optimizers.Optimizer, grads: list, variables: list) -> None:
     """``optimizer.apply``, skipped when any gradient on any replica is not finite.
 
-    A LossScaleOptimizer skips by itself. Otherwise the replicas first agree on the finite flag;
-    the condition is then taken in cross-replica context (a ``tf.cond`` around the optimiser's
-    gradient all-reduce inside a replica is not supported by tf.distribute), as Keras' wrapper does.
+    The replicas first agree on that flag: Keras' LossScaleOptimizer checks only the first
+    replica's gradients before the all-reduce, so a NaN on another replica would reach the weights.
+    The condition is then taken in cross-replica context, as that wrapper does (tf.distribute does
+    not support a ``tf.cond`` around the gradient all-reduce inside a replica). Under float16 the two
+    branches are the wrapper's own: unscale and apply (growing the scale on schedule), or halve it.
     """
-    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-        optimizer.apply(grads, variables)
-        return
     context = tf.distribute.get_replica_context()
     nonfinite = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.cast(~_all_finite(grads), tf.int32))
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        update, skip = optimizer._stateful_handle_finite_grads, optimizer._stateful_handle_non_finite_grads
+    else:
+        update, skip = optimizer.apply, lambda: None
 
     def cross_replica(strategy, grads, nonfinite):
-        def update():
-            strategy.extended.call_for_each_replica(optimizer.apply, args=(grads, variables))
-
-        tf.cond(strategy.experimental_local_results(nonfinite)[0] == 0, update, lambda: None)
+        tf.cond(strategy.experimental_local_results(nonfinite)[0] == 0,
+                lambda: strategy.extended.call_for_each_replica(update, args=(grads, variables)), skip)
 
     context.merge_call(cross_replica, args=(grads, nonfinite))
 

@@ -94,6 +94,35 @@ def compare_replicas(norm: str, sync: str, global_batch: int, steps: int) -> dic
             "synchronized": use_sync_batch_norm(sync, norm, 2), **counters}
 
 
+def float16_poisoned_step() -> dict:
+    """Under float16 (loss scaling) on 2 logical CPUs: a NaN only in the second replica's share (instance
+    norm, so nothing carries it to the first replica before the gradients are all-reduced)."""
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+    import numpy as np
+    from conftest import pair_arrays
+
+    from pix2pix_tf.config import Config
+    from pix2pix_tf.training import build_model
+
+    config = Config(image_size="32", ngf=8, ndf=8, norm="instance", precision="mixed_float16", input_nc=3,
+                    output_nc=3, depth=5, constant_steps=100, decay_steps=100, steps_per_epoch=1)
+    model = build_model(config, tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    pairs = [pair_arrays(i, 32) for i in range(4)]
+    sources = np.stack([a for a, _ in pairs]).astype("float32") / 127.5 - 1.0
+    targets = np.stack([b for _, b in pairs]).astype("float32") / 127.5 - 1.0
+    poisoned = targets.copy()
+    poisoned[-1, 0, 0, 0] = np.nan
+    before = model.generator.get_weights() + model.discriminator.get_weights()
+    model.fit(tf.data.Dataset.from_tensors((sources, poisoned)), epochs=1, verbose=0)
+    after = model.generator.get_weights() + model.discriminator.get_weights()
+    return {"unchanged": all(np.array_equal(a, b) for a, b in zip(before, after)),
+            "scales": [float(o.dynamic_scale.numpy()) for o in (model.g_optimizer, model.d_optimizer)]}
+
+
 def dropout_masks(model, global_batch: int, seed: int):
     """The first dropout layer's kept/dropped pattern over the global batch at step 7, each
     replica's rows drawn on that replica and concatenated in replica order."""
@@ -156,6 +185,14 @@ def test_replicas_draw_their_own_rows_of_the_single_device_dropout_mask(comparis
 def test_a_step_non_finite_on_one_replica_is_skipped_on_all(comparisons):
     for result in comparisons.values():
         assert result["poisoned_step_skipped"], result
+
+
+def test_float16_step_non_finite_on_one_replica_is_skipped_on_all_and_halves_the_scale():
+    process = subprocess.run([sys.executable, __file__, "float16"], capture_output=True, text=True,
+                             env=_env(), cwd=REPO, timeout=TIMEOUT, check=False)
+    assert process.returncode == 0, process.stderr[-3000:]
+    result = json.loads(process.stdout.strip().splitlines()[-1])
+    assert result == {"unchanged": True, "scales": [2.0 ** 14, 2.0 ** 14]}, result
 
 
 def test_unsynchronised_batch_norm_differs_and_warns(comparisons):
@@ -258,3 +295,5 @@ if __name__ == "__main__":
     if sys.argv[1] == "compare":
         norm, sync, batch, steps = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
         print(json.dumps(compare_replicas(norm, sync, batch, steps)))
+    elif sys.argv[1] == "float16":
+        print(json.dumps(float16_poisoned_step()))
