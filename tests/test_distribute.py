@@ -1,7 +1,8 @@
 """Training under tf.distribute: two replicas take the same step as one device on the same global
-batch (dropout on: each replica draws its own rows of the mask one device would draw), and a two-worker run on 127.0.0.1 writes checkpoints from its chief only and resumes on one
-device. Device splitting must happen before TensorFlow initialises its devices, so the replica
-comparison runs in a fresh process (this file run as a script)."""
+batch (dropout on: each replica draws its own rows of the mask one device would draw; a step that is
+not finite on one replica is skipped on all), and a two-worker run on 127.0.0.1 writes checkpoints
+from its chief only and resumes on one device. Device splitting must happen before TensorFlow
+initialises its devices, so the replica comparison runs in a fresh process (this file run as a script)."""
 
 from __future__ import annotations
 
