@@ -86,6 +86,7 @@ def score_pairs(trained, pairs, config, out_dir: Path, *, run_dir: str | Path = 
 
     from pix2pix_tf import data as data_lib
     from pix2pix_tf.losses import image_metrics
+    from pix2pix_tf.networks import dropout_noise
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -95,8 +96,10 @@ def score_pairs(trained, pairs, config, out_dir: Path, *, run_dir: str | Path = 
     generator = trained.generator
 
     @tf.function(reduce_retracing=True)
-    def run(source, target):
-        output = generator(source, training=False)
+    def run(source, target, batch):
+        # Paper mode: batch k's dropout noise is drawn from (seed, k), the same for every checkpoint.
+        with dropout_noise(config.seed, batch):
+            output = generator(source, training=False)
         return output, image_metrics(output, target)
 
     began = time.monotonic()
@@ -112,10 +115,10 @@ def score_pairs(trained, pairs, config, out_dir: Path, *, run_dir: str | Path = 
         writer = csv.writer(handle)
         writer.writerow(["index", "image", *metrics, "thumbnail"])
         dataset = data_lib.evaluation_dataset(pairs, config, batch_size=batch_size)
-        for source, target in dataset:
+        for batch, (source, target) in enumerate(dataset):
             if tally is not None and not scores:
                 judge.check_fits(config, source.numpy(), run_dir)
-            output, values = run(source, target)
+            output, values = run(source, target, tf.constant(batch, tf.int64))
             values = {k: v.numpy() for k, v in values.items()}
             realism = tally.add(output, source) if tally is not None else [{}] * source.shape[0]
             for i in range(source.shape[0]):

@@ -163,9 +163,10 @@ def build_model(config: Config, strategy: tf.distribute.Strategy | None = None) 
     with strategy.scope():
         model = Pix2Pix(build_generator(config, sync_batch_norm=synchronized),
                         build_discriminator(config, sync_batch_norm=synchronized),
-                        gan_mode=config.gan_mode, lambda_l1=config.lambda_l1, lambda_gan=config.lambda_gan)
-        model.compile(make_optimizer(config, config.precision, "g_adam"),
-                      make_optimizer(config, config.precision, "d_adam"))
+                        gan_mode=config.gan_mode, lambda_l1=config.lambda_l1, lambda_gan=config.lambda_gan,
+                        seed=config.seed)
+        model.compile(make_optimizer(config, config.precision, "g_adam", model.train_steps),
+                      make_optimizer(config, config.precision, "d_adam", model.train_steps))
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         # Keras reduces logs across workers with strategy.reduce("MEAN", v, axis=0), which needs
         # at least one dimension: give each log a length-1 axis.
@@ -185,7 +186,7 @@ def build_judge_model(config: Config, strategy: tf.distribute.Strategy | None = 
     palette = Palette.from_dict(config.palette, "config.json")
     with strategy.scope():
         model = Segmenter(build_segmenter_network(config, palette), palette)
-        model.compile(make_optimizer(config, config.precision, "g_adam"))
+        model.compile(make_optimizer(config, config.precision, "g_adam", model.train_steps))
     return model
 
 
