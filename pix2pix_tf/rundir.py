@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import keras
 import tensorflow as tf
 
 from pix2pix_tf.config import CONFIG_FILE
@@ -75,13 +76,28 @@ class RunLock:
             self._fd = None
 
 
-def training_checkpoint(model) -> tf.train.Checkpoint:
-    """Everything a resumed run needs: both networks, both optimisers (loss-scale state included)
-    and the step counter (which fixes the learning rate and the data position). A realism judge has
-    no discriminator: it keeps the rest."""
-    parts = ("generator", "discriminator", "g_optimizer", "d_optimizer", "train_steps")
-    return tf.train.Checkpoint(**{name: getattr(model, name) for name in parts
-                                  if getattr(model, name, None) is not None})
+def training_checkpoint(model, layout_of: str | None = None) -> tf.train.Checkpoint:
+    """Everything a resumed run needs: both networks, both optimisers (loss-scale state included
+    under float16) and the step counter (which fixes the learning rate, the data position and the
+    dropout noise). A realism judge has no discriminator: it keeps the rest.
+
+    ``layout_of``: a checkpoint to resume. Runs saved before float32 and bfloat16 dropped the
+    loss-scale wrapper keep each optimiser under ``inner_optimizer``; such a run is read, and goes
+    on being saved, in that layout."""
+    parts = {name: getattr(model, name) for name in ("generator", "discriminator", "g_optimizer", "d_optimizer",
+                                                     "train_steps") if getattr(model, name, None) is not None}
+    if layout_of is not None and _wrapped_optimizers(layout_of):
+        for name in ("g_optimizer", "d_optimizer"):
+            if name in parts and not isinstance(parts[name], keras.optimizers.LossScaleOptimizer):
+                parts[name] = tf.train.Checkpoint(inner_optimizer=parts[name])
+    return tf.train.Checkpoint(**parts)
+
+
+def _wrapped_optimizers(path: str) -> bool:
+    try:
+        return any(name.startswith("g_optimizer/inner_optimizer/") for name, _ in tf.train.list_variables(path))
+    except (tf.errors.OpError, ValueError):
+        return False  # unreadable: restore() reports it
 
 
 def checkpoint_manager(checkpoint: tf.train.Checkpoint, run: RunDir, keep: int) -> tf.train.CheckpointManager:

@@ -251,9 +251,9 @@ def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, ta
     print(f"strategy: {describe(strategy)}; precision: {config.precision}; generator depth {config.depth}; "
           f"{config.steps_per_epoch} steps per epoch, {config.total_steps} in all")
     model = build_model(config, strategy) if config.task == "pix2pix" else build_judge_model(config, strategy)
-    checkpoint = training_checkpoint(model)
-    manager = checkpoint_manager(checkpoint, RunDir(target.directory.parent), config.keep_checkpoints)
     latest = tf.train.latest_checkpoint(str(run.checkpoints))
+    checkpoint = training_checkpoint(model, latest)
+    manager = checkpoint_manager(checkpoint, RunDir(target.directory.parent), config.keep_checkpoints)
     if latest:
         restore(checkpoint, latest)
     start = int(model.train_steps.numpy())

@@ -84,3 +84,32 @@ def test_validate_every_logs_held_out_metrics_at_those_steps(tiny_data, tmp_path
         for event in tf.compat.v1.train.summary_iterator(str(path)):
             steps.update(event.step for value in event.summary.value if value.tag == "val/l1")
     assert {2, 4} <= steps
+
+
+def test_a_run_saved_with_wrapped_optimizers_resumes(tiny_data, tmp_path):
+    """Runs saved before float32 and bfloat16 dropped Keras' loss-scale wrapper keep each optimiser
+    under ``inner_optimizer``; they resume (and go on saving in that layout)."""
+    import tensorflow as tf
+
+    from pix2pix_tf.config import new_config, save_config
+    from pix2pix_tf.rundir import RunDir, checkpoint_manager
+    from pix2pix_tf.training import build_model, prepare
+
+    run = tmp_path / "old"
+    spec = prepare(new_config({"data": str(tiny_data), "image_size": "32", "ngf": 8, "ndf": 8,
+                               "precision": "float32", "steps": 6, "save_every": 3})).config
+    run.mkdir()
+    save_config(spec, run)
+    model = build_model(spec)
+    model.train_steps.assign(3)
+    legacy = tf.train.Checkpoint(generator=model.generator, discriminator=model.discriminator,
+                                 g_optimizer=tf.train.Checkpoint(inner_optimizer=model.g_optimizer),
+                                 d_optimizer=tf.train.Checkpoint(inner_optimizer=model.d_optimizer),
+                                 train_steps=model.train_steps)
+    checkpoint_manager(legacy, RunDir(run), 5).save(checkpoint_number=3)
+    result = run_fit("--run-dir", str(run), "--quiet")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "resuming" in result.stdout and "at step 3 of 6" in result.stdout
+    assert latest_step(run) == 6
+    names = [name for name, _ in tf.train.list_variables(str(run / "checkpoints" / "ckpt-6"))]
+    assert any(name.startswith("g_optimizer/inner_optimizer/") for name in names)
