@@ -141,7 +141,7 @@ def pipeline_images_per_s(pairs, config: Config, batches: int = 40) -> float:
 def base_config(args, batch: int) -> tuple[Config, list]:
     data = str(FACADES) if FACADES.is_dir() else "builtin"
     config = Config(data=data, direction="BtoA", image_size=str(args.size), batch_size=batch, steps=10_000)
-    prepared = prepare(config)
+    prepared = prepare(config, measure_precision=False)
     return prepared.config, prepared.train_pairs
 
 

@@ -225,7 +225,11 @@ def resumed_config(stored: RunSpec, flags: dict, path: Path) -> Config:
     from pix2pix_tf.precision import resolve_precision
 
     frozen = {f.name for f in dataclasses.fields(Config) if f.metadata["frozen"]}
-    asked = {**flags, **({"precision": resolve_precision(flags["precision"])} if "precision" in flags else {})}
+    asked = dict(flags)
+    if asked.get("precision") == "auto":  # whatever auto chose when the run was created
+        del asked["precision"]
+    elif "precision" in asked:
+        asked["precision"] = resolve_precision(asked["precision"])
     conflicts = [f"{flag_name(name)} {value} (stored: {getattr(stored, name)})"
                  for name, value in asked.items()
                  if name in frozen and value != getattr(stored, name)]

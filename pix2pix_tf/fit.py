@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where config, checkpoints, logs and samples go (default: runs/<dataset name>)")
     add_config_flags(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--remeasure-precision", action="store_true",
+                        help="with --precision auto on a bf16 CPU: time float32 against mixed_bfloat16 again "
+                             "instead of reusing the cached choice (~/.cache/pix2pix_tf/precision.json)")
     return parser
 
 
@@ -60,14 +63,14 @@ def default_run_dir(data: str) -> Path:
     return Path("runs") / (Path(data.rstrip("/")).name or "data")
 
 
-def parse_flags(argv: list[str] | None) -> tuple[Path, dict, bool]:
-    """(run dir, the flags given explicitly, quiet). Only explicit flags are returned, so a resumed
-    run can tell a deliberate change from a default."""
+def parse_flags(argv: list[str] | None) -> tuple[Path, dict, dict]:
+    """(run dir, the config flags given explicitly, the command's own options). Only explicit flags
+    are returned, so a resumed run can tell a deliberate change from a default."""
     args = vars(build_parser().parse_args(argv))
     run_dir = args.pop("run_dir")
-    quiet = args.pop("quiet")
+    options = {name: args.pop(name) for name in ("quiet", "remeasure_precision")}
     normalise_flags(args)
-    return Path(run_dir) if run_dir else default_run_dir(args.get("data", "builtin")), args, quiet
+    return Path(run_dir) if run_dir else default_run_dir(args.get("data", "builtin")), args, options
 
 
 def normalise_flags(args: dict) -> None:
@@ -77,10 +80,11 @@ def normalise_flags(args: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_dir, flags, quiet = parse_flags(argv)
+    run_dir, flags, options = parse_flags(argv)
     from pix2pix_tf.training import train
 
-    summary = train(run_dir, flags, verbose=0 if quiet else "auto")
+    summary = train(run_dir, flags, verbose=0 if options["quiet"] else "auto",
+                    remeasure_precision=options["remeasure_precision"])
     if summary.end_step == summary.start_step:
         print(f"{run_dir}: already trained to step {summary.end_step}; nothing to do")
         return

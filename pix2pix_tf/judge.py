@@ -68,7 +68,7 @@ def derived_palette(flags: dict):
     from pix2pix_tf.palette import derive_palette
     from pix2pix_tf.training import prepare
 
-    prepared = prepare(new_config({**flags, "palette": None}))
+    prepared = prepare(new_config({**flags, "palette": None}), measure_precision=False)
     maps = [((t.numpy() + 1.0) * 127.5).round().astype(np.uint8)
             for _, batch in data_lib.evaluation_dataset(prepared.train_pairs, prepared.config, 16) for t in batch]
     return derive_palette(maps, f"{prepared.data_root}/{prepared.config.train_split}")

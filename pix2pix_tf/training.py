@@ -4,6 +4,7 @@ build the model, and drive ``fit()`` over the remaining steps."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import signal
 import time
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from pix2pix_tf.errors import UserError
 from pix2pix_tf.model import Pix2Pix
 from pix2pix_tf.networks import build_discriminator, build_generator
 from pix2pix_tf.optim import make_optimizer
-from pix2pix_tf.precision import apply_precision, resolve_precision
+from pix2pix_tf.precision import apply_precision, measure_on_this_cpu, resolve_precision
 from pix2pix_tf.rundir import (
     RunDir,
     RunLock,
@@ -93,9 +94,12 @@ class StopOnSignal(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def prepare(config: Config) -> Prepared:
+def prepare(config: Config, *, measure_precision: bool = True, remeasure_precision: bool = False) -> Prepared:
     """Check everything the run will read, and decide what the data and hardware decide: the one place
-    a ``Config`` becomes a ``RunSpec`` (a resumed run's stored schedule is kept)."""
+    a ``Config`` becomes a ``RunSpec`` (a resumed run's stored schedule is kept).
+
+    ``--precision auto`` on a bf16 CPU is measured (``autoprecision``) when ``measure_precision``;
+    otherwise, and everywhere else, the hardware rule of ``precision.auto_precision`` decides."""
     root = data_root(config)
     train_pairs = data_lib.list_pairs(root, config.train_split)
     train_pairs, info = data_lib.check_pairs(train_pairs, config, what=config.train_split,
@@ -109,12 +113,17 @@ def prepare(config: Config) -> Prepared:
         raise UserError(f"--data {root}: the '{config.train_split}' split now gives {steps_per_epoch} steps per "
                         f"epoch, the run was created with {config.steps_per_epoch}; use the same data")
     constant, decay = schedule_steps(config, steps_per_epoch)
+    measuring = measure_precision and measure_on_this_cpu(config.precision)
     spec = RunSpec(**{
         **config.to_dict(), "input_nc": input_nc, "output_nc": output_nc, "depth": depth,
         "steps_per_epoch": steps_per_epoch,
         "constant_steps": config.constant_steps if config.constant_steps is not None else constant,
         "decay_steps": config.decay_steps if config.decay_steps is not None else decay,
-        "precision": resolve_precision(config.precision)})
+        "precision": "float32" if measuring else resolve_precision(config.precision)})
+    if measuring:
+        from pix2pix_tf.autoprecision import measured_choice
+
+        spec = dataclasses.replace(spec, precision=measured_choice(spec, remeasure=remeasure_precision))
     val_split = validation_split(spec, root)
     val_pairs = []
     if val_split:
@@ -212,8 +221,12 @@ def _run_config(run: RunDir, flags: dict, *, chief: bool = True) -> Config:
     return new_config(flags)
 
 
-def _open_run(run: RunDir, flags: dict, *, chief: bool = True) -> Prepared:
-    return prepare(_run_config(run, flags, chief=chief))
+def _open_run(run: RunDir, flags: dict, strategy: tf.distribute.Strategy, *, chief: bool = True,
+              remeasure_precision: bool = False) -> Prepared:
+    """The run's spec; ``auto`` precision is measured only where one process trains on one device, so
+    that every worker of a cluster takes the same (rule-based) choice."""
+    return prepare(_run_config(run, flags, chief=chief), measure_precision=strategy.num_replicas_in_sync == 1,
+                   remeasure_precision=remeasure_precision)
 
 
 def _sample_arrays(prepared: Prepared) -> tuple[np.ndarray, np.ndarray]:
@@ -222,7 +235,8 @@ def _sample_arrays(prepared: Prepared) -> tuple[np.ndarray, np.ndarray]:
     return sources.numpy(), targets.numpy()
 
 
-def train(run_dir: str | Path, flags: dict, *, verbose: int | str = "auto") -> TrainingSummary:
+def train(run_dir: str | Path, flags: dict, *, verbose: int | str = "auto",
+          remeasure_precision: bool = False) -> TrainingSummary:
     """Create or resume the run in ``run_dir`` and train it to its last step.
 
     Under a multi-worker strategy every worker runs this with the same flags and run directory; only
@@ -232,7 +246,7 @@ def train(run_dir: str | Path, flags: dict, *, verbose: int | str = "auto") -> T
     run = RunDir(Path(run_dir))
     strategy = make_strategy(_strategy_name(run, flags))
     chief = is_chief(strategy)
-    prepared = _open_run(run, flags, chief=chief)
+    prepared = _open_run(run, flags, strategy, chief=chief, remeasure_precision=remeasure_precision)
     target = CheckpointTarget.for_process(run.checkpoints, strategy)
     if chief:
         run.root.mkdir(parents=True, exist_ok=True)

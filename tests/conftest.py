@@ -118,3 +118,9 @@ def error_line(result: subprocess.CompletedProcess) -> str:
     lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert lines, f"no 'error:' line in stderr:\n{result.stderr[-3000:]}"
     return lines[-1]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_precision_cache(tmp_path_factory):
+    """--precision auto caches its measured choice per user; tests keep theirs out of ~/.cache."""
+    os.environ["PIX2PIX_TF_CACHE"] = str(tmp_path_factory.mktemp("precision-cache"))
