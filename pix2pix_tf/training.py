@@ -321,6 +321,9 @@ def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, ta
             if stopper.received:
                 break
     end = int(model.train_steps.numpy())
+    epochs_done, offset = divmod(end, config.steps_per_epoch)
+    if val_ds is not None and end > start and (offset or epochs_done % val_freq):
+        last_val = _val_score(model, val_ds)  # the run ended between validations: score where it stopped
     last_sample = (sorted(run.samples.glob("step_*.png"))[-1]
                    if target.chief and run.samples.is_dir() else None)
     return TrainingSummary(run.root, start, end, time.monotonic() - began, model.VAL_METRIC, first_val, last_val,
