@@ -36,6 +36,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from pix2pix_tf import web_demo
 from pix2pix_tf.config import Config
 from pix2pix_tf.errors import UserError, run_cli
 from pix2pix_tf.inference import INFERENCE_MODES, TrainedGenerator, load_generator
@@ -1021,11 +1022,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verify-images", type=int, default=4, help="training images compared (default: 4)")
     parser.add_argument("--calibration-images", type=int, default=16,
                         help="training images for int8 calibration (default: 16)")
+    web_demo.add_arguments(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    web = web_demo.pop_request(args)
     options = ExportOptions(**vars(args))
     print(f"exporting {options.run_dir} ({options.checkpoint}) in {options.mode} mode to {options.out}", flush=True)
     try:
@@ -1045,6 +1048,8 @@ def main(argv: list[str] | None = None) -> None:
     if result.mode == "paper" and result.tflite:
         print(f"TFLite paper mode: '{TFLITE_SIGNATURE}' draws dropout noise with the builtin RANDOM_UNIFORM op; "
               f"'{TFLITE_NOISE_SIGNATURE}' takes it as inputs (verified exactly against Keras through that one)")
+    if web is not None:
+        print(web_demo.write_for_export(web, result, options))
 
 
 if __name__ == "__main__":
