@@ -25,6 +25,6 @@ setup(
     extras_require={
         "cpu": [f"tensorflow-cpu{TENSORFLOW}"],
         "gpu": [f"tensorflow[and-cuda]{TENSORFLOW}"],
-        "test": ["pytest>=7"],
+        "test": ["pytest>=7", "playwright>=1.45"],
     },
 )
