@@ -162,6 +162,7 @@ def write_png(image: np.ndarray, path: Path) -> None:
 def demo_metadata(model_path: Path, tflite_meta: dict, run_name: str, palette, examples: list[str]) -> dict:
     """demo.json: everything the page reads; the model's own numbers come from the export's sidecar JSON."""
     verification = tflite_meta.get("verification", {})
+    noise = tflite_meta.get("noise_signature")
     quant = tflite_meta["quantization"]
     return {
         "format": METADATA_FORMAT, "version": METADATA_VERSION, "title": f"{run_name}, step {tflite_meta['step']}",
@@ -171,7 +172,10 @@ def demo_metadata(model_path: Path, tflite_meta: dict, run_name: str, palette, e
         "inference_mode_meaning": tflite_meta["inference_mode_meaning"],
         "checkpoint": tflite_meta["checkpoint"], "step": tflite_meta["step"],
         "model": {"file": model_path.name, "variant": quant, "variant_label": VARIANT_LABELS[quant],
-                  "size_bytes": model_path.stat().st_size, "signature": tflite_meta["signature"],
+                  "size_bytes": model_path.stat().st_size,
+                  # paper mode: the page draws the dropout noise itself (LiteRT.js repeats RANDOM_UNIFORM's draws)
+                  "signature": noise["name"] if noise else tflite_meta["signature"],
+                  "noise_inputs": noise["inputs"] if noise else {},
                   "input": tflite_meta["input"]["name"], "output": tflite_meta["output"]["name"],
                   "psnr_db_vs_keras": verification.get("psnr_db_vs_keras"),
                   "mean_abs_diff_vs_keras": verification.get("mean_abs_diff")},

@@ -166,19 +166,28 @@ def run_dir(tmp_path_factory) -> Path:
     return run
 
 
-@pytest.fixture(scope="module")
-def exported(run_dir, tmp_path_factory) -> Path:
-    """``python -m pix2pix_tf.export --web --palette facades``, every TFLite variant."""
-    out = tmp_path_factory.mktemp("out") / "export"
+def export_cli(run_dir: Path, out: Path, *flags: str) -> Path:
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run([sys.executable, "-m", "pix2pix_tf.export", "--run-dir", str(run_dir), "--out", str(out),
                              "--formats", "tflite", "--verify-images", "2", "--calibration-images", "4", "--web",
-                             "--palette", "facades"], capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+                             *flags], capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
     if result.returncode != 0 and "npm ci" in result.stderr:
         require(False, result.stderr.strip().splitlines()[-1])
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"web demo: {out / 'web'}" in result.stdout
     return out
+
+
+@pytest.fixture(scope="module")
+def exported(run_dir, tmp_path_factory) -> Path:
+    """``python -m pix2pix_tf.export --web --palette facades``, every TFLite variant."""
+    return export_cli(run_dir, tmp_path_factory.mktemp("out") / "export", "--palette", "facades")
+
+
+@pytest.fixture(scope="module")
+def paper_exported(run_dir, tmp_path_factory) -> Path:
+    return export_cli(run_dir, tmp_path_factory.mktemp("paper") / "export", "--inference", "paper",
+                      "--tflite-quant", "none")
 
 
 def variant_folder(exported: Path, run_dir: Path, quant: str, dest: Path) -> Path:
@@ -256,6 +265,26 @@ def test_webgpu_when_the_browser_has_it(playwright, exported, run_dir, tmp_path)
         assert "WebGPU" in page.page.inner_text("#stat-accelerator")
         assert page.errors == []
     assert np.abs(found - expected).mean() < ex.TFLITE_FLOAT32_MEAN_ABS
+
+
+def test_paper_mode_page_draws_fresh_noise_and_computes_litert_with_the_same_noise(browser, paper_exported):
+    from ai_edge_litert.interpreter import Interpreter
+
+    web = paper_exported / "web"
+    meta = json.loads((web / web_demo.METADATA_FILE).read_text())
+    assert meta["model"]["signature"] == ex.TFLITE_NOISE_SIGNATURE and meta["model"]["noise_inputs"]
+    rng = np.random.default_rng(2)
+    noise = {name: rng.random(shape, dtype=np.float32) for name, shape in meta["model"]["noise_inputs"].items()}
+    image = fixed_input(2)
+    with opened(browser, web) as (page, _):
+        fixed = page.page.evaluate("async ([x, noise]) => Array.from(await pix2pix.translate(x, noise))",
+                                   [image.ravel().tolist(), {k: v.ravel().tolist() for k, v in noise.items()}])
+        first, second = page.translate(image), page.translate(image)
+        assert page.errors == []
+    runner = Interpreter(model_path=str(web / meta["model"]["file"])).get_signature_runner(ex.TFLITE_NOISE_SIGNATURE)
+    expected = runner(**{ex.TFLITE_INPUT: image}, **noise)[ex.TFLITE_OUTPUT]
+    assert np.abs(np.reshape(fixed, image.shape) - expected).mean() < ex.TFLITE_FLOAT32_MEAN_ABS
+    assert np.abs(first - second).mean() > 1e-4, "paper mode must give a different output on every call"
 
 
 def test_drawing_a_rectangle_changes_the_output_and_undo_restores_it(browser, exported):

@@ -21,7 +21,7 @@ const hook = {
   lastOutput: null, // Float32Array [H * W * C] of the latest one, in [-1, 1]
   lastMs: null,
   meta: null,
-  translate: null, // (array of H * W * C floats in [-1, 1]) => Promise<Float32Array>, not displayed
+  translate: null, // (H * W * C floats in [-1, 1], paper mode: {noise_k: values}) => Promise<Float32Array>
   inputArray: null, // () => Float32Array: the input canvas as the model sees it
 };
 window.pix2pix = hook;
@@ -195,19 +195,34 @@ function inputSize() {
   return meta.height * meta.width * meta.input_channels;
 }
 
-async function runModel(compiled, array) {
-  const {signature, input: inputName, output: outputName} = meta.model;
-  const input = new Tensor(array, [1, meta.height, meta.width, meta.input_channels]);
+/**
+ * One translation. Paper-mode files are run through their noise signature with fresh uniform noise per
+ * dropout layer (LiteRT.js repeats the builtin RANDOM_UNIFORM op's draws on every run, so its outputs would
+ * not be random); ``noise`` (name -> values) fixes that noise, for tests.
+ */
+async function runModel(compiled, array, noise = {}) {
+  const {signature, input: inputName, output: outputName, noise_inputs: noiseShapes = {}} = meta.model;
+  const inputs = {[inputName]: new Tensor(array, [1, meta.height, meta.width, meta.input_channels])};
+  for (const [name, shape] of Object.entries(noiseShapes)) {
+    const values = noise[name] ? Float32Array.from(noise[name]) : uniformNoise(shape.reduce((a, b) => a * b, 1));
+    inputs[name] = new Tensor(values, shape);
+  }
   try {
-    const outputs = await compiled.run(signature, {[inputName]: input});
+    const outputs = await compiled.run(signature, inputs);
     try {
       return new Float32Array(await outputs[outputName].data()); // a copy: the tensor's memory is freed below
     } finally {
       Object.values(outputs).forEach((tensor) => tensor.delete());
     }
   } finally {
-    input.delete();
+    Object.values(inputs).forEach((tensor) => tensor.delete());
   }
+}
+
+function uniformNoise(size) {
+  const values = new Float32Array(size);
+  for (let i = 0; i < size; i += 1) values[i] = Math.random();
+  return values;
 }
 
 function canvasToInput() {
@@ -494,12 +509,12 @@ function exposeHook(accelerator) {
   hook.meta = meta;
   hook.accelerator = accelerator;
   hook.inputArray = canvasToInput;
-  hook.translate = async (values) => {
+  hook.translate = async (values, noise) => {
     if (values.length !== inputSize()) {
       throw new Error(`translate: expected ${inputSize()} values (${meta.height}x${meta.width}x` +
                       `${meta.input_channels}), got ${values.length}`);
     }
-    return runModel(model, Float32Array.from(values));
+    return runModel(model, Float32Array.from(values), noise);
   };
 }
 
