@@ -158,8 +158,8 @@ class SampleGrid(_StepCallback):
         self.write(int(self.model.train_steps.numpy()))
 
     def write(self, step: int) -> Path:
-        outputs = self.model.generator(self.sources, training=False)
-        rows = [[to_unit_range(img).numpy() for img in (s, o, t)]
+        outputs = self.model.sample_images(self.sources).numpy()
+        rows = [[to_unit_range(s).numpy(), o, to_unit_range(t).numpy()]
                 for s, o, t in zip(self.sources, outputs, self.targets)]
         path = self.out_dir / f"step_{step:07d}.png"
         try:

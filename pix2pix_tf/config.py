@@ -26,6 +26,8 @@ def _opt(default, help, *, choices=None, frozen=True, cli=True):
 class Config:
     """Defaults reproduce Isola et al. (2017) and the PyTorch reference implementation."""
 
+    task: str = _opt("pix2pix", "what the run trains: the pix2pix GAN, or a segmentation judge of realism",
+                     choices=("pix2pix", "judge"), cli=False)
     # data
     data: str = _opt("builtin", "dataset root with <split>/ folders, or 'builtin' for the generated demo set", frozen=False)
     direction: str = _opt("AtoB", "translate the left/A image into the right/B one, or the reverse", choices=("AtoB", "BtoA"))
@@ -38,6 +40,7 @@ class Config:
     output_nc: int | None = _opt(None, "output channels, 1 or 3 (default: read from the data)")
     train_split: str = _opt("train", "split folder to train on", frozen=False)
     val_split: str | None = _opt(None, "held-out split for validation metrics (default: val or test if present)", frozen=False)
+    palette: dict | None = _opt(None, "a judge's label-map palette (names, colours)", cli=False)
     # networks
     ngf: int = _opt(64, "generator filters in the first layer")
     ndf: int = _opt(64, "discriminator filters in the first layer")

@@ -24,8 +24,18 @@ def build_parser() -> argparse.ArgumentParser:
                + ", ".join(f"{flag_name(k)} {v}" for k, v in BUILTIN_DEMO.items()) + ".")
     parser.add_argument("--run-dir", default=None,
                         help="where config, checkpoints, logs and samples go (default: runs/<dataset name>)")
-    defaults = Config()
+    add_config_flags(parser)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def add_config_flags(parser: argparse.ArgumentParser, *, exclude: frozenset = frozenset(),
+                     defaults: Config | None = None) -> None:
+    """A flag per command-line field of ``Config``; unset flags stay absent from the namespace."""
+    defaults = defaults or Config()
     for field in cli_fields():
+        if field.name in exclude:
+            continue
         default = getattr(defaults, field.name)
         help_text = field.metadata["help"] + ("" if default is None else f" (default: {default})")
         if field.type in ("bool", bool):
@@ -36,8 +46,6 @@ def build_parser() -> argparse.ArgumentParser:
         parser.add_argument(flag_name(field.name), dest=field.name, type=kind, default=argparse.SUPPRESS,
                             choices=field.metadata["choices"], metavar=None if field.metadata["choices"] else kind.__name__.upper(),
                             help=help_text)
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    return parser
 
 
 def default_run_dir(data: str) -> Path:
@@ -50,13 +58,18 @@ def parse_flags(argv: list[str] | None) -> tuple[Path, dict, bool]:
     args = vars(build_parser().parse_args(argv))
     run_dir = args.pop("run_dir")
     quiet = args.pop("quiet")
+    normalise_flags(args)
+    return Path(run_dir) if run_dir else default_run_dir(args.get("data", "builtin")), args, quiet
+
+
+def normalise_flags(args: dict) -> None:
+    """Sizes in their canonical spelling and precision resolved, as stored in a run's config."""
     for name in SIZE_FIELDS & set(args):
         args[name] = canonical_size(args[name], flag_name(name))
     if "precision" in args:
         from pix2pix_tf.precision import resolve_precision
 
         args["precision"] = resolve_precision(args["precision"])
-    return Path(run_dir) if run_dir else default_run_dir(args.get("data", "builtin")), args, quiet
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -72,9 +85,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"stopped by {summary.stopped_by}; checkpoint saved at step {summary.end_step}; "
               f"resume with: python -m pix2pix_tf.fit --run-dir {run_dir}")
         sys.exit(128 + getattr(signal, summary.stopped_by))
-    if summary.first_val_l1 is not None or summary.last_val_l1 is not None:
-        first = f"{summary.first_val_l1:.4f}" if summary.first_val_l1 is not None else "n/a"
-        last = f"{summary.last_val_l1:.4f}" if summary.last_val_l1 is not None else "n/a"
+    if summary.first_val is not None or summary.last_val is not None:
+        first = f"{summary.first_val:.4f}" if summary.first_val is not None else "n/a"
+        last = f"{summary.last_val:.4f}" if summary.last_val is not None else "n/a"
         print(f"validation L1 (0-1 scale): before training {first}, now {last}")
     print(f"run directory: {run_dir}")
     if summary.last_sample:

@@ -19,6 +19,8 @@ class Pix2Pix(keras.Model):
     ``tf.distribute`` strategy the summed replica gradients equal single-device gradients.
     """
 
+    VAL_METRIC = "l1"
+
     def __init__(self, generator: keras.Model, discriminator: keras.Model, *, gan_mode: str = "vanilla",
                  lambda_l1: float = 100.0, lambda_gan: float = 1.0, **kwargs):
         super().__init__(**kwargs)
@@ -97,6 +99,10 @@ class Pix2Pix(keras.Model):
         logs = {name: self._trackers[name].result() for name in TRAIN_METRICS + (SKIPPED,)}
         logs["lr"] = self.g_optimizer.learning_rate
         return logs
+
+    def sample_images(self, sources) -> tf.Tensor:
+        """Generated images on the [0, 1] scale of the sample grids, deterministic mode."""
+        return losses.to_unit_range(self.generator(sources, training=False))
 
     def test_step(self, data):
         """Validation in deterministic mode: dropout off, per-image normalisation statistics."""

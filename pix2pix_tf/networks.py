@@ -60,11 +60,12 @@ def _norm_layer(norm: str, *, epsilon: float, std: float, name: str,
 def unet_generator(input_nc: int = 3, output_nc: int = 3, *, depth: int = 8, ngf: int = 64,
                    norm: str = "batch", dropout: float = 0.5, dropout_at_inference: bool = False,
                    leaky_slope: float = 0.2, init_std: float = 0.02, norm_epsilon: float = 1e-5,
-                   sync_batch_norm: bool = False,
+                   sync_batch_norm: bool = False, output_activation: str = "tanh",
                    name: str = "generator") -> keras.Model:
     """The paper's U-Net; fully convolutional, so it runs on any size divisible by 2**depth.
 
     ``sync_batch_norm`` takes batch-norm statistics over all replicas of a tf.distribute strategy.
+    ``output_activation`` "linear" gives logits, for the realism judge's segmenter.
     """
     init = _conv_init(init_std)
     inputs = keras.Input((None, None, input_nc), name="input_image")
@@ -95,7 +96,7 @@ def unet_generator(input_nc: int = 3, output_nc: int = 3, *, depth: int = 8, ngf
     x = layers.ReLU(name="out_relu")(x)
     x = layers.Conv2DTranspose(output_nc, 4, strides=2, padding="same", kernel_initializer=init,
                                name="out_conv")(x)
-    outputs = layers.Activation("tanh", dtype="float32", name="output_image")(x)
+    outputs = layers.Activation(output_activation, dtype="float32", name="output_image")(x)
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -67,6 +67,12 @@ class Palette:
         distances = ((np.asarray(rgb, np.float32)[..., None, :] - colors) ** 2).sum(-1)
         return distances.argmin(-1).astype(np.int32)
 
+    def colors_distance(self, rgb: np.ndarray) -> np.ndarray:
+        """(..., 3) colours in 0..255 -> (...) RGB distance to the nearest palette colour."""
+        colors = np.asarray(self.colors, np.float32)
+        distances = ((np.asarray(rgb, np.float32)[..., None, :] - colors) ** 2).sum(-1)
+        return np.sqrt(distances.min(-1))
+
     def classify_tensor(self, images: tf.Tensor) -> tf.Tensor:
         """Graph version of ``classify`` for images in [-1, 1] (the networks' range)."""
         colors = tf.constant(self.colors, tf.float32)
@@ -88,6 +94,45 @@ FACADES = Palette(
 )
 
 BUILTIN = {"facades": FACADES}
+DERIVE = "derive"
+# A colour becomes a class when this share of the flat label pixels has it; colours closer than
+# MERGE_RGB are one class (JPEG noise on flat areas stays within a few units).
+MIN_SHARE = 0.001
+MERGE_RGB = 40.0
+FLAT_RGB = 24
+
+
+def flat_pixels(rgb: np.ndarray) -> np.ndarray:
+    """Pixels whose 5x5 neighbourhood varies by less than ``FLAT_RGB`` per channel: the inside of
+    label regions, away from the edges that JPEG smears between two classes."""
+    windows = np.lib.stride_tricks.sliding_window_view(np.asarray(rgb, np.int16), (5, 5), axis=(0, 1))
+    spread = (windows.max(axis=(-1, -2)) - windows.min(axis=(-1, -2))).max(-1)
+    return np.asarray(rgb)[2:-2, 2:-2][spread < FLAT_RGB]
+
+
+def derive_palette(label_maps, source: str) -> Palette:
+    """The classes of colour-coded label maps, found as the frequent colours of their flat regions
+    (binned to 16 levels, merged within ``MERGE_RGB``, refined to the mean of their pixels).
+    Class names are ``class0``, ``class1``, ... in order of frequency."""
+    pixels = np.concatenate([flat_pixels(m).reshape(-1, 3) for m in label_maps]).astype(np.float32)
+    if not len(pixels):
+        raise UserError(f"{source}: no flat colour regions to derive a palette from; give --palette FILE")
+    bins, counts = np.unique(np.round(pixels / 16) * 16, axis=0, return_counts=True)
+    order = np.argsort(-counts)
+    centres: list[np.ndarray] = []
+    for k in order:
+        if counts[k] < MIN_SHARE * len(pixels):
+            break
+        if all(np.linalg.norm(bins[k] - c) >= MERGE_RGB for c in centres):
+            centres.append(bins[k])
+    centres = np.array(centres)
+    nearest = ((pixels[:, None, :] - centres[None]) ** 2).sum(-1).argmin(1)
+    colors = tuple(tuple(int(v) for v in np.clip(np.round(pixels[nearest == k].mean(0)), 0, 255))
+                   for k in range(len(centres)))
+    if len(colors) < 2:
+        raise UserError(f"{source}: found {len(colors)} label colour; a judge needs at least two classes")
+    return Palette(tuple(f"class{k}" for k in range(len(colors))), colors,
+                   f"derived from the label maps of {source}")
 
 
 def palette_from_arg(text: str) -> Palette:

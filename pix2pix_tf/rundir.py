@@ -75,10 +75,11 @@ class RunLock:
 
 def training_checkpoint(model) -> tf.train.Checkpoint:
     """Everything a resumed run needs: both networks, both optimisers (loss-scale state included)
-    and the step counter (which fixes the learning rate and the data position)."""
-    return tf.train.Checkpoint(generator=model.generator, discriminator=model.discriminator,
-                               g_optimizer=model.g_optimizer, d_optimizer=model.d_optimizer,
-                               train_steps=model.train_steps)
+    and the step counter (which fixes the learning rate and the data position). A realism judge has
+    no discriminator: it keeps the rest."""
+    parts = ("generator", "discriminator", "g_optimizer", "d_optimizer", "train_steps")
+    return tf.train.Checkpoint(**{name: getattr(model, name) for name in parts
+                                  if getattr(model, name, None) is not None})
 
 
 def checkpoint_manager(checkpoint: tf.train.Checkpoint, run: RunDir, keep: int) -> tf.train.CheckpointManager:

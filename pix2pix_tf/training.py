@@ -44,8 +44,9 @@ class TrainingSummary:
     start_step: int
     end_step: int
     seconds: float
-    first_val_l1: float | None
-    last_val_l1: float | None
+    val_metric: str
+    first_val: float | None
+    last_val: float | None
     last_sample: Path | None
     stopped_by: str | None = None
 
@@ -167,6 +168,21 @@ def build_model(config: Config, strategy: tf.distribute.Strategy | None = None) 
     return model
 
 
+def build_judge_model(config: Config, strategy: tf.distribute.Strategy | None = None) -> keras.Model:
+    """A realism judge's ``Segmenter`` (see ``realism``), built as ``build_model`` builds ``Pix2Pix``."""
+    from pix2pix_tf.palette import Palette
+    from pix2pix_tf.realism import Segmenter, build_segmenter_network
+
+    strategy = strategy or tf.distribute.get_strategy()
+    apply_precision(config.precision)
+    keras.utils.set_random_seed(config.seed)
+    palette = Palette.from_dict(config.palette, "config.json")
+    with strategy.scope():
+        model = Segmenter(build_segmenter_network(config, palette), palette)
+        model.compile(make_optimizer(config, config.precision, "g_adam"))
+    return model
+
+
 def _logs_with_batch_axis(step):
     def wrapped(data):
         return {name: tf.reshape(value, [1]) for name, value in step(data).items()}
@@ -227,7 +243,7 @@ def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, ta
         save_config(config, run.root)
     print(f"strategy: {describe(strategy)}; precision: {config.precision}; generator depth {config.depth}; "
           f"{config.steps_per_epoch} steps per epoch, {config.total_steps} in all")
-    model = build_model(config, strategy)
+    model = build_model(config, strategy) if config.task == "pix2pix" else build_judge_model(config, strategy)
     checkpoint = training_checkpoint(model)
     manager = checkpoint_manager(checkpoint, RunDir(target.directory.parent), config.keep_checkpoints)
     latest = tf.train.latest_checkpoint(str(run.checkpoints))
@@ -237,7 +253,7 @@ def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, ta
     if start:
         print(f"resuming {run.root} at step {start} of {config.total_steps}")
     val_ds = data_lib.evaluation_dataset(prepared.val_pairs, config) if prepared.val_pairs else None
-    first_l1 = _val_l1(model, val_ds) if val_ds is not None and start == 0 else None
+    first_val = _val_score(model, val_ds) if val_ds is not None and start == 0 else None
     stopper = StopOnSignal()
     callbacks = [stopper]
     if target.chief:
@@ -248,22 +264,22 @@ def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, ta
             callbacks.append(PeriodicValidation(val_ds, run.tensorboard, config.validate_every))
     callbacks += [NonFiniteGuard(config.max_nonfinite_steps, manager), PeriodicCheckpoint(manager, config.save_every)]
     began = time.monotonic()
-    last_l1 = None
+    last_val = None
     with stopper:
         for at, initial_epoch, epochs, steps in epoch_segments(start, config.total_steps, config.steps_per_epoch):
             history = model.fit(
                 data_lib.training_dataset(prepared.train_pairs, config, start_step=at),
                 initial_epoch=initial_epoch, epochs=epochs, steps_per_epoch=steps,
                 validation_data=val_ds, callbacks=callbacks, verbose=verbose, shuffle=False)
-            last_l1 = history.history.get("val_l1", [last_l1])[-1]
+            last_val = history.history.get(f"val_{model.VAL_METRIC}", [last_val])[-1]
             if stopper.received:
                 break
     end = int(model.train_steps.numpy())
     last_sample = (sorted(run.samples.glob("step_*.png"))[-1]
                    if target.chief and run.samples.is_dir() else None)
-    return TrainingSummary(run.root, start, end, time.monotonic() - began, first_l1, last_l1, last_sample,
-                           stopper.received)
+    return TrainingSummary(run.root, start, end, time.monotonic() - began, model.VAL_METRIC, first_val, last_val,
+                           last_sample, stopper.received)
 
 
-def _val_l1(model: Pix2Pix, val_ds) -> float:
-    return float(model.evaluate(val_ds, verbose=0, return_dict=True)["l1"])
+def _val_score(model: keras.Model, val_ds) -> float:
+    return float(model.evaluate(val_ds, verbose=0, return_dict=True)[model.VAL_METRIC])

@@ -1,0 +1,170 @@
+"""The realism judge: palette mapping through JPEG, the paper's three scores from one confusion
+matrix, a judge trained end to end on tiny data, and refusal of a judge that does not fit a run."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from conftest import REPO, error_line, write_paired
+from pix2pix_tf.config import Config, save_config
+from pix2pix_tf.errors import UserError
+from pix2pix_tf.palette import FACADES, Palette, derive_palette, palette_from_arg
+from pix2pix_tf.realism import confusion_matrices, load_judge, scores_from_confusion
+
+TINY = ["--image-size", "32", "--ngf", "8", "--precision", "float32", "--batch-size", "2", "--steps", "6",
+        "--quiet"]
+
+
+def run_module(module: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=REPO)
+
+
+def blocky_label_map(palette: Palette, size: int = 128, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(classes, colour image) of 16x16 blocks, every class present."""
+    rng = np.random.default_rng(seed)
+    cells = rng.permutation(np.resize(np.arange(palette.num_classes), (size // 16) ** 2)).reshape(size // 16, -1)
+    classes = np.kron(cells, np.ones((16, 16), dtype=int))
+    return classes, palette.colorize(classes)
+
+
+def jpeg_round_trip(rgb: np.ndarray, quality: int = 75) -> np.ndarray:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="JPEG", quality=quality)
+    return np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
+
+
+def test_jpeg_smeared_label_colours_go_to_their_class():
+    classes, rgb = blocky_label_map(FACADES)
+    smeared = jpeg_round_trip(rgb)
+    assert np.abs(smeared.astype(int) - rgb).max() > 20  # JPEG really moved colours
+    found = FACADES.classify(smeared)
+    interior = np.zeros_like(classes, dtype=bool)  # 2 px away from every block edge
+    interior.reshape(8, 16, 8, 16)[:, 2:14, :, 2:14] = True
+    assert (found[interior] == classes[interior]).all()
+    assert (found == classes).mean() > 0.93  # only block edges, where JPEG mixes two colours, may differ
+    graph = FACADES.classify_tensor(tf.constant(smeared[None], tf.float32) / 127.5 - 1.0).numpy()[0]
+    assert (graph == found).mean() > 0.999  # the graph version agrees (ties aside)
+
+
+def test_derived_palette_finds_the_label_colours():
+    maps = [jpeg_round_trip(blocky_label_map(FACADES, seed=s)[1]) for s in range(3)]
+    derived = derive_palette(maps, "test maps")
+    assert derived.num_classes == FACADES.num_classes
+    for color in FACADES.colors:
+        nearest = min(np.linalg.norm(np.subtract(color, c)) for c in derived.colors)
+        assert nearest < 8, (color, derived.colors)
+
+
+def test_palette_files_and_bad_palettes(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"names": ["sky", "ground"], "colors": [[0, 0, 255], [0, 255, 0]]}))
+    palette = palette_from_arg(str(path))
+    assert palette.names == ("sky", "ground") and palette.colors == ((0, 0, 255), (0, 255, 0))
+    assert palette_from_arg("facades") is FACADES
+    path.write_text(json.dumps({"names": ["a", "b"], "colors": [[0, 0, 255], [0, 300, 0]]}))
+    with pytest.raises(UserError, match="0..255"):
+        palette_from_arg(str(path))
+    with pytest.raises(UserError, match="neither a built-in palette"):
+        palette_from_arg(str(tmp_path / "missing.json"))
+
+
+def test_scores_from_a_hand_computed_confusion_matrix():
+    # rows: true class, columns: predicted. Class 2 never occurs and is never predicted (nan, left
+    # out of both means); class 3 never occurs but is predicted once (accuracy nan, IoU 0).
+    matrix = np.array([[5, 1, 0, 0],
+                       [2, 3, 0, 1],
+                       [0, 0, 0, 0],
+                       [0, 0, 0, 0]])
+    scores = scores_from_confusion(matrix)
+    assert scores["pixel_acc"] == pytest.approx(8 / 12)
+    assert scores["class_acc"] == pytest.approx((5 / 6 + 3 / 6) / 2)
+    iou = [5 / (6 + 7 - 5), 3 / (6 + 4 - 3), float("nan"), 0.0]
+    assert scores["class_iou"] == pytest.approx((iou[0] + iou[1] + iou[3]) / 3)
+    assert scores["per_class_iou"][:2] == pytest.approx(iou[:2])
+    assert math.isnan(scores["per_class_iou"][2]) and scores["per_class_iou"][3] == 0.0
+
+
+def test_confusion_matrices_count_per_image():
+    rng = np.random.default_rng(1)
+    true, predicted = rng.integers(0, 5, (3, 7, 9)), rng.integers(0, 5, (3, 7, 9))
+    found = confusion_matrices(tf.constant(true), tf.constant(predicted), 5).numpy()
+    for i in range(3):
+        expected = np.zeros((5, 5), int)
+        np.add.at(expected, (true[i].ravel(), predicted[i].ravel()), 1)
+        np.testing.assert_array_equal(found[i], expected)
+
+
+@pytest.fixture(scope="module")
+def judge_run(tmp_path_factory) -> tuple[Path, Path]:
+    """A judge of the tiny paired data (A: 4-colour label blocks, B: shaded image), trained briefly
+    through the command for runs that translate A -> B."""
+    root = tmp_path_factory.mktemp("judge")
+    data = write_paired(root / "data", split="train", count=8, size=32)
+    write_paired(data, split="test", count=4, size=32, start=100)
+    judge = root / "judge"
+    result = run_module("pix2pix_tf.judge", "--data", str(data), "--direction", "AtoB", "--run-dir", str(judge), *TINY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return data, judge
+
+
+def test_judge_trains_as_a_run_directory_and_scores_real_images(judge_run):
+    data, judge = judge_run
+    config = json.loads((judge / "config.json").read_text())["config"]
+    assert config["task"] == "judge" and config["direction"] == "BtoA"  # it reads B, labels A
+    assert len(config["palette"]["colors"]) == 4  # derived from the 4 label colours of the data
+    assert (judge / "checkpoints" / "ckpt-6.index").is_file()
+    scores = json.loads((judge / "judge_scores.json").read_text())
+    assert scores["split"] == "test" and scores["images"] == 4 and scores["step"] == 6
+    for key in ("pixel_acc", "class_acc", "class_iou"):
+        assert 0.0 <= scores[key] <= 1.0
+    loaded = load_judge(judge)
+    assert loaded.step == 6 and loaded.palette.num_classes == 4
+    again = run_module("pix2pix_tf.judge", "--run-dir", str(judge), "--quiet")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "trained steps 6 -> 6" in again.stdout
+
+
+def test_judge_learns_on_tiny_data(tmp_path):
+    data = write_paired(tmp_path / "data", split="train", count=8, size=32)
+    write_paired(data, split="test", count=4, size=32, start=100)
+    judge = tmp_path / "judge"
+    result = run_module("pix2pix_tf.judge", "--data", str(data), "--direction", "AtoB", "--run-dir", str(judge),
+                        *TINY, "--steps", "120", "--lr", "0.002")
+    assert result.returncode == 0, result.stderr[-3000:]
+    scores = json.loads((judge / "judge_scores.json").read_text())
+    assert scores["pixel_acc"] > 0.6, scores  # chance is about 0.25 for 4 balanced classes
+
+
+def test_a_judge_that_does_not_fit_is_refused(judge_run, tmp_path):
+    data, judge = judge_run
+    loaded = load_judge(judge)
+    labels = np.stack([np.asarray(Image.open(data / "train" / f"{i}.png"))[:, :32] for i in (1, 2)])
+    labels = labels.astype(np.float32) / 127.5 - 1.0
+    fits = Config(direction="AtoB", input_nc=3, output_nc=3)
+    loaded.check_fits(fits, labels, "run")
+    with pytest.raises(UserError, match="--direction AtoB|generates the"):
+        loaded.check_fits(Config(direction="BtoA", input_nc=3, output_nc=3), labels, "run")
+    with pytest.raises(UserError, match="1-channel"):
+        loaded.check_fits(Config(direction="AtoB", input_nc=3, output_nc=1), labels, "run")
+    noise = np.random.default_rng(0).uniform(-1, 1, labels.shape).astype(np.float32)
+    with pytest.raises(UserError, match="does not describe the label maps"):
+        loaded.check_fits(fits, noise, "run")
+    result = run_module("pix2pix_tf.judge", "--data", str(data), "--run-dir", str(tmp_path / "j"), *TINY)
+    assert result.returncode == 2 and "--direction" in error_line(result)
+    (tmp_path / "gan").mkdir()
+    save_config(Config(data=str(data)), tmp_path / "gan")
+    with pytest.raises(UserError, match="not a judge run directory"):
+        load_judge(tmp_path / "gan")
