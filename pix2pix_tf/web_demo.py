@@ -71,8 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="the TFLite variant the page runs (default: the smallest file; every variant kept "
                             "has passed the export's check against the Keras generator)")
     group.add_argument("--palette", default=None,
-                       help="label colours for the page's drawing tools: 'facades' or a JSON file "
-                            "(without it the page offers a colour picker)")
+                       help="label colours for the page's drawing tools: 'facades' or a JSON file (default: the "
+                            "run's own, if it has one, e.g. the built-in demo data's; else a colour picker)")
 
 
 def pop_request(args: argparse.Namespace) -> WebRequest | None:
@@ -221,12 +221,24 @@ def write_web_demo(tflite_dir: Path, dest: Path, config, *, variant: str = SMALL
     return dest
 
 
+def run_palette(config) -> Palette | None:
+    """The label colours a run already knows: a palette stored in its config, or the built-in demo data's."""
+    if config.palette:
+        return Palette.from_dict(config.palette, "the run's config")
+    if config.data == "builtin":
+        from pix2pix_tf.synthetic import PALETTE
+
+        return Palette(tuple(PALETTE), tuple(PALETTE.values()), "pix2pix_tf built-in demo data")
+    return None
+
+
 def write_for_export(request: WebRequest, result, options) -> str:
     """The export command's ``--web`` step: OUT/web/ for the version just written; returns what to print."""
     from pix2pix_tf.config import load_config
 
     run_dir = Path(options.run_dir)
+    config = load_config(run_dir)
     web_dir = write_web_demo(Path(options.out) / "tflite" / str(result.version), Path(options.out) / WEB_DIR,
-                             load_config(run_dir), variant=request.variant, palette=request.palette,
+                             config, variant=request.variant, palette=request.palette or run_palette(config),
                              data=options.data, run_name=run_dir.resolve().name)
     return how_to_open(web_dir)

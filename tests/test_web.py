@@ -27,7 +27,7 @@ from PIL import Image
 from conftest import REPO, TINY_FLAGS, pair_arrays, run_fit, write_paired
 from pix2pix_tf import export as ex
 from pix2pix_tf import web_demo
-from pix2pix_tf.config import load_config
+from pix2pix_tf.config import Config, load_config
 from pix2pix_tf.errors import UserError
 from pix2pix_tf.palette import FACADES
 
@@ -227,6 +227,13 @@ def test_bad_web_flags_are_refused_before_anything_is_written(argv, message, tmp
     with pytest.raises(UserError, match=message):
         ex.main(["--run-dir", str(tmp_path / "run"), "--out", str(out), *argv])
     assert not out.exists()
+
+
+def test_palette_defaults_to_the_runs_own():
+    builtin = web_demo.run_palette(Config(data="builtin"))
+    assert builtin.names[0] == "sky" and len(builtin.colors) == len(builtin.names) > 2
+    assert web_demo.run_palette(Config(data="/some/photos")) is None
+    assert web_demo.run_palette(Config(data="/x", palette=FACADES.to_dict())) == FACADES
 
 
 def test_missing_runtime_names_npm_ci(tmp_path):
