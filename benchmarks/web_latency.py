@@ -27,11 +27,11 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from pix2pix_tf import web_demo  # noqa: E402
-from pix2pix_tf.config import load_config  # noqa: E402
-from pix2pix_tf.export import human_size  # noqa: E402
+from pix2pix_tf import web_demo
+from pix2pix_tf.config import load_config
+from pix2pix_tf.export import human_size
 
 CHROMIUM = "/usr/bin/chromium"
 TIMING_JS = """async ([values, runs]) => {
