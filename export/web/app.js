@@ -160,19 +160,20 @@ async function compileModel(bytes) {
   const wanted = requestedAccelerator();
   let note = wanted === "wasm" ? "as requested" : "";
   if (wanted !== "wasm" && getWebGpuDevice()) {
+    let compiled = null;
     try {
       setStatus("Compiling the model for WebGPU…");
-      const compiled = await loadAndCompile(bytes, {accelerator: "webgpu"});
+      compiled = await loadAndCompile(bytes, {accelerator: "webgpu"});
       if (compiled.options.accelerator === "webgpu") {
         await runModel(compiled, new Float32Array(inputSize()));
         return {compiled, accelerator: "webgpu", note: ""};
       }
-      compiled.delete();
       note = "WebGPU cannot run every op of this model";
     } catch (error) {
       console.warn("WebGPU failed, using wasm:", error);
       note = `WebGPU failed: ${error.message}`;
     }
+    compiled?.delete();
   } else if (wanted !== "wasm") {
     note = whyNoWebGpu();
   }
