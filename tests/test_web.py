@@ -329,6 +329,8 @@ def test_page_fits_a_375_px_phone_and_says_what_ran(browser, exported):
         for canvas in ("#input-canvas", "#output-canvas"):
             box = page.page.locator(canvas).bounding_box()
             assert box["width"] > 120 and box["x"] + box["width"] <= 375
+        camera = page.page.locator("#camera")
+        assert (camera.get_attribute("accept"), camera.get_attribute("capture")) == ("image/*", "environment")
         stats = page.page.inner_text("#stats")
         assert "ms" in page.page.inner_text("#stat-time")
         assert "WebAssembly" in stats and "KB" in stats and "32x32" in stats
@@ -372,3 +374,13 @@ def test_broken_or_missing_model_shows_a_clear_error(damage, message, browser, e
         assert box.is_visible() and message in box.inner_text() and model.name in box.inner_text()
         assert not page.page.locator("#demo").is_visible()
         assert not [e for e in page.errors if e.startswith("uncaught")]
+
+
+def test_opened_as_a_file_the_page_says_to_serve_it(browser, exported):
+    page = browser.new_page()
+    try:
+        page.goto((exported / "web" / "index.html").as_uri())
+        box = page.locator("#error")
+        assert box.is_visible() and "python -m http.server" in box.inner_text()
+    finally:
+        page.close()
