@@ -1,127 +1,137 @@
-"""Facades benchmark: pix2pix against an L1-only generator and the mean training photo.
+"""Facades benchmark: what the GAN buys, measured with the realism judge (the paper's FCN-score).
 
-Trains labels -> photo (BtoA) on ../shared/data/facades at 256x256 for a fixed step budget, twice:
-the paper's objective (lambda_GAN 1, lambda_L1 100) and L1 alone (lambda_GAN 0, the paper's blurrier
-baseline); then scores both, and the trivial baseline that always outputs the mean training photo,
-on the 106 test images with ``pix2pix_tf.evaluate``. Prints a markdown table (L1 on the [0, 1] scale,
-PSNR, SSIM, seconds per training step) and writes an input | L1-only | pix2pix | target grid.
+Trains labels -> photo (BtoA) on ../shared/data/facades at 256x256 twice, the paper's objective
+(lambda_GAN 1, lambda_L1 100) and L1 alone (lambda_GAN 0), keeping a checkpoint every --every steps;
+trains a judge (``python -m pix2pix_tf.judge``, photo -> CMP label map) on the training photos; then
+scores every kept checkpoint of both on the 106 test images: L1, PSNR, SSIM and the judge's pixel
+accuracy, class accuracy and class IoU. Two fixed rows frame them: the mean training photo (no
+learning) and the real test photos (the judge's ceiling).
 
-    python benchmarks/facades.py --steps 2000 --out docs/facades_samples.png
+    python benchmarks/facades.py                      # train what is missing, resume what stopped, score
+    python benchmarks/facades.py --only pix2pix       # train one model (run two of these side by side)
+    python benchmarks/facades.py --no-train           # score the checkpoints there are
 
-Run directories are named by their settings under --runs-dir, so running it again resumes an
-interrupted run, or only re-evaluates a finished one. The paper trains 200 epochs (80,000 steps at
-batch 1); at this script's budget it shows the trend, not the paper's figures.
+Every run is an ordinary run directory under --runs-dir, so an interrupted benchmark resumes where it
+stopped and can be finished across several sittings. Writes results.md / results.json there, and the
+figures (class IoU against steps, test images side by side) to --figures.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
+import math
 import os
 import platform
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+import numpy as np
 
+REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "facades"
 DEFAULT_RUNS = REPO / "runs" / "facades-bench"
-TIMING_FILE = "benchmark_timing.json"
+VARIANTS = {"pix2pix": 1.0, "l1-only": 0.0}
+LABELS = {"pix2pix": "pix2pix (λ_GAN 1, λ_L1 100)", "l1-only": "L1 only (λ_GAN 0, λ_L1 100)"}
 EVAL_BATCH = 8
+REALISM = ("pixel_acc", "class_acc", "class_iou")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"facades root (default: {DEFAULT_DATA})")
-    parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS, help=f"where the runs live (default: {DEFAULT_RUNS})")
-    parser.add_argument("--steps", type=int, default=2000, help="training steps for each model (default: 2000)")
+    parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS,
+                        help=f"where the runs live (default: {DEFAULT_RUNS})")
+    parser.add_argument("--steps", type=int, default=8000,
+                        help="training steps of each model (default: 8000, 20 epochs)")
+    parser.add_argument("--every", type=int, default=2000, help="checkpoint and score every N steps (default: 2000)")
     parser.add_argument("--image-size", default="256", help="training size (default: 256, the paper's)")
-    parser.add_argument("--precision", default="auto", help="as fit's --precision (default: auto, by hardware)")
+    parser.add_argument("--only", choices=(*VARIANTS, "judge"), default=None,
+                        help="train only this one, then stop (to train the models in parallel processes)")
+    parser.add_argument("--no-train", dest="train", action="store_false", help="only score the checkpoints there are")
     parser.add_argument("--samples", type=int, default=4, help="test images in the sample grid (default: 4)")
-    parser.add_argument("--out", type=Path, default=None, help="sample grid PNG (default: RUNS/samples.png)")
+    parser.add_argument("--figures", type=Path, default=None, help="folder for the two figures (default: RUNS)")
     return parser.parse_args(argv)
 
 
-def _load_timing(run_dir: Path) -> dict:
-    path = run_dir / TIMING_FILE
-    return json.loads(path.read_text()) if path.is_file() else {"seconds": 0.0, "steps": 0}
+def run_dir(args, name: str) -> Path:
+    return args.runs_dir / f"{name}-{args.image_size}px-{args.steps}steps"
 
 
-def train_variant(name: str, lambda_gan: float, args, precision: str) -> tuple[Path, dict]:
-    """Train (or resume, or skip if finished) one model; wall time per step accumulates across calls."""
-    import keras
+def judge_dir(args) -> Path:
+    return args.runs_dir / f"judge-{args.image_size}px"
 
+
+def train_variant(args, name: str) -> None:
+    """Train, resume, or find finished one model (fit's own resume does the work)."""
+    from pix2pix_tf.rundir import RunDir
     from pix2pix_tf.training import train
 
-    run_dir = args.runs_dir / f"{name}-{args.image_size}px-{args.steps}steps-{precision}"
     flags = {"data": str(args.data), "direction": "BtoA", "image_size": args.image_size, "steps": args.steps,
-             "lambda_gan": lambda_gan, "precision": precision, "save_every": 500, "keep_checkpoints": 1,
-             "sample_every": max(args.steps, 1), "log_every": 100}
-    print(f"\n== {name}: {run_dir}", flush=True)
-    summary = train(run_dir, flags, verbose=2)
-    timing = _load_timing(run_dir)
-    trained = summary.end_step - summary.start_step
-    if trained:
-        timing = {"seconds": timing["seconds"] + summary.seconds, "steps": timing["steps"] + trained}
-        (run_dir / TIMING_FILE).write_text(json.dumps(timing) + "\n")
-        print(f"{name}: steps {summary.start_step} -> {summary.end_step} in {summary.seconds:.0f} s", flush=True)
-    else:
-        print(f"{name}: already trained to step {summary.end_step}", flush=True)
-    keras.backend.clear_session()
-    gc.collect()
-    return run_dir, timing
+             "lambda_gan": VARIANTS[name], "save_every": args.every, "sample_every": args.every,
+             "keep_checkpoints": args.steps // args.every + 2, "log_every": 100}
+    if RunDir(run_dir(args, name)).exists():  # precision and the rest come from the stored config
+        flags = {k: flags[k] for k in ("data", "save_every", "sample_every", "keep_checkpoints", "log_every")}
+    print(f"\n== {name}: {run_dir(args, name)}", flush=True)
+    summary = train(run_dir(args, name), flags, verbose=2)
+    print(f"{name}: steps {summary.start_step} -> {summary.end_step} in {summary.seconds:.0f} s", flush=True)
 
 
-def mean_photo_baseline(run_dir: Path, data: Path) -> dict[str, float]:
-    """Scores of always answering with the average training photo (as the pipeline prepares it)."""
-    import numpy as np
+def train_judge(args) -> None:
+    from pix2pix_tf.judge import main as judge_main
+    from pix2pix_tf.rundir import RunDir
+
+    print(f"\n== judge: {judge_dir(args)}", flush=True)
+    flags = ["--run-dir", str(judge_dir(args)), "--quiet"]
+    if not RunDir(judge_dir(args)).exists():
+        flags += ["--data", str(args.data), "--direction", "BtoA", "--palette", "facades",
+                  "--image-size", args.image_size]
+    judge_main(flags)
+
+
+def score_variant(args, name: str, judge) -> list:
+    """Every kept checkpoint on the budget grid, on the test split, with the judge."""
+    from pix2pix_tf import evaluate as ev
+    from pix2pix_tf.config import load_config
+
+    directory = run_dir(args, name)
+    total = load_config(directory).total_steps
+    results = []
+    for path in ev.kept_checkpoints(directory):
+        step = int(path.rsplit("-", 1)[-1])
+        if step % args.every == 0 or step == total:
+            results.append(ev.evaluate_run(directory, step, split="test", batch_size=EVAL_BATCH, page=step == total,
+                                           judge=judge))
+    return results
+
+
+def mean_photo_row(args, judge_path: Path) -> dict:
+    """Always answering with the average training photo: per-pixel scores and the judge's."""
+    import tensorflow as tf
 
     from pix2pix_tf import data as data_lib
     from pix2pix_tf.config import load_config
     from pix2pix_tf.losses import image_metrics
+    from pix2pix_tf.realism import RealismTally, load_judge
 
-    config = load_config(run_dir)
+    config = load_config(run_dir(args, "pix2pix"))
     total, count = None, 0
-    for _, target in data_lib.evaluation_dataset(data_lib.list_pairs(data, "train"), config, EVAL_BATCH):
+    for _, target in data_lib.evaluation_dataset(data_lib.list_pairs(args.data, "train"), config, EVAL_BATCH):
         batch_sum = target.numpy().astype(np.float64).sum(axis=0)
         total = batch_sum if total is None else total + batch_sum
         count += target.shape[0]
     mean = (total / count).astype(np.float32)
-    sums = {"l1": 0.0, "psnr": 0.0, "ssim": 0.0}
-    images = 0
-    for _, target in data_lib.evaluation_dataset(data_lib.list_pairs(data, "test"), config, EVAL_BATCH):
-        guess = np.broadcast_to(mean, target.shape)
-        for name, values in image_metrics(guess, target).items():
-            sums[name] += float(np.sum(values.numpy()))
+    tally = RealismTally(load_judge(judge_path))
+    sums, images = {"l1": 0.0, "psnr": 0.0, "ssim": 0.0}, 0
+    for source, target in data_lib.evaluation_dataset(data_lib.list_pairs(args.data, "test"), config, EVAL_BATCH):
+        guess = tf.constant(np.broadcast_to(mean, target.shape))
+        for metric, values in image_metrics(guess, target).items():
+            sums[metric] += float(np.sum(values.numpy()))
+        tally.add(guess, source)
         images += target.shape[0]
-    return {name: value / images for name, value in sums.items()}
-
-
-def sample_grid(runs: dict[str, Path], data: Path, count: int, out: Path) -> Path:
-    """input | L1-only | pix2pix | target for ``count`` test images spread over the split."""
-    import numpy as np
-
-    from pix2pix_tf import data as data_lib
-    from pix2pix_tf.callbacks import save_grid
-    from pix2pix_tf.inference import load_generator
-    from pix2pix_tf.losses import to_unit_range
-
-    pairs = data_lib.list_pairs(data, "test")
-    picks = [pairs[i] for i in np.linspace(0, len(pairs) - 1, count).round().astype(int)]
-    outputs = {}
-    for name, run_dir in runs.items():
-        trained = load_generator(run_dir)
-        sources, targets = next(iter(data_lib.evaluation_dataset(picks, trained.config, batch_size=count)))
-        outputs[name] = trained.generator(sources, training=False)
-    rows = [[to_unit_range(img).numpy() for img in (sources[i], outputs["l1-only"][i], outputs["pix2pix"][i], targets[i])]
-            for i in range(count)]
-    names = ", ".join(Path(p.a).name for p in picks)
-    return save_grid(rows, ("labels (input)", "L1 only", "pix2pix", "photo (target)"), out,
-                     title=f"facades test images {names}")
+    realism = tally.summary()
+    return {**{k: v / images for k, v in sums.items()}, **{k: realism[k] for k in REALISM}}
 
 
 def cpu_name() -> str:
@@ -134,12 +144,62 @@ def cpu_name() -> str:
     return platform.machine()
 
 
-def markdown_table(rows: list[tuple[str, str, dict, str]]) -> str:
-    lines = ["| model | training steps | L1 (0-1) ↓ | PSNR (dB) ↑ | SSIM ↑ | s/step |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    for name, steps, m, per_step in rows:
-        lines.append(f"| {name} | {steps} | {m['l1']:.4f} | {m['psnr']:.2f} | {m['ssim']:.4f} | {per_step} |")
+def fmt(value, digits: int) -> str:
+    return "–" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def markdown_table(rows: list[dict]) -> str:
+    lines = ["| model | steps | L1 ↓ | PSNR dB ↑ | SSIM ↑ | pixel acc ↑ | class acc ↑ | class IoU ↑ |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['steps']} | {fmt(r.get('l1'), 4)} | {fmt(r.get('psnr'), 2)} | "
+                     f"{fmt(r.get('ssim'), 4)} | {fmt(r['pixel_acc'], 3)} | {fmt(r['class_acc'], 3)} | "
+                     f"{fmt(r['class_iou'], 3)} |")
     return "\n".join(lines)
+
+
+def iou_plot(curves: dict[str, list[tuple[int, float]]], real: float, mean_photo: float, path: Path) -> Path:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 4.0), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    for name, points in curves.items():
+        if points:
+            ax.plot(*zip(*points), marker="o", label=LABELS[name])
+    ax.axhline(real, color="#2a9d8f", linestyle="--", label="real test photos (ceiling)")
+    ax.axhline(mean_photo, color="#999999", linestyle=":", label="mean training photo")
+    ax.set_xlabel("training steps (batch 1)")
+    ax.set_ylabel("class IoU of the judge (higher: more realistic)")
+    ax.set_title("facades labels -> photo, 106 test images")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
+
+
+def sample_grid(args, step: int, out: Path) -> Path:
+    """labels | L1 only | pix2pix | photo for test images spread over the split, at ``step``."""
+    from pix2pix_tf import data as data_lib
+    from pix2pix_tf.callbacks import save_grid
+    from pix2pix_tf.inference import load_generator
+    from pix2pix_tf.losses import to_unit_range
+
+    pairs = data_lib.list_pairs(args.data, "test")
+    picks = [pairs[i] for i in np.linspace(0, len(pairs) - 1, args.samples).round().astype(int)]
+    outputs = {}
+    for name in VARIANTS:
+        trained = load_generator(run_dir(args, name), step)
+        sources, targets = next(iter(data_lib.evaluation_dataset(picks, trained.config, batch_size=len(picks))))
+        outputs[name] = trained.generator(sources, training=False)
+    rows = [[to_unit_range(img).numpy()
+             for img in (sources[i], outputs["l1-only"][i], outputs["pix2pix"][i], targets[i])]
+            for i in range(len(picks))]
+    names = ", ".join(Path(p.a).name for p in picks)
+    return save_grid(rows, ("labels (input)", "L1 only", "pix2pix", "photo (target)"), out,
+                     title=f"facades test images {names}, step {step}")
 
 
 def main(argv=None) -> int:
@@ -148,48 +208,47 @@ def main(argv=None) -> int:
         print(f"facades benchmark skipped: no train/ and test/ under {args.data} "
               "(see DESIGN.md section 5 for the expected layout)")
         return 0
-    from pix2pix_tf import evaluate as ev
-    from pix2pix_tf.precision import resolve_precision
-
-    precision = resolve_precision(args.precision)
-    args.runs_dir.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
-    p2p_dir, p2p_time = train_variant("pix2pix", 1.0, args, precision)
-    l1_dir, l1_time = train_variant("l1-only", 0.0, args, precision)
+    args.runs_dir.mkdir(parents=True, exist_ok=True)
+    if args.train:
+        for name in ([args.only] if args.only else [*VARIANTS, "judge"]):
+            train_judge(args) if name == "judge" else train_variant(args, name)
+        if args.only:
+            return 0
+    from pix2pix_tf.realism import load_judge, score_real_images
 
-    print("\n== evaluating on the test split", flush=True)
-    p2p = ev.evaluate_run(p2p_dir, split="test", mode="deterministic", batch_size=EVAL_BATCH)
-    p2p_paper = ev.evaluate_run(p2p_dir, split="test", mode="paper", batch_size=EVAL_BATCH)
-    l1 = ev.evaluate_run(l1_dir, split="test", mode="deterministic", batch_size=EVAL_BATCH)
-    mean_scores = mean_photo_baseline(p2p_dir, args.data)
-
-    def per_step(timing: dict) -> str:
-        return f"{timing['seconds'] / timing['steps']:.3f}" if timing["steps"] else "n/a"
-
-    rows = [("mean training photo (no learning)", "0", mean_scores, "–"),
-            ("L1 only (λ_GAN 0, λ_L1 100)", str(l1.step), l1.mean, per_step(l1_time)),
-            ("pix2pix (λ_GAN 1, λ_L1 100), deterministic inference", str(p2p.step), p2p.mean, per_step(p2p_time)),
-            ("pix2pix, paper inference (dropout on)", str(p2p_paper.step), p2p_paper.mean, per_step(p2p_time))]
+    judge = load_judge(judge_dir(args))
+    real = score_real_images(judge, args.data, "test")
+    print(f"\n== scoring with the judge at step {judge.step}", flush=True)
+    results = {name: score_variant(args, name, judge_dir(args)) for name in VARIANTS}
+    mean_row = mean_photo_row(args, judge_dir(args))
+    rows = [{"model": "mean training photo (no learning)", "steps": 0, **mean_row},
+            {"model": "real test photos (the judge's ceiling)", "steps": "–",
+             **{k: real[k] for k in REALISM}}]
+    for step in sorted({r.step for rs in results.values() for r in rs}):
+        for name in ("l1-only", "pix2pix"):
+            for r in results[name]:
+                if r.step == step:
+                    rows.append({"model": LABELS[name], "steps": step, **r.mean,
+                                 **{k: r.realism[k] for k in REALISM}})
     table = markdown_table(rows)
-    out = args.out or args.runs_dir / "samples.png"
-    sample_grid({"l1-only": l1_dir, "pix2pix": p2p_dir}, args.data, args.samples, out)
-
+    figures = args.figures or args.runs_dir
+    curves = {name: [(r.step, r.realism["class_iou"]) for r in results[name]] for name in VARIANTS}
+    plot = iou_plot(curves, real["class_iou"], mean_row["class_iou"], figures / "facades_realism.png")
+    common = sorted({r.step for r in results["pix2pix"]} & {r.step for r in results["l1-only"]})
+    grid = sample_grid(args, common[-1], figures / "facades_samples.png") if common else None
     command = "python benchmarks/facades.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    notes = (f"facades labels -> photo (BtoA), {args.image_size}x{args.image_size}, batch 1, {args.steps} steps per "
-             f"model, precision {precision}, {cpu_name()}; "
-             f"106 test images, metrics at {args.image_size}x{args.image_size} on the [0, 1] scale. "
-             "s/step is wall time of fit including "
-             "its per-epoch validation on the test split and checkpoints; the L1-only run still steps its "
-             "discriminator (unused by its loss).")
-    print(f"\n{table}\n\n{notes}\ncommand: {command}\nsample grid: {out}")
-    for result in (p2p, p2p_paper, l1):
-        print(f"results page: {Path(result.out_dir) / 'index.html'}")
+    notes = (f"facades labels -> photo (BtoA), {args.image_size}x{args.image_size}, batch 1, deterministic inference, "
+             f"{cpu_name()}; 106 test images at {args.image_size}x{args.image_size}; L1/PSNR/SSIM on the [0, 1] scale, "
+             f"averaged per image; judge scores from one confusion matrix over all test images (judge "
+             f"{judge_dir(args)} at step {judge.step}, 12 CMP classes).")
+    print(f"\n{table}\n\n{notes}\ncommand: {command}\nplot: {plot}\nsample grid: {grid}")
     (args.runs_dir / "results.md").write_text(f"{table}\n\n{notes}\n\ncommand: `{command}`\n")
-    (args.runs_dir / "results.json").write_text(json.dumps({
-        "command": command, "precision": precision, "steps": args.steps, "image_size": args.image_size,
-        "rows": [{"model": name, "steps": steps, **m, "seconds_per_step": s} for name, steps, m, s in rows],
-        "sample_grid": str(out)}, indent=2) + "\n")
-    print(f"total {time.monotonic() - began:.0f} s")
+    (args.runs_dir / "results.json").write_text(json.dumps(
+        {"command": command, "cpu": cpu_name(), "judge_step": judge.step, "rows": rows,
+         "real_per_class_iou": dict(zip(judge.palette.names, real["per_class_iou"])),
+         "plot": str(plot), "sample_grid": str(grid)}, indent=2, default=str) + "\n")
+    print(f"scored in {time.monotonic() - began:.0f} s")
     return 0
 
 

@@ -23,8 +23,10 @@ from pathlib import Path
 from pix2pix_tf.errors import UserError, run_cli
 
 METRICS = ("l1", "psnr", "ssim")
-HIGHER_IS_BETTER = {"l1": False, "psnr": True, "ssim": True}
-METRIC_LABELS = {"l1": "L1 (0-1 scale)", "psnr": "PSNR (dB)", "ssim": "SSIM"}
+REALISM = ("pixel_acc", "class_acc", "class_iou")  # with --judge: pix2pix_tf.realism
+HIGHER_IS_BETTER = {"l1": False, "psnr": True, "ssim": True, "pixel_acc": True, "class_acc": True, "class_iou": True}
+METRIC_LABELS = {"l1": "L1 (0-1 scale)", "psnr": "PSNR (dB)", "ssim": "SSIM", "pixel_acc": "pixel accuracy",
+                 "class_acc": "class accuracy", "class_iou": "class IoU"}
 VAL_SPLITS = ("val", "test")
 DEFAULT_BATCH = 8
 DEFAULT_THUMB = 128
@@ -39,9 +41,10 @@ class ImageScore:
     psnr: float
     ssim: float
     thumbnail: str | None = None
+    realism: dict[str, float] = field(default_factory=dict)
 
     def value(self, metric: str) -> float:
-        return getattr(self, metric)
+        return self.realism[metric] if metric in REALISM else getattr(self, metric)
 
 
 @dataclass
@@ -62,6 +65,16 @@ class EvalSummary:
     worst: dict[str, dict] = field(default_factory=dict)
     seconds: float = 0.0
     out_dir: str | None = None
+    realism: dict | None = None
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return METRICS + (REALISM if self.realism else ())
+
+    def score(self, metric: str) -> float:
+        """The run's figure for ``metric``: the mean over images, or for the judge's scores the
+        value from the summed confusion matrix (as the paper reports them)."""
+        return self.realism[metric] if metric in REALISM else self.mean[metric]
 
     def to_json(self) -> str:
         return json.dumps(_finite_or_none(asdict(self)), indent=2, allow_nan=False) + "\n"
@@ -97,10 +110,10 @@ def ranked(scores: list[ImageScore], metric: str) -> list[ImageScore]:
     return sorted(scores, key=key)
 
 
-def aggregate(scores: list[ImageScore]) -> tuple[dict[str, float], dict[str, float]]:
+def aggregate(scores: list[ImageScore], metrics: tuple[str, ...] = METRICS) -> tuple[dict[str, float], dict[str, float]]:
     """Per-metric mean and population std over the images (PSNR averaged in dB, per image)."""
     means, stds = {}, {}
-    for metric in METRICS:
+    for metric in metrics:
         values = [s.value(metric) for s in scores]
         if not values:
             means[metric] = stds[metric] = float("nan")
@@ -185,8 +198,12 @@ def _restore_into(trained, path: str):
 
 def score_pairs(trained, pairs, config, out_dir: Path, *, run_dir: str | Path = "", data: str | Path = "",
                 split: str = "", metric: str = "l1", batch_size: int = DEFAULT_BATCH,
-                thumb_height: int = DEFAULT_THUMB, page: bool = True, quiet: bool = False) -> EvalSummary:
-    """Run ``trained`` over ``pairs`` and write CSV, JSON, and (``page``) thumbnails, HTML, figure."""
+                thumb_height: int = DEFAULT_THUMB, page: bool = True, quiet: bool = False,
+                judge=None) -> EvalSummary:
+    """Run ``trained`` over ``pairs`` and write CSV, JSON, and (``page``) thumbnails, HTML, figure.
+
+    With a ``judge`` (``realism.load_judge``) each output is also segmented and scored against the
+    label map it was generated from."""
     import tensorflow as tf
 
     from pix2pix_tf import data as data_lib
@@ -206,40 +223,51 @@ def score_pairs(trained, pairs, config, out_dir: Path, *, run_dir: str | Path = 
 
     began = time.monotonic()
     scores: list[ImageScore] = []
+    tally = None
+    if judge is not None:
+        from pix2pix_tf.realism import RealismTally
+
+        tally = RealismTally(judge)
+    metrics = METRICS + (REALISM if tally else ())
     csv_path = out_dir / "metrics.csv"
     tmp_csv = csv_path.with_name(csv_path.name + ".tmp")
     with open(tmp_csv, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["index", "image", *METRICS, "thumbnail"])
+        writer.writerow(["index", "image", *metrics, "thumbnail"])
         dataset = data_lib.evaluation_dataset(pairs, config, batch_size=batch_size)
         for source, target in dataset:
+            if tally is not None and not scores:
+                judge.check_fits(config, source.numpy(), run_dir)
             output, values = run(source, target)
             values = {k: v.numpy() for k, v in values.items()}
+            realism = tally.add(output, source) if tally is not None else [{}] * source.shape[0]
             for i in range(source.shape[0]):
                 index = len(scores)
-                score = ImageScore(index, pair_name(pairs[index]), *(float(values[m][i]) for m in METRICS))
+                score = ImageScore(index, pair_name(pairs[index]), *(float(values[m][i]) for m in METRICS),
+                                   realism=realism[i])
                 if page:
                     score.thumbnail = f"thumbs/{index:06d}.png"
                     _thumbnail_strip((source[i], output[i], target[i]), thumb_height).save(out_dir / score.thumbnail)
-                writer.writerow([index, score.name, *(repr(score.value(m)) for m in METRICS), score.thumbnail or ""])
+                writer.writerow([index, score.name, *(repr(score.value(m)) for m in metrics), score.thumbnail or ""])
                 scores.append(score)
             if not quiet and len(scores) // PROGRESS_EVERY > (len(scores) - source.shape[0]) // PROGRESS_EVERY:
                 print(f"  scored {len(scores)} of {len(pairs)} images", file=sys.stderr, flush=True)
     os.replace(tmp_csv, csv_path)
 
-    means, stds = aggregate(scores)
+    means, stds = aggregate(scores, metrics)
     summary = EvalSummary(
         run_dir=str(run_dir), checkpoint=str(trained.checkpoint), step=trained.step, inference=trained.mode,
         data=str(data), split=split, images=len(scores), image_size=config.image_size, mean=means, std=stds,
-        seconds=round(time.monotonic() - began, 3), out_dir=str(out_dir))
-    for m in METRICS:
+        seconds=round(time.monotonic() - began, 3), out_dir=str(out_dir),
+        realism=tally.summary() if tally is not None else None)
+    for m in metrics:
         order = ranked(scores, m)
         if order:
             summary.best[m] = {"image": order[0].name, m: order[0].value(m)}
             summary.worst[m] = {"image": order[-1].name, m: order[-1].value(m)}
     _write_text(out_dir / "summary.json", summary.to_json())
     if page:
-        write_histogram(scores, out_dir / "metrics.png", title=_title(summary))
+        write_histogram(scores, out_dir / "metrics.png", title=_title(summary), metrics=metrics)
         _write_text(out_dir / "index.html", results_page(summary, scores, metric))
     return summary
 
@@ -255,15 +283,15 @@ def _title(summary: EvalSummary) -> str:
             f"({summary.images} images, {summary.inference} inference)")
 
 
-def write_histogram(scores: list[ImageScore], path: Path, title: str = "") -> Path:
+def write_histogram(scores: list[ImageScore], path: Path, title: str = "", metrics: tuple[str, ...] = METRICS) -> Path:
     """One histogram per metric with its mean marked."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(12, 3.4), dpi=100)
+    fig = Figure(figsize=(4 * len(metrics), 3.4), dpi=100)
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(METRICS))
-    for ax, metric in zip(axes, METRICS):
+    axes = fig.subplots(1, len(metrics))
+    for ax, metric in zip(axes, metrics):
         values = [s.value(metric) for s in scores if math.isfinite(s.value(metric))]
         if values:
             ax.hist(values, bins=min(30, max(5, len(values) // 4)), color="#4c72b0")
@@ -310,12 +338,13 @@ def results_page(summary: EvalSummary, scores: list[ImageScore], metric: str = "
             return str(value)
         return f"{value:.2f}" if m == "psnr" else f"{value:.4f}"
 
-    means = " &middot; ".join(f"{METRIC_LABELS[m]} <b>{fmt(summary.mean[m], m)}</b>" for m in METRICS)
+    metrics = summary.metrics
+    means = " &middot; ".join(f"{METRIC_LABELS[m]} <b>{fmt(summary.score(m), m)}</b>" for m in metrics)
     head = "".join(f'<th data-col="{k + 2}" data-num title="click to sort">{esc(METRIC_LABELS[m])}</th>'
-                   for k, m in enumerate(METRICS))
+                   for k, m in enumerate(metrics))
     rows = []
     for rank, score in enumerate(ranked(scores, metric), start=1):
-        cells = "".join(f'<td data-v="{score.value(m)!r}">{fmt(score.value(m), m)}</td>' for m in METRICS)
+        cells = "".join(f'<td data-v="{score.value(m)!r}">{fmt(score.value(m), m)}</td>' for m in metrics)
         thumb = (f'<img src="{esc(score.thumbnail)}" alt="{esc(score.name)}" loading="lazy">'
                  if score.thumbnail else "")
         rows.append(f'<tr><td data-v="{rank}">{rank}</td><td data-v="{esc(score.name)}">{esc(score.name)}</td>'
@@ -335,7 +364,7 @@ td img {{ display: block; }}
 <h1>pix2pix_tf evaluation</h1>
 <p>Run <code>{esc(summary.run_dir)}</code>, checkpoint step {summary.step}, {esc(summary.inference)} inference;
 {summary.images} images of <code>{esc(str(Path(summary.data) / summary.split))}</code> at {esc(summary.image_size)} px.</p>
-<p>Means: {means}</p>
+<p>Means: {means}</p>{_realism_section(summary)}
 <p><img src="metrics.png" alt="metric distributions" style="max-width: 100%"></p>
 <p>Rows are ordered best to worst by {esc(METRIC_LABELS[metric])} ({better} first); click a header to sort.
 Thumbnails: input | output | target. Per-image numbers are also in <a href="metrics.csv">metrics.csv</a>,
@@ -348,6 +377,19 @@ the summary in <a href="summary.json">summary.json</a>.</p>
 <script>{_SORT_SCRIPT}</script>
 </body></html>
 """
+
+
+def _realism_section(summary: EvalSummary) -> str:
+    """The judge's per-class IoU table (classes absent from the images and never predicted: n/a)."""
+    if not summary.realism:
+        return ""
+    r = summary.realism
+    cells = "".join(f"<tr><td>{html.escape(name)}</td><td>{'n/a' if not math.isfinite(v) else f'{v:.3f}'}</td></tr>"
+                    for name, v in zip(r["classes"], r["per_class_iou"]))
+    return (f"\n<p>Realism (FCN-score): judge <code>{html.escape(r['judge'])}</code> at step {r['judge_step']} "
+            "segments each output; its accuracies and IoU against the input label maps come from one confusion "
+            "matrix over all images (per-image values in the table below).</p>\n"
+            f"<table><thead><tr><th>class</th><th>IoU</th></tr></thead><tbody>{cells}</tbody></table>")
 
 
 # --------------------------------------------------------------------------- runs
@@ -376,16 +418,28 @@ def _seed(config) -> None:
 def evaluate_run(run_dir: str | Path, checkpoint: str | int = "latest", *, data: str | Path | None = None,
                  split: str | None = None, mode: str = "deterministic", out_dir: str | Path | None = None,
                  metric: str = "l1", batch_size: int = DEFAULT_BATCH, thumb_height: int = DEFAULT_THUMB,
-                 page: bool = True, quiet: bool = True) -> EvalSummary:
-    """Score one checkpoint of a run; results go to ``out_dir`` (default RUN/eval/<split>-step<N>)."""
+                 page: bool = True, quiet: bool = True, judge: str | Path | None = None) -> EvalSummary:
+    """Score one checkpoint of a run; results go to ``out_dir`` (default RUN/eval/<split>-step<N>).
+    ``judge``: a judge run directory (``python -m pix2pix_tf.judge``) adds the realism scores."""
     from pix2pix_tf.inference import load_generator
 
     config, root, split, pairs = _prepare(run_dir, data, split, mode)
+    scorer = _load_judge(judge, metric)
     _seed(config)
     trained = load_generator(run_dir, checkpoint, mode)
     out = Path(out_dir) if out_dir is not None else default_out_dir(run_dir, split, trained.step, mode)
     return score_pairs(trained, pairs, config, out, run_dir=run_dir, data=root, split=split, metric=metric,
-                       batch_size=batch_size, thumb_height=thumb_height, page=page, quiet=quiet)
+                       batch_size=batch_size, thumb_height=thumb_height, page=page, quiet=quiet, judge=scorer)
+
+
+def _load_judge(judge: str | Path | None, metric: str):
+    if judge is None:
+        if metric in REALISM:
+            raise UserError(f"--metric {metric}: a realism score needs --judge")
+        return None
+    from pix2pix_tf.realism import load_judge
+
+    return load_judge(judge)
 
 
 def kept_checkpoints(run_dir: str | Path) -> list[str]:
@@ -409,10 +463,14 @@ class CheckpointComparison:
     best: EvalSummary
 
     def table(self) -> str:
-        lines = [f"{'step':>8}  {'L1':>8}  {'PSNR':>7}  {'SSIM':>7}"]
+        realism = bool(self.results[0].realism)
+        extra = "".join(f"  {label:>9}" for label in ("pixel acc", "class acc", "class IoU")) if realism else ""
+        lines = [f"{'step':>8}  {'L1':>8}  {'PSNR':>7}  {'SSIM':>7}{extra}"]
         for r in self.results:
             mark = "  <- best" if r is self.best else ""
-            lines.append(f"{r.step:>8}  {r.mean['l1']:>8.4f}  {r.mean['psnr']:>7.2f}  {r.mean['ssim']:>7.4f}{mark}")
+            scores = "".join(f"  {r.realism[m]:>9.4f}" for m in REALISM) if realism else ""
+            lines.append(f"{r.step:>8}  {r.mean['l1']:>8.4f}  {r.mean['psnr']:>7.2f}  {r.mean['ssim']:>7.4f}"
+                         f"{scores}{mark}")
         return "\n".join(lines)
 
 
@@ -420,7 +478,7 @@ def evaluate_all_checkpoints(run_dir: str | Path, *, metric: str = "l1", data: s
                              split: str | None = None, mode: str = "deterministic",
                              out_dir: str | Path | None = None, batch_size: int = DEFAULT_BATCH,
                              thumb_height: int = DEFAULT_THUMB, page: bool = True,
-                             quiet: bool = True) -> CheckpointComparison:
+                             quiet: bool = True, judge: str | Path | None = None) -> CheckpointComparison:
     """Score every kept checkpoint on the same images and pick the best on ``metric``.
 
     Each checkpoint gets its own results folder; ``<split>-checkpoints.json`` beside them holds the
@@ -428,9 +486,10 @@ def evaluate_all_checkpoints(run_dir: str | Path, *, metric: str = "l1", data: s
     """
     from pix2pix_tf.inference import load_generator
 
-    if metric not in METRICS:
-        raise UserError(f"--metric {metric!r}: choose one of {', '.join(METRICS)}")
+    if metric not in METRICS + REALISM:
+        raise UserError(f"--metric {metric!r}: choose one of {', '.join(METRICS + REALISM)}")
     config, root, split, pairs = _prepare(run_dir, data, split, mode)
+    scorer = _load_judge(judge, metric)
     paths = kept_checkpoints(run_dir)
     base = Path(out_dir) if out_dir is not None else Path(run_dir) / "eval"
     trained = None
@@ -442,21 +501,21 @@ def evaluate_all_checkpoints(run_dir: str | Path, *, metric: str = "l1", data: s
         out = base / results_folder_name(split, trained.step, mode)
         result = score_pairs(trained, pairs, config, out, run_dir=run_dir, data=root, split=split,
                              metric=metric, batch_size=batch_size, thumb_height=thumb_height, page=page,
-                             quiet=quiet)
+                             quiet=quiet, judge=scorer)
         results.append(result)
         if not quiet:
-            print(f"  step {result.step}: {metric} {result.mean[metric]:.4f}", file=sys.stderr, flush=True)
+            print(f"  step {result.step}: {metric} {result.score(metric):.4f}", file=sys.stderr, flush=True)
     best = results[0]
     for result in results[1:]:
-        if is_better(metric, result.mean[metric], best.mean[metric]):
+        if is_better(metric, result.score(metric), best.score(metric)):
             best = result
     comparison = CheckpointComparison(metric, results, best)
     base.mkdir(parents=True, exist_ok=True)
     suffix = "-paper" if mode == "paper" else ""
     payload = {"metric": metric, "higher_is_better": HIGHER_IS_BETTER[metric], "best_step": best.step,
                "best_checkpoint": best.checkpoint, "split": split, "inference": mode,
-               "checkpoints": [{"step": r.step, "checkpoint": r.checkpoint, "mean": r.mean, "out_dir": r.out_dir}
-                               for r in results]}
+               "checkpoints": [{"step": r.step, "checkpoint": r.checkpoint, "mean": r.mean, "realism": r.realism,
+                                "out_dir": r.out_dir} for r in results]}
     _write_text(base / f"{split}-checkpoints{suffix}.json",
                 json.dumps(_finite_or_none(payload), indent=2, allow_nan=False) + "\n")
     return comparison
@@ -475,8 +534,12 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--checkpoint", default="latest", help="'latest' or a kept step number (default: latest)")
     which.add_argument("--all-checkpoints", action="store_true",
                        help="score every kept checkpoint and report the best on --metric")
-    parser.add_argument("--metric", choices=METRICS, default="l1",
-                        help="ranks the images on the page and chooses the best checkpoint (default: l1)")
+    parser.add_argument("--metric", choices=METRICS + REALISM, default="l1",
+                        help="ranks the images on the page and chooses the best checkpoint (default: l1; "
+                             "the realism scores need --judge)")
+    parser.add_argument("--judge", default=None,
+                        help="a judge run directory (python -m pix2pix_tf.judge): adds the realism scores "
+                             "(pixel accuracy, class accuracy, class IoU of the judge on the outputs)")
     parser.add_argument("--data", default=None, help="dataset root (default: the run's training data)")
     parser.add_argument("--split", default=None, help="split folder to score (default: the run's val or test split)")
     parser.add_argument("--inference", choices=("deterministic", "paper"), default="deterministic",
@@ -506,6 +569,11 @@ def _report(summary: EvalSummary) -> None:
     print(f"{summary.images} images of {Path(summary.data) / summary.split} at {summary.image_size} px, "
           f"checkpoint step {summary.step}, {summary.inference} inference:")
     print(f"  mean L1 {m['l1']:.4f} (0-1 scale)   PSNR {m['psnr']:.2f} dB   SSIM {m['ssim']:.4f}")
+    if summary.realism:
+        from pix2pix_tf.realism import format_scores
+
+        realism = summary.realism
+        print(f"  realism (judge step {realism['judge_step']}): {format_scores(realism, realism['classes'])}")
     out = Path(summary.out_dir)
     page = out / "index.html"
     where = f"{page} (metrics.csv, summary.json, metrics.png beside it)" if page.exists() else f"{out}/metrics.csv, summary.json"
@@ -519,14 +587,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.thumb_size <= 0:
         raise UserError(f"--thumb-size {args.thumb_size}: must be positive")
     common = dict(data=args.data, split=args.split, mode=args.inference, out_dir=args.out, metric=args.metric,
-                  batch_size=args.batch_size, thumb_height=args.thumb_size, page=args.page, quiet=args.quiet)
+                  batch_size=args.batch_size, thumb_height=args.thumb_size, page=args.page, quiet=args.quiet,
+                  judge=args.judge)
     if args.all_checkpoints:
         comparison = evaluate_all_checkpoints(args.run_dir, **common)
         for result in comparison.results:
             _report(result)
         print(f"\n{comparison.table()}")
         best = comparison.best
-        print(f"best on {args.metric}: step {best.step} ({args.metric} {best.mean[args.metric]:.4f}); "
+        print(f"best on {args.metric}: step {best.step} ({args.metric} {best.score(args.metric):.4f}); "
               f"use it with --checkpoint {best.step}")
         return
     _report(evaluate_run(args.run_dir, _checkpoint_arg(args.checkpoint), **common))

@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     tmp.write_text(json.dumps({"palette": judge.palette.to_dict(), **scores}, indent=2) + "\n")
     tmp.replace(path)
     print(f"judge on the real {scores['split']} images ({scores['images']}, step {scores['step']}), the ceiling of "
-          f"its scores:\n  {format_scores(scores, judge.palette)}")
+          f"its scores:\n  {format_scores(scores, judge.palette.names)}")
     print(f"scores: {path}\nuse it: python -m pix2pix_tf.evaluate --run-dir RUN --judge {run_dir}")
 
 

@@ -233,13 +233,13 @@ def load_judge(run_dir: str | Path, checkpoint: str | int = "latest") -> Judge:
     return Judge(config, palette, network, path)
 
 
-def format_scores(scores: dict, palette: Palette | None = None) -> str:
-    """One line of the three scores, then (with a palette) the per-class IoU."""
+def format_scores(scores: dict, names: tuple[str, ...] | list[str] | None = None) -> str:
+    """One line of the three scores, then (given class names) the per-class IoU."""
     line = "   ".join(f"{SCORE_LABELS[k]} {scores[k]:.3f}" for k in SCORES)
-    if palette is None or "per_class_iou" not in scores:
+    if names is None or "per_class_iou" not in scores:
         return line
     per_class = ", ".join(f"{name} {'n/a' if math.isnan(v) else f'{v:.2f}'}"
-                          for name, v in zip(palette.names, scores["per_class_iou"]))
+                          for name, v in zip(names, scores["per_class_iou"]))
     return f"{line}\n  per-class IoU: {per_class}"
 
 
@@ -270,3 +270,23 @@ def score_real_images(judge: Judge, data: str | Path | None = None, split: str |
         total += confusion(images, label_maps).numpy().sum(axis=0)
     return {"data": str(root), "split": split, "images": len(pairs), "step": judge.step,
             **scores_from_confusion(total)}
+
+
+class RealismTally:
+    """The judge's scores while a run's outputs stream past: per image (for the CSV and the page)
+    and over all images from one summed confusion matrix (the reported figure, as in the paper)."""
+
+    def __init__(self, judge: Judge):
+        self.judge = judge
+        self.total = np.zeros((judge.palette.num_classes,) * 2, np.int64)
+        self._confusion = tf.function(judge.confusion, reduce_retracing=True)
+
+    def add(self, outputs: tf.Tensor, label_maps: tf.Tensor) -> list[dict]:
+        """Score generated ``outputs`` against the label maps they were generated from."""
+        matrices = self._confusion(outputs, label_maps).numpy()
+        self.total += matrices.sum(axis=0)
+        return [{k: v for k, v in scores_from_confusion(m).items() if k in SCORES} for m in matrices]
+
+    def summary(self) -> dict:
+        return {"judge": self.judge.run_dir, "judge_step": self.judge.step, "classes": list(self.judge.palette.names),
+                **scores_from_confusion(self.total)}

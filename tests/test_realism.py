@@ -3,6 +3,7 @@ matrix, a judge trained end to end on tiny data, and refusal of a judge that doe
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import math
@@ -16,7 +17,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from conftest import REPO, error_line, write_paired
+from conftest import REPO, error_line, run_fit, write_paired
 from pix2pix_tf.config import Config, save_config
 from pix2pix_tf.errors import UserError
 from pix2pix_tf.palette import FACADES, Palette, derive_palette, palette_from_arg
@@ -168,3 +169,35 @@ def test_a_judge_that_does_not_fit_is_refused(judge_run, tmp_path):
     save_config(Config(data=str(data)), tmp_path / "gan")
     with pytest.raises(UserError, match="not a judge run directory"):
         load_judge(tmp_path / "gan")
+
+
+def test_evaluate_with_a_judge_writes_the_realism_columns(judge_run, tmp_path):
+    data, judge = judge_run
+    run = tmp_path / "run"
+    trained = run_fit("--data", str(data), "--run-dir", str(run), "--direction", "AtoB", "--steps", "2",
+                      "--image-size", "32", "--ngf", "8", "--ndf", "8", "--precision", "float32", "--quiet")
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    out = tmp_path / "eval"
+    result = run_module("pix2pix_tf.evaluate", "--run-dir", str(run), "--judge", str(judge), "--out", str(out),
+                        "--metric", "class_iou")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "class IoU" in result.stdout
+    with open(out / "metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 4 and {"pixel_acc", "class_acc", "class_iou"} <= set(rows[0])
+    summary = json.loads((out / "summary.json").read_text())
+    realism = summary["realism"]
+    assert realism["judge_step"] == 6 and len(realism["per_class_iou"]) == 4
+    assert 0.0 <= realism["pixel_acc"] <= 1.0
+    page = (out / "index.html").read_text()
+    assert "class IoU" in page and "Realism (FCN-score)" in page
+    comparison = run_module("pix2pix_tf.evaluate", "--run-dir", str(run), "--judge", str(judge), "--all-checkpoints",
+                            "--metric", "class_iou", "--no-page", "--out", str(tmp_path / "all"))
+    assert comparison.returncode == 0, comparison.stderr[-3000:]
+    assert "class IoU" in comparison.stdout and "best on class_iou" in comparison.stdout
+    listing = json.loads((tmp_path / "all" / "test-checkpoints.json").read_text())
+    assert listing["checkpoints"][-1]["realism"]["class_iou"] == pytest.approx(realism["class_iou"])
+    no_judge = run_module("pix2pix_tf.evaluate", "--run-dir", str(run), "--metric", "class_iou")
+    assert no_judge.returncode == 2 and "--judge" in error_line(no_judge)
+    wrong = run_module("pix2pix_tf.evaluate", "--run-dir", str(run), "--judge", str(run))
+    assert wrong.returncode == 2 and "not a judge run directory" in error_line(wrong)
