@@ -7,6 +7,9 @@ TensorFlow comes through an extra so exactly one TensorFlow distribution is inst
 from setuptools import find_packages, setup
 
 TENSORFLOW = ">=2.16,<2.22"
+# The tested minor release only: PerImageBatchNorm and the training model use private Keras APIs
+# (``BatchNormalization._moments``, ``Model._maybe_symbolic_build``, optimiser internals).
+KERAS = ">=3.15,<3.16"
 
 setup(
     name="pix2pix_tf",
@@ -15,7 +18,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["pix2pix_tf", "pix2pix_tf.*"]),
     install_requires=[
-        "keras>=3.0",
+        f"keras{KERAS}",
         "numpy>=1.26",
         "matplotlib>=3.7",
         "pillow>=10.0",
@@ -25,6 +28,6 @@ setup(
     extras_require={
         "cpu": [f"tensorflow-cpu{TENSORFLOW}"],
         "gpu": [f"tensorflow[and-cuda]{TENSORFLOW}"],
-        "test": ["pytest>=7", "playwright>=1.45"],
+        "test": ["pytest>=7", "ruff>=0.6", "playwright>=1.45"],
     },
 )

@@ -94,12 +94,13 @@ def score_variant(args, name: str, judge) -> list:
     """Every kept checkpoint on the budget grid, on the test split, with the judge."""
     from pix2pix_tf import evaluate as ev
     from pix2pix_tf.config import load_config
+    from pix2pix_tf.rundir import RunDir, checkpoint_step, kept_checkpoints
 
     directory = run_dir(args, name)
     total = load_config(directory).total_steps
     results = []
-    for path in ev.kept_checkpoints(directory):
-        step = int(path.rsplit("-", 1)[-1])
+    for path in kept_checkpoints(RunDir(directory)):
+        step = checkpoint_step(path)
         if step % args.every == 0 or step == total:
             results.append(ev.evaluate_run(directory, step, split="test", batch_size=EVAL_BATCH, page=step == total,
                                            judge=judge))

@@ -29,6 +29,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from pix2pix_tf.rundir import checkpoint_step  # noqa: E402
+
 PROGRESS = re.compile(r"(\d+)/\d+ ")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -51,7 +53,7 @@ def steps_finished(progress: str) -> int:
 
 def latest_step(run: Path) -> int:
     path = tf.train.latest_checkpoint(str(run / "checkpoints"))
-    return int(path.rsplit("-", 1)[-1]) if path else 0
+    return checkpoint_step(path) if path else 0
 
 
 def checkpoint_loads(run: Path) -> bool:

@@ -27,11 +27,10 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-import numpy as np
+import numpy as np  # noqa: E402
 
-from pix2pix_tf import web_demo
-from pix2pix_tf.config import load_config
-from pix2pix_tf.export import human_size
+from pix2pix_tf import web_demo  # noqa: E402
+from pix2pix_tf.config import load_config  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 TIMING_JS = """async ([values, runs]) => {
@@ -109,7 +108,7 @@ def export_rows(browser, export_dir: Path, args, scratch: Path) -> list[str]:
         ms, used = page_latency(browser, folder, args.accelerator, args.runs)
         psnr = meta.get("verification", {}).get("psnr_db_vs_keras")
         rows.append(f"| {run_dir.name} (ngf {config.ngf}, {config.image_size}px) | {web_demo.VARIANT_LABELS[quant]} "
-                    f"| {human_size(path.stat().st_size)} | {ms:.0f} ({used}) "
+                    f"| {path.stat().st_size / 2**20:.1f} MB | {ms:.0f} ({used}) "
                     f"| {'exact' if psnr is None else f'{psnr:.1f}'} |")
         print(rows[-1], flush=True)
     return rows

@@ -10,12 +10,16 @@ if importlib.util.find_spec("tensorflow") is None:
 
 __version__ = "0.1.0"
 
+from pix2pix_tf.images import ImageError  # noqa: E402  (after the check above: a clear message first)
+
+__all__ = ["ImageError", "load"]
+
 
 def load(run_dir, checkpoint="latest", **kwargs):
     """A trained run's generator for images of any size: ``load(run).translate(path_or_array)``.
 
-    See ``pix2pix_tf.translate.load`` for the options (inference mode, large-image handling).
+    See ``pix2pix_tf.translator.load`` for the options (inference mode, large-image handling).
     """
-    from pix2pix_tf.translate import load as load_translator
+    from pix2pix_tf.translator import load as load_translator
 
     return load_translator(run_dir, checkpoint, **kwargs)

@@ -6,7 +6,6 @@ index, so a resumed run logs and saves on the same steps an uninterrupted one wo
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import keras
@@ -15,6 +14,7 @@ import tensorflow as tf
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from pix2pix_tf.atomic import replacing
 from pix2pix_tf.errors import UserError
 from pix2pix_tf.losses import image_metrics, to_unit_range
 
@@ -202,7 +202,6 @@ def save_grid(rows: list[list[np.ndarray]], headers: tuple[str, ...], path: Path
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp)
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        fig.savefig(tmp)
     return path

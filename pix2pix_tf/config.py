@@ -1,20 +1,25 @@
 """The recipe in one place: every number of the paper's setup, the flags that change it, and the
-run directory's stored copy that evaluate, translate and export read back."""
+run directory's stored copy that evaluate, translate and export read back.
+
+Two stages: ``Config`` is what the user asked for (``None`` and ``auto`` mean "decide from the data or
+the hardware"); ``RunSpec`` is the frozen, fully resolved spec that ``training.prepare()`` returns and
+the run directory stores, with every one of those decided, so nothing downstream checks for ``None``."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pix2pix_tf.atomic import write_text
 from pix2pix_tf.errors import UserError
 
 CONFIG_FORMAT = "pix2pix_tf.config"
 CONFIG_VERSION = 1
 CONFIG_FILE = "config.json"
+INFERENCE_MODES = ("paper", "deterministic")  # what each means: pix2pix_tf.inference
 
 
 def _opt(default, help, *, choices=None, frozen=True, cli=True):
@@ -22,15 +27,17 @@ def _opt(default, help, *, choices=None, frozen=True, cli=True):
     return field(default=default, metadata={"help": help, "choices": choices, "frozen": frozen, "cli": cli})
 
 
-@dataclass
+@dataclass(frozen=True)
 class Config:
     """Defaults reproduce Isola et al. (2017) and the PyTorch reference implementation."""
 
     task: str = _opt("pix2pix", "what the run trains: the pix2pix GAN, or a segmentation judge of realism",
                      choices=("pix2pix", "judge"), cli=False)
     # data
-    data: str = _opt("builtin", "dataset root with <split>/ folders, or 'builtin' for the generated demo set", frozen=False)
-    direction: str = _opt("AtoB", "translate the left/A image into the right/B one, or the reverse", choices=("AtoB", "BtoA"))
+    data: str = _opt("builtin", "dataset root with <split>/ folders, or 'builtin' for the generated demo set",
+                     frozen=False)
+    direction: str = _opt("AtoB", "translate the left/A image into the right/B one, or the reverse",
+                          choices=("AtoB", "BtoA"))
     image_size: str = _opt("256", "training crop size, 'S' or 'HxW'; each side a multiple of 2**depth")
     load_size: str | None = _opt(None, "resize size before the random crop (default: image size * 286/256)")
     preprocess: str = _opt("resize_and_crop", "jitter: resize then random crop, crop only, or none",
@@ -39,7 +46,8 @@ class Config:
     input_nc: int | None = _opt(None, "input channels, 1 or 3 (default: read from the data)")
     output_nc: int | None = _opt(None, "output channels, 1 or 3 (default: read from the data)")
     train_split: str = _opt("train", "split folder to train on", frozen=False)
-    val_split: str | None = _opt(None, "held-out split for validation metrics (default: val or test if present)", frozen=False)
+    val_split: str | None = _opt(None, "held-out split for validation metrics (default: val or test if present)",
+                                 frozen=False)
     palette: dict | None = _opt(None, "a judge's label-map palette (names, colours)", cli=False)
     # networks
     ngf: int = _opt(64, "generator filters in the first layer")
@@ -54,6 +62,9 @@ class Config:
     # objective and optimiser
     gan_mode: str = _opt("vanilla", "adversarial loss: non-saturating cross-entropy or least squares",
                          choices=("vanilla", "lsgan"))
+    d_forward: str = _opt("recompute", "G's adversarial gradient from D after its update (recompute: the PyTorch "
+                          "reference) or from the D step's forward pass (reuse: the original Torch code, ~12%% "
+                          "cheaper)", choices=("recompute", "reuse"))
     lambda_l1: float = _opt(100.0, "weight of the L1 term in the generator loss")
     lambda_gan: float = _opt(1.0, "weight of the adversarial term (0 trains an L1-only generator)")
     lr: float = _opt(2e-4, "Adam learning rate of both networks")
@@ -68,7 +79,8 @@ class Config:
     precision: str = _opt("auto", "compute precision; auto picks by hardware",
                           choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"))
     # devices (may change on resume: checkpoints restore on any number of replicas)
-    strategy: str = _opt("auto", "tf.distribute strategy; auto = mirrored when several GPUs are visible, else one device",
+    strategy: str = _opt("auto", "tf.distribute strategy; auto = mirrored when several GPUs are visible, "
+                         "else one device",
                          choices=("auto", "one_device", "mirrored", "multi_worker", "tpu"), frozen=False)
     sync_batch_norm: str = _opt("auto", "batch-norm statistics over the global batch (all replicas); auto = on "
                                 "when there is more than one replica", choices=("auto", "on", "off"), frozen=False)
@@ -80,6 +92,8 @@ class Config:
     keep_checkpoints: int = _opt(5, "checkpoints kept on disk", frozen=False)
     sample_every: int = _opt(500, "write an input|output|target sample grid every N steps", frozen=False)
     log_every: int = _opt(100, "write TensorBoard scalars every N steps", frozen=False)
+    val_images: int = _opt(64, "validate on at most this many held-out pairs, evenly spread over the split "
+                           "(0: all of them)", frozen=False)
     validate_every: int = _opt(0, "also score the held-out split every N steps (0: only after each epoch)",
                                frozen=False)
     # resolved when the run is created, stored, never set by a flag
@@ -99,12 +113,27 @@ class Config:
         h, w = self.crop_hw
         return round(h * self.load_ratio), round(w * self.load_ratio)
 
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# Decided by ``prepare()`` from the data, the image size and the hardware.
+RESOLVED_FIELDS = ("input_nc", "output_nc", "depth", "steps_per_epoch", "constant_steps", "decay_steps")
+
+
+@dataclass(frozen=True)
+class RunSpec(Config):
+    """A run's fully resolved spec: every ``RESOLVED_FIELDS`` value set and the precision a real policy.
+    Only ``prepare()`` and ``load_config()`` make one."""
+
+    def __post_init__(self):
+        missing = [name for name in RESOLVED_FIELDS if getattr(self, name) is None]
+        if missing or self.precision == "auto":
+            raise ValueError(f"a RunSpec needs every resolved value; missing {missing or ['precision']}")
+
     @property
     def total_steps(self) -> int:
         return self.constant_steps + self.decay_steps
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 def parse_size(text: str, flag: str) -> tuple[int, int]:
@@ -142,20 +171,17 @@ def cli_fields() -> list[dataclasses.Field]:
     return [f for f in dataclasses.fields(Config) if f.metadata["cli"]]
 
 
-def save_config(config: Config, run_dir: Path) -> Path:
+def save_config(config: RunSpec, run_dir: Path) -> Path:
     """Write atomically so a crash never leaves a truncated config beside good checkpoints."""
     from pix2pix_tf import __version__
 
     path = Path(run_dir) / CONFIG_FILE
     payload = {"format": CONFIG_FORMAT, "version": CONFIG_VERSION, "pix2pix_tf": __version__,
                "config": config.to_dict()}
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_text(path, json.dumps(payload, indent=2) + "\n")
 
 
-def load_config(run_dir: Path) -> Config:
+def load_config(run_dir: Path) -> RunSpec:
     """Read a run's config; anything that is not our format and version is refused, not guessed."""
     path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
@@ -174,7 +200,10 @@ def load_config(run_dir: Path) -> Config:
     unknown = sorted(set(values) - known)
     if unknown:
         raise UserError(f"{path}: unknown config keys {unknown} (written by a newer pix2pix_tf?)")
-    return Config(**values)
+    try:
+        return RunSpec(**values)
+    except ValueError:
+        raise UserError(f"{path}: the stored config is incomplete (was training ever started?)") from None
 
 
 # The built-in demo: the paper's recipe at a size that trains in minutes on two CPU cores.
@@ -194,14 +223,23 @@ def new_config(flags: dict) -> Config:
     return Config(**values)
 
 
-def resumed_config(stored: Config, flags: dict, path: Path) -> Config:
-    """The stored config with the flags that may change on resume; a flag that contradicts a frozen
-    value (architecture, data format, recipe) is refused rather than silently ignored or applied."""
+def resumed_config(stored: RunSpec, flags: dict, path: Path) -> Config:
+    """The stored spec with the flags that may change on resume, as a ``Config`` for ``prepare()``; a flag
+    that contradicts a frozen value (architecture, data format, recipe) is refused rather than silently
+    ignored or applied."""
+    from pix2pix_tf.precision import resolve_precision
+
     frozen = {f.name for f in dataclasses.fields(Config) if f.metadata["frozen"]}
+    asked = dict(flags)
+    if asked.get("precision") == "auto":  # whatever auto chose when the run was created
+        del asked["precision"]
+    elif "precision" in asked:
+        asked["precision"] = resolve_precision(asked["precision"])
     conflicts = [f"{flag_name(name)} {value} (stored: {getattr(stored, name)})"
-                 for name, value in flags.items()
+                 for name, value in asked.items()
                  if name in frozen and value != getattr(stored, name)]
     if conflicts:
         raise UserError(f"{path}: this run was created with other settings: {'; '.join(conflicts)}; "
                         "drop those flags to resume, or use a new --run-dir")
-    return dataclasses.replace(stored, **{k: v for k, v in flags.items() if k not in frozen})
+    changes = {k: v for k, v in flags.items() if k not in frozen}
+    return Config(**{**stored.to_dict(), **changes})

@@ -18,8 +18,8 @@ import tensorflow as tf
 
 from pix2pix_tf.config import Config
 from pix2pix_tf.errors import UserError
+from pix2pix_tf.images import GRAPH_IMAGE_SUFFIXES, decode_tf, to_network_range
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 SUPPORTED_CHANNELS = (1, 3)
 MAX_LISTED_PROBLEMS = 20
 
@@ -47,7 +47,7 @@ class PairInfo:
 
 
 def _image_files(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+    return sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in GRAPH_IMAGE_SUFFIXES),
                   key=lambda p: (len(p.stem), p.stem))
 
 
@@ -86,12 +86,6 @@ def _folder_pairs(folder: Path) -> list[Pair]:
     return [Pair(str(a_files[s]), str(b_files[s])) for s in sorted(a_files, key=lambda s: (len(s), s))]
 
 
-def decode_image(contents: tf.Tensor, channels: int = 0) -> tf.Tensor:
-    """Encoded JPEG/PNG -> float32 in [0, 1], through uint16 so 16-bit PNGs keep their precision."""
-    image = tf.io.decode_image(contents, channels=channels, dtype=tf.uint16, expand_animations=False)
-    return tf.image.convert_image_dtype(image, tf.float32)
-
-
 def inspect_pair(pair: Pair) -> PairInfo:
     """Decode a pair fully (truncated files fail here, not mid-training) and describe it."""
     halves = []
@@ -99,7 +93,7 @@ def inspect_pair(pair: Pair) -> PairInfo:
         if path is None:
             continue
         try:
-            halves.append(decode_image(tf.io.read_file(path)))
+            halves.append(decode_tf(tf.io.read_file(path)))
         except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError) as err:
             reason = err.message.splitlines()[0] if err.message else type(err).__name__
             raise UserError(f"{path}: not a readable JPEG or PNG image ({reason})") from None
@@ -149,7 +143,8 @@ def _check_pair_info(pair: Pair, info: PairInfo, config: Config, reference: Pair
     for side, channels, flag, want in ((f"input ({source})", source_nc, "--input-nc", config.input_nc),
                                        (f"output ({target})", target_nc, "--output-nc", config.output_nc)):
         if channels not in SUPPORTED_CHANNELS:
-            raise UserError(f"{pair.label}: the {side} image has {channels} channels; only 1 (grey) or 3 (RGB) are supported")
+            raise UserError(f"{pair.label}: the {side} image has {channels} channels; "
+                            "only 1 (grey) or 3 (RGB) are supported")
         if want is not None and channels != want:
             raise UserError(f"{pair.label}: the {side} image has {channels} channels but {flag} is {want}")
     if reference is not None and (info.a_channels, info.b_channels) != (reference.a_channels, reference.b_channels):
@@ -161,7 +156,8 @@ def _check_pair_info(pair: Pair, info: PairInfo, config: Config, reference: Pair
         raise UserError(f"{pair.a}: a {width}x{height} (WxH) side-by-side pair should be {2 * crop_w}:{crop_h} "
                         f"wide:high (two {crop_h}x{crop_w} halves); check the layout or --image-size")
     if pair.b is not None and info.a_hw != info.b_hw:
-        raise UserError(f"{pair.label}: A is {info.a_hw[1]}x{info.a_hw[0]} but B is {info.b_hw[1]}x{info.b_hw[0]} (WxH)")
+        raise UserError(f"{pair.label}: A is {info.a_hw[1]}x{info.a_hw[0]} "
+                        f"but B is {info.b_hw[1]}x{info.b_hw[0]} (WxH)")
     height, width = info.a_hw
     if config.preprocess == "crop" and (height < crop_h or width < crop_w):
         raise UserError(f"{pair.label}: {width}x{height} (WxH) is smaller than the {crop_w}x{crop_h} crop "
@@ -182,10 +178,10 @@ def channel_counts(config: Config, info: PairInfo) -> tuple[int, int]:
 
 def _load_pair(a_path, b_path, side_by_side: bool, a_nc: int, b_nc: int):
     if side_by_side:
-        image = decode_image(tf.io.read_file(a_path), a_nc)
+        image = decode_tf(tf.io.read_file(a_path), a_nc)
         half = tf.shape(image)[1] // 2
         return image[:, :half], image[:, half: 2 * half]
-    return decode_image(tf.io.read_file(a_path), a_nc), decode_image(tf.io.read_file(b_path), b_nc)
+    return decode_tf(tf.io.read_file(a_path), a_nc), decode_tf(tf.io.read_file(b_path), b_nc)
 
 
 def _pair_tensors(pairs: list[Pair]) -> tuple[tf.Tensor, tf.Tensor, bool]:
@@ -197,10 +193,6 @@ def _pair_tensors(pairs: list[Pair]) -> tuple[tf.Tensor, tf.Tensor, bool]:
 
 def _resize(image: tf.Tensor, hw) -> tf.Tensor:
     return tf.clip_by_value(tf.image.resize(image, hw, method="bicubic"), 0.0, 1.0)
-
-
-def _to_network_range(image: tf.Tensor) -> tf.Tensor:
-    return image * 2.0 - 1.0
 
 
 def _jitter(a: tf.Tensor, b: tf.Tensor, config: Config, seed: tf.Tensor):
@@ -230,10 +222,11 @@ def _fit_to_size(image: tf.Tensor, config: Config) -> tf.Tensor:
 
 def _finish(a, b, config: Config):
     crop_h, crop_w = config.crop_hw
-    a = tf.ensure_shape(_to_network_range(a), [crop_h, crop_w, None])
-    b = tf.ensure_shape(_to_network_range(b), [crop_h, crop_w, None])
+    a = tf.ensure_shape(to_network_range(a), [crop_h, crop_w, None])
+    b = tf.ensure_shape(to_network_range(b), [crop_h, crop_w, None])
     source, target = _oriented(config, a, b)
-    return tf.ensure_shape(source, [crop_h, crop_w, config.input_nc]), tf.ensure_shape(target, [crop_h, crop_w, config.output_nc])
+    return (tf.ensure_shape(source, [crop_h, crop_w, config.input_nc]),
+            tf.ensure_shape(target, [crop_h, crop_w, config.output_nc]))
 
 
 def _channels_ab(config: Config) -> tuple[int, int]:

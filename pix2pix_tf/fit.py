@@ -8,10 +8,11 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import typing
 from pathlib import Path
 
+from pix2pix_tf.cli import run_cli
 from pix2pix_tf.config import BUILTIN_DEMO, Config, canonical_size, cli_fields, flag_name
-from pix2pix_tf.errors import run_cli
 
 SIZE_FIELDS = {"image_size", "load_size"}
 
@@ -26,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where config, checkpoints, logs and samples go (default: runs/<dataset name>)")
     add_config_flags(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--remeasure-precision", action="store_true",
+                        help="with --precision auto on a bf16 CPU: time float32 against mixed_bfloat16 again "
+                             "instead of reusing the cached choice (~/.cache/pix2pix_tf/precision.json)")
     return parser
 
 
@@ -33,50 +37,54 @@ def add_config_flags(parser: argparse.ArgumentParser, *, exclude: frozenset = fr
                      defaults: Config | None = None) -> None:
     """A flag per command-line field of ``Config``; unset flags stay absent from the namespace."""
     defaults = defaults or Config()
+    hints = typing.get_type_hints(Config)
     for field in cli_fields():
         if field.name in exclude:
             continue
         default = getattr(defaults, field.name)
         help_text = field.metadata["help"] + ("" if default is None else f" (default: {default})")
-        if field.type in ("bool", bool):
+        if hints[field.name] is bool:
             parser.add_argument(f"--no-{field.name.replace('_', '-')}", dest=field.name, action="store_false",
                                 default=argparse.SUPPRESS, help=f"turn off: {field.metadata['help']}")
             continue
-        kind = {"int": int, "int | None": int, "float": float}.get(field.type, str)
+        kind = flag_type(hints[field.name])
         parser.add_argument(flag_name(field.name), dest=field.name, type=kind, default=argparse.SUPPRESS,
-                            choices=field.metadata["choices"], metavar=None if field.metadata["choices"] else kind.__name__.upper(),
-                            help=help_text)
+                            choices=field.metadata["choices"], help=help_text,
+                            metavar=None if field.metadata["choices"] else kind.__name__.upper())
+
+
+def flag_type(hint) -> type:
+    """The type a flag parses to, from the field's real type hint (``int | None`` parses as int)."""
+    kinds = [kind for kind in typing.get_args(hint) if kind is not type(None)] or [hint]
+    return kinds[0]
 
 
 def default_run_dir(data: str) -> Path:
     return Path("runs") / (Path(data.rstrip("/")).name or "data")
 
 
-def parse_flags(argv: list[str] | None) -> tuple[Path, dict, bool]:
-    """(run dir, the flags given explicitly, quiet). Only explicit flags are returned, so a resumed
-    run can tell a deliberate change from a default."""
+def parse_flags(argv: list[str] | None) -> tuple[Path, dict, dict]:
+    """(run dir, the config flags given explicitly, the command's own options). Only explicit flags
+    are returned, so a resumed run can tell a deliberate change from a default."""
     args = vars(build_parser().parse_args(argv))
     run_dir = args.pop("run_dir")
-    quiet = args.pop("quiet")
+    options = {name: args.pop(name) for name in ("quiet", "remeasure_precision")}
     normalise_flags(args)
-    return Path(run_dir) if run_dir else default_run_dir(args.get("data", "builtin")), args, quiet
+    return Path(run_dir) if run_dir else default_run_dir(args.get("data", "builtin")), args, options
 
 
 def normalise_flags(args: dict) -> None:
-    """Sizes in their canonical spelling and precision resolved, as stored in a run's config."""
+    """Sizes in their canonical spelling, as stored in a run's config (``prepare()`` resolves the precision)."""
     for name in SIZE_FIELDS & set(args):
         args[name] = canonical_size(args[name], flag_name(name))
-    if "precision" in args:
-        from pix2pix_tf.precision import resolve_precision
-
-        args["precision"] = resolve_precision(args["precision"])
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_dir, flags, quiet = parse_flags(argv)
+    run_dir, flags, options = parse_flags(argv)
     from pix2pix_tf.training import train
 
-    summary = train(run_dir, flags, verbose=0 if quiet else "auto")
+    summary = train(run_dir, flags, verbose=0 if options["quiet"] else "auto",
+                    remeasure_precision=options["remeasure_precision"])
     if summary.end_step == summary.start_step:
         print(f"{run_dir}: already trained to step {summary.end_step}; nothing to do")
         return
@@ -97,5 +105,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.argv[0] = "python -m pix2pix_tf.fit"
-    run_cli(main)
+    run_cli(main, "python -m pix2pix_tf.fit")

@@ -14,11 +14,9 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from pix2pix_tf.config import Config, load_config
+from pix2pix_tf.config import INFERENCE_MODES, Config, load_config
 from pix2pix_tf.networks import build_generator
-from pix2pix_tf.rundir import RunDir, checkpoint_path, restore
-
-INFERENCE_MODES = ("paper", "deterministic")
+from pix2pix_tf.rundir import RunDir, checkpoint_path, checkpoint_step, restore
 
 
 @dataclass
@@ -30,7 +28,12 @@ class TrainedGenerator:
 
     @property
     def step(self) -> int:
-        return int(self.checkpoint.rsplit("-", 1)[-1])
+        return checkpoint_step(self.checkpoint)
+
+    def restore(self, path: str) -> None:
+        """Load another checkpoint of the same run into this generator (no rebuild, no retrace)."""
+        restore(tf.train.Checkpoint(generator=self.generator), path)
+        self.checkpoint = path
 
 
 def load_generator(run_dir: str | Path, checkpoint: str | int = "latest",

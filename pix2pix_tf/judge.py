@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
+from pix2pix_tf.cli import run_cli
 from pix2pix_tf.config import Config
-from pix2pix_tf.errors import UserError, run_cli
+from pix2pix_tf.errors import UserError
 from pix2pix_tf.fit import add_config_flags, normalise_flags
 
 # What the judge does not have (a discriminator, a GAN objective, dropout) or fixes itself.
-NOT_JUDGE_FLAGS = frozenset({"direction", "ndf", "d_layers", "gan_mode", "lambda_l1", "lambda_gan", "dropout",
-                             "validate_every"})
+NOT_JUDGE_FLAGS = frozenset({"direction", "ndf", "d_layers", "gan_mode", "d_forward", "lambda_l1", "lambda_gan",
+                             "dropout", "validate_every"})
 # A judge that reaches a useful accuracy on facades in about 15 minutes on two CPU cores.
 JUDGE_DEFAULTS = {"ngf": 32, "dropout": 0.0, "batch_size": 4, "steps": 1500, "epochs": 1, "epochs_decay": 1,
                   "save_every": 500, "sample_every": 500, "log_every": 50, "keep_checkpoints": 2}
@@ -68,7 +68,7 @@ def derived_palette(flags: dict):
     from pix2pix_tf.palette import derive_palette
     from pix2pix_tf.training import prepare
 
-    prepared = prepare(new_config({**flags, "palette": None}))
+    prepared = prepare(new_config({**flags, "palette": None}), measure_precision=False)
     maps = [((t.numpy() + 1.0) * 127.5).round().astype(np.uint8)
             for _, batch in data_lib.evaluation_dataset(prepared.train_pairs, prepared.config, 16) for t in batch]
     return derive_palette(maps, f"{prepared.data_root}/{prepared.config.train_split}")
@@ -102,5 +102,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.argv[0] = "python -m pix2pix_tf.judge"
-    run_cli(main)
+    run_cli(main, "python -m pix2pix_tf.judge")

@@ -8,7 +8,11 @@ batch norm at batch size 1 its output would be identically zero.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import keras
+import tensorflow as tf
 from keras import layers
 
 from pix2pix_tf.config import Config, generator_depth
@@ -36,11 +40,62 @@ class PerImageBatchNorm(layers.BatchNormalization):
         return keras.ops.cast(x, self.compute_dtype)
 
 
-class PaperDropout(layers.Dropout):
-    """Dropout that stays on at inference: the paper's source of stochasticity in the output."""
+class SeededDropout(layers.Dropout):
+    """Dropout whose training mask is a pure function of (seed, step, layer, replica).
+
+    Keras' dropout draws from a seed-generator variable that is mirrored across replicas (so every
+    replica drew the same mask) and is not checkpointed (so a resumed run replayed the masks of
+    step 0). Inside ``dropout_noise(seed, step)`` this layer instead draws the noise of the whole
+    global batch from a stateless seed folded from (seed, step, ``index``) and keeps its replica's
+    rows, the rows tf.distribute gives that replica: each replica gets its own mask, and a step on
+    several replicas draws exactly the masks one device would. Outside that block (``translate``,
+    direct calls) it is Keras' dropout. ``at_inference`` keeps it on outside training, as the paper
+    runs its generator at test time.
+    """
+
+    def __init__(self, rate: float, *, index: int = 0, at_inference: bool = False, **kwargs):
+        super().__init__(rate, **kwargs)
+        self.index = index
+        self.at_inference = at_inference
 
     def call(self, inputs, training=None):
-        return super().call(inputs, training=True)
+        if not (training or self.at_inference) or self.rate == 0:
+            return inputs
+        key = getattr(_noise, "key", None)
+        if key is None:
+            return super().call(inputs, training=True)
+        keep = _replica_rows(tf.random.experimental.stateless_fold_in(key, self.index), tf.shape(inputs)) >= self.rate
+        return tf.where(keep, inputs / tf.cast(1.0 - self.rate, inputs.dtype), tf.zeros_like(inputs))
+
+    def get_config(self):
+        return {**super().get_config(), "index": self.index, "at_inference": self.at_inference}
+
+
+_noise = threading.local()  # per thread: MirroredStrategy traces each replica in its own thread
+
+
+@contextlib.contextmanager
+def dropout_noise(seed, step):
+    """Within this block ``SeededDropout`` masks are a function of (``seed``, ``step``) and nothing
+    else: no hidden state, so resuming at ``step`` or evaluating several checkpoints at the same
+    ``step`` draws the same masks."""
+    previous = getattr(_noise, "key", None)
+    _noise.key = tf.stack([tf.cast(seed, tf.int64), tf.cast(step, tf.int64)])
+    try:
+        yield
+    finally:
+        _noise.key = previous
+
+
+def _replica_rows(seed: tf.Tensor, shape: tf.Tensor) -> tf.Tensor:
+    """Uniform noise for the global batch, this replica's consecutive share of its rows (a global
+    batch is split evenly and in order over the replicas)."""
+    context = tf.distribute.get_replica_context()
+    replicas = context.num_replicas_in_sync if context is not None else 1
+    replica = context.replica_id_in_sync_group if context is not None else 0
+    rows = shape[0]
+    noise = tf.random.stateless_uniform(tf.concat([[rows * replicas], shape[1:]], axis=0), seed)
+    return noise[replica * rows:(replica + 1) * rows]
 
 
 def _conv_init(std: float):
@@ -90,8 +145,7 @@ def unet_generator(input_nc: int = 3, output_nc: int = 3, *, depth: int = 8, ngf
             x = _norm_layer(norm, epsilon=norm_epsilon, std=init_std,
                             synchronized=sync_batch_norm, name=f"up{j + 1}_norm")(x)
         if dropout > 0 and j < DROPOUT_LAYERS and channels == ngf * 8:
-            dropout_cls = PaperDropout if dropout_at_inference else layers.Dropout
-            x = dropout_cls(dropout, name=f"up{j + 1}_dropout")(x)
+            x = SeededDropout(dropout, index=j, at_inference=dropout_at_inference, name=f"up{j + 1}_dropout")(x)
         x = layers.Concatenate(name=f"up{j + 1}_skip")([skip, x])
     x = layers.ReLU(name="out_relu")(x)
     x = layers.Conv2DTranspose(output_nc, 4, strides=2, padding="same", kernel_initializer=init,

@@ -1,8 +1,9 @@
-"""Adam for both networks on the paper's schedule, inside Keras' LossScaleOptimizer.
+"""Adam for both networks on the paper's schedule, with a step whose gradients are not finite
+skipped instead of writing NaN into the weights.
 
-Under float16 the wrapper does dynamic loss scaling. In every precision it also skips a step whose
-gradients are not finite instead of writing NaN into the weights; outside float16 its scale starts
-at 1 and never grows, and a power-of-two scale changes no gradient bit, so it is only that guard.
+Only float16 needs Keras' LossScaleOptimizer (dynamic loss scaling). float32 and bfloat16 need no
+scaling, and the wrapper there would halve its scale on every skipped step and never grow it back,
+so they get a plain finite check. ``apply_update`` takes that decision over all replicas.
 """
 
 from __future__ import annotations
@@ -14,12 +15,9 @@ from pix2pix_tf.config import Config
 from pix2pix_tf.precision import uses_loss_scaling
 
 
-NEVER = 2**31 - 1
-
-
 @keras.saving.register_keras_serializable("pix2pix_tf")
 class ConstantThenLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """Constant learning rate, then linear decay to zero, as a function of the optimiser's step.
+    """Constant learning rate, then linear decay to zero, as a function of the training step.
 
     Being a function of the step (not of an epoch counter in a callback) is what lets a resumed run
     continue the schedule exactly where it stopped.
@@ -66,11 +64,40 @@ def _handle(variable):
     return variable.value.handle if isinstance(variable, keras.Variable) else variable.handle
 
 
-def make_optimizer(config: Config, policy: str, name: str) -> keras.optimizers.Optimizer:
+def make_optimizer(config: Config, policy: str, name: str, step: tf.Variable) -> keras.optimizers.Optimizer:
+    """Adam at the schedule's rate for ``step``, the model's train step counter (what resume
+    restores). The optimiser's own ``iterations`` counts applied updates, which is right for Adam's
+    bias correction but lags the training step once a non-finite step has been skipped."""
     schedule = ConstantThenLinearDecay(config.lr, config.constant_steps, config.decay_steps)
-    optimizer = FusedAdam(schedule, beta_1=config.beta1, beta_2=config.beta2,
+    optimizer = FusedAdam(lambda: schedule(step), beta_1=config.beta1, beta_2=config.beta2,
                           epsilon=config.adam_epsilon, name=name)
     if uses_loss_scaling(policy):
         return keras.optimizers.LossScaleOptimizer(optimizer, name=f"{name}_loss_scale")
-    return keras.optimizers.LossScaleOptimizer(optimizer, initial_scale=1.0, dynamic_growth_steps=NEVER,
-                                               name=f"{name}_finite_guard")
+    return optimizer
+
+
+def apply_update(optimizer: keras.optimizers.Optimizer, grads: list, variables: list) -> None:
+    """``optimizer.apply``, skipped when any gradient on any replica is not finite.
+
+    The replicas first agree on that flag: Keras' LossScaleOptimizer checks only the first
+    replica's gradients before the all-reduce, so a NaN on another replica would reach the weights.
+    The condition is then taken in cross-replica context, as that wrapper does (tf.distribute does
+    not support a ``tf.cond`` around the gradient all-reduce inside a replica). Under float16 the two
+    branches are the wrapper's own: unscale and apply (growing the scale on schedule), or halve it.
+    """
+    context = tf.distribute.get_replica_context()
+    nonfinite = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.cast(~_all_finite(grads), tf.int32))
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        update, skip = optimizer._stateful_handle_finite_grads, optimizer._stateful_handle_non_finite_grads
+    else:
+        update, skip = optimizer.apply, lambda: None
+
+    def cross_replica(strategy, grads, nonfinite):
+        tf.cond(strategy.experimental_local_results(nonfinite)[0] == 0,
+                lambda: strategy.extended.call_for_each_replica(update, args=(grads, variables)), skip)
+
+    context.merge_call(cross_replica, args=(grads, nonfinite))
+
+
+def _all_finite(grads: list) -> tf.Tensor:
+    return tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads if g is not None])

@@ -37,7 +37,14 @@ def auto_precision() -> str:
 
 
 def resolve_precision(requested: str) -> str:
+    """The hardware rule; on a bf16 CPU ``prepare()`` then measures (``autoprecision``)."""
     return auto_precision() if requested == "auto" else requested
+
+
+def measure_on_this_cpu(requested: str) -> bool:
+    """Does ``auto`` need a measurement here: a CPU-only host whose CPU has bf16 instructions."""
+    return (requested == "auto" and cpu_has_bf16() and not tf.config.list_physical_devices("GPU")
+            and not tf.config.list_physical_devices("TPU"))
 
 
 def apply_precision(policy: str) -> None:

@@ -30,9 +30,11 @@ import tensorflow as tf
 from pix2pix_tf.config import Config, load_config
 from pix2pix_tf.errors import UserError
 from pix2pix_tf.losses import to_unit_range
+from pix2pix_tf.model import SteppedModel
 from pix2pix_tf.networks import unet_generator
+from pix2pix_tf.optim import apply_update
 from pix2pix_tf.palette import Palette
-from pix2pix_tf.rundir import RunDir, checkpoint_path, restore
+from pix2pix_tf.rundir import RunDir, checkpoint_path, checkpoint_step, restore
 
 SCORES = ("pixel_acc", "class_acc", "class_iou")
 SCORE_LABELS = {"pixel_acc": "pixel accuracy", "class_acc": "class accuracy", "class_iou": "class IoU"}
@@ -87,37 +89,25 @@ def build_segmenter_network(config: Config, palette: Palette) -> keras.Model:
                           output_activation="linear", name="segmenter")
 
 
-class Segmenter(keras.Model):
+class Segmenter(SteppedModel):
     """Per-pixel cross-entropy against the nearest-palette-colour class of each target pixel.
 
-    Attribute names follow ``Pix2Pix`` (``generator``, ``g_optimizer``, ``train_steps``) so the run
-    directory, checkpoints, callbacks and ``fit()`` driving are the same code for both.
+    Its network is ``generator`` as in ``Pix2Pix``, so the run directory, checkpoints, callbacks and
+    ``fit()`` driving are the same code for both.
     """
 
     VAL_METRIC = "pixel_acc"
 
     def __init__(self, network: keras.Model, palette: Palette, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__({name: keras.metrics.Mean(name=name) for name in ("loss", "pixel_acc")}, **kwargs)
         self.generator = network
         self.palette = palette
-        self.train_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="train_steps",
-                                       aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-        self.nonfinite_streak = tf.Variable(0, dtype=tf.int64, trainable=False, name="nonfinite_streak",
-                                            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-        self._trackers = {name: keras.metrics.Mean(name=name) for name in ("loss", "pixel_acc")}
 
     def compile(self, g_optimizer: keras.optimizers.Optimizer, **kwargs):
         """Builds the optimiser now, so a checkpoint restores its slots before the first step."""
         super().compile(**kwargs)
         self.g_optimizer = g_optimizer
         g_optimizer.build(self.generator.trainable_variables)
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        """Complete before ``fit()`` (see ``Pix2Pix``): no batch is pulled to build it."""
-
-    @property
-    def metrics(self):
-        return list(self._trackers.values())
 
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
@@ -137,10 +127,8 @@ class Segmenter(keras.Model):
             loss = tf.nn.compute_average_loss(per_example)
             scaled = self.g_optimizer.scale_loss(loss)
         variables = self.generator.trainable_variables
-        self.g_optimizer.apply(tape.gradient(scaled, variables), variables)
-        self.train_steps.assign_add(1)
-        finite = tf.math.is_finite(loss)
-        self.nonfinite_streak.assign(tf.where(finite, tf.constant(0, tf.int64), self.nonfinite_streak + 1))
+        apply_update(self.g_optimizer, tape.gradient(scaled, variables), variables)
+        self._count_step(tf.math.is_finite(loss))
         self._trackers["loss"].update_state(loss)
         self._trackers["pixel_acc"].update_state(tf.reduce_mean(accuracy))
         logs = {name: tracker.result() for name, tracker in self._trackers.items()}
@@ -174,7 +162,7 @@ class Judge:
 
     @property
     def step(self) -> int:
-        return int(self.checkpoint.rsplit("-", 1)[-1])
+        return checkpoint_step(self.checkpoint)
 
     @property
     def run_dir(self) -> str:
@@ -256,10 +244,10 @@ def score_real_images(judge: Judge, data: str | Path | None = None, split: str |
     """The judge on real held-out images (the paper's "ground truth" row, the ceiling of the score):
     its own held-out split by default."""
     from pix2pix_tf import data as data_lib
-    from pix2pix_tf.training import VAL_SPLITS, data_root
+    from pix2pix_tf.rundir import data_root, validation_split
 
     root = Path(data) if data is not None else data_root(judge.config)
-    split = split or judge.config.val_split or next((s for s in VAL_SPLITS if (root / s).is_dir()), None)
+    split = split or validation_split(judge.config, root)
     if split is None:
         raise UserError(f"--data {root}: no val/ or test/ split to score the judge on")
     pairs = data_lib.list_pairs(root, split)

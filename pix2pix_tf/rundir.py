@@ -1,5 +1,6 @@
-"""The run directory: where config, checkpoints, logs and samples live, who may write there, and how
-a checkpoint is read back (only our own format; nothing is unpickled)."""
+"""Every fact about a run directory: where config, checkpoints, logs and samples live, who may write
+there, which checkpoints are kept and at which steps, where the run's data is and which split holds
+it out, and how a checkpoint is read back (only our own format; nothing is unpickled)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import keras
 import tensorflow as tf
 
 from pix2pix_tf.config import CONFIG_FILE
 from pix2pix_tf.errors import UserError
 
 CHECKPOINT_PREFIX = "ckpt"
+VAL_SPLITS = ("val", "test")
 
 
 @dataclass(frozen=True)
@@ -73,13 +76,28 @@ class RunLock:
             self._fd = None
 
 
-def training_checkpoint(model) -> tf.train.Checkpoint:
-    """Everything a resumed run needs: both networks, both optimisers (loss-scale state included)
-    and the step counter (which fixes the learning rate and the data position). A realism judge has
-    no discriminator: it keeps the rest."""
-    parts = ("generator", "discriminator", "g_optimizer", "d_optimizer", "train_steps")
-    return tf.train.Checkpoint(**{name: getattr(model, name) for name in parts
-                                  if getattr(model, name, None) is not None})
+def training_checkpoint(model, layout_of: str | None = None) -> tf.train.Checkpoint:
+    """Everything a resumed run needs: both networks, both optimisers (loss-scale state included
+    under float16) and the step counter (which fixes the learning rate, the data position and the
+    dropout noise). A realism judge has no discriminator: it keeps the rest.
+
+    ``layout_of``: a checkpoint to resume. Runs saved before float32 and bfloat16 dropped the
+    loss-scale wrapper keep each optimiser under ``inner_optimizer``; such a run is read, and goes
+    on being saved, in that layout."""
+    parts = {name: getattr(model, name) for name in ("generator", "discriminator", "g_optimizer", "d_optimizer",
+                                                     "train_steps") if getattr(model, name, None) is not None}
+    if layout_of is not None and _wrapped_optimizers(layout_of):
+        for name in ("g_optimizer", "d_optimizer"):
+            if name in parts and not isinstance(parts[name], keras.optimizers.LossScaleOptimizer):
+                parts[name] = tf.train.Checkpoint(inner_optimizer=parts[name])
+    return tf.train.Checkpoint(**parts)
+
+
+def _wrapped_optimizers(path: str) -> bool:
+    try:
+        return any(name.startswith("g_optimizer/inner_optimizer/") for name, _ in tf.train.list_variables(path))
+    except (tf.errors.OpError, ValueError):
+        return False  # unreadable: restore() reports it
 
 
 def checkpoint_manager(checkpoint: tf.train.Checkpoint, run: RunDir, keep: int) -> tf.train.CheckpointManager:
@@ -87,19 +105,45 @@ def checkpoint_manager(checkpoint: tf.train.Checkpoint, run: RunDir, keep: int) 
                                       checkpoint_name=CHECKPOINT_PREFIX)
 
 
-def checkpoint_path(run: RunDir, which: str | int = "latest") -> str:
-    """Path prefix of a kept checkpoint: 'latest' or a step number."""
+def checkpoint_step(path: str) -> int:
+    """The training step a checkpoint path was saved at (``.../ckpt-1200`` -> 1200)."""
+    return int(str(path).rsplit("-", 1)[-1])
+
+
+def kept_checkpoints(run: RunDir) -> list[str]:
+    """Every checkpoint the run still keeps, oldest first; none is a ``UserError``."""
     state = tf.train.get_checkpoint_state(str(run.checkpoints))
     kept = list(state.all_model_checkpoint_paths) if state else []
     if not kept:
-        raise UserError(f"{run.checkpoints}: no checkpoint yet; train with `python -m pix2pix_tf.fit --run-dir {run.root}`")
+        raise UserError(f"{run.checkpoints}: no checkpoint yet; train with "
+                        f"`python -m pix2pix_tf.fit --run-dir {run.root}`")
+    return kept
+
+
+def checkpoint_path(run: RunDir, which: str | int = "latest") -> str:
+    """Path prefix of a kept checkpoint: 'latest' or a step number."""
+    kept = kept_checkpoints(run)
     if which == "latest":
-        return state.model_checkpoint_path
+        return kept[-1]
     for path in kept:
-        if path.endswith(f"{CHECKPOINT_PREFIX}-{int(which)}"):
+        if checkpoint_step(path) == int(which):
             return path
-    steps = ", ".join(p.rsplit("-", 1)[-1] for p in kept)
+    steps = ", ".join(str(checkpoint_step(p)) for p in kept)
     raise UserError(f"--checkpoint {which}: not kept in {run.checkpoints} (kept steps: {steps})")
+
+
+def data_root(config) -> Path:
+    """The run's dataset folder; the built-in demo set is (re)built in its cache if needed."""
+    if config.data != "builtin":
+        return Path(config.data)
+    from pix2pix_tf.synthetic import default_synthetic_root, write_synthetic_facades
+
+    return write_synthetic_facades(default_synthetic_root(), size=config.crop_hw[0])
+
+
+def validation_split(config, root: Path) -> str | None:
+    """The held-out split: the configured one, else ``val/`` or ``test/`` if the data has one."""
+    return config.val_split or next((s for s in VAL_SPLITS if (Path(root) / s).is_dir()), None)
 
 
 def restore(checkpoint: tf.train.Checkpoint, path: str) -> None:

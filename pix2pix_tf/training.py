@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import signal
 import time
 from dataclasses import dataclass
@@ -16,23 +17,36 @@ import tensorflow as tf
 
 from pix2pix_tf import data as data_lib
 from pix2pix_tf.callbacks import NonFiniteGuard, PeriodicCheckpoint, PeriodicValidation, SampleGrid, ScalarLogger
-from pix2pix_tf.config import Config, generator_depth, load_config, new_config, resumed_config, save_config
+from pix2pix_tf.config import Config, RunSpec, generator_depth, load_config, new_config, resumed_config, save_config
 from pix2pix_tf.errors import UserError
 from pix2pix_tf.model import Pix2Pix
 from pix2pix_tf.networks import build_discriminator, build_generator
 from pix2pix_tf.optim import make_optimizer
-from pix2pix_tf.precision import apply_precision, resolve_precision
-from pix2pix_tf.rundir import RunDir, RunLock, checkpoint_manager, restore, training_checkpoint
-from pix2pix_tf.strategy import (CheckpointTarget, describe, is_chief, make_strategy, use_sync_batch_norm,
-                                 warn_if_not_reproducible)
+from pix2pix_tf.precision import apply_precision, measure_on_this_cpu, resolve_precision
+from pix2pix_tf.rundir import (
+    RunDir,
+    RunLock,
+    checkpoint_manager,
+    data_root,
+    restore,
+    training_checkpoint,
+    validation_split,
+)
+from pix2pix_tf.strategy import (
+    CheckpointTarget,
+    describe,
+    is_chief,
+    make_strategy,
+    use_sync_batch_norm,
+    warn_if_not_reproducible,
+)
 
 SAMPLE_PAIRS = 4
-VAL_SPLITS = ("val", "test")
 
 
 @dataclass
 class Prepared:
-    config: Config
+    config: RunSpec
     data_root: Path
     train_pairs: list
     val_pairs: list
@@ -81,16 +95,12 @@ class StopOnSignal(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def data_root(config: Config) -> Path:
-    if config.data != "builtin":
-        return Path(config.data)
-    from pix2pix_tf.synthetic import default_synthetic_root, write_synthetic_facades
+def prepare(config: Config, *, measure_precision: bool = True, remeasure_precision: bool = False) -> Prepared:
+    """Check everything the run will read, and decide what the data and hardware decide: the one place
+    a ``Config`` becomes a ``RunSpec`` (a resumed run's stored schedule is kept).
 
-    return write_synthetic_facades(default_synthetic_root(), size=config.crop_hw[0])
-
-
-def prepare(config: Config) -> Prepared:
-    """Check everything the run will read, and fill in what the data and hardware decide."""
+    ``--precision auto`` on a bf16 CPU is measured (``autoprecision``) when ``measure_precision``;
+    otherwise, and everywhere else, the hardware rule of ``precision.auto_precision`` decides."""
     root = data_root(config)
     train_pairs = data_lib.list_pairs(root, config.train_split)
     train_pairs, info = data_lib.check_pairs(train_pairs, config, what=config.train_split,
@@ -104,17 +114,41 @@ def prepare(config: Config) -> Prepared:
         raise UserError(f"--data {root}: the '{config.train_split}' split now gives {steps_per_epoch} steps per "
                         f"epoch, the run was created with {config.steps_per_epoch}; use the same data")
     constant, decay = schedule_steps(config, steps_per_epoch)
-    config = dataclasses.replace(
-        config, input_nc=input_nc, output_nc=output_nc, depth=depth, steps_per_epoch=steps_per_epoch,
-        constant_steps=config.constant_steps if config.constant_steps is not None else constant,
-        decay_steps=config.decay_steps if config.decay_steps is not None else decay,
-        precision=resolve_precision(config.precision))
-    val_split = config.val_split or next((s for s in VAL_SPLITS if (root / s).is_dir()), None)
+    measuring = measure_precision and measure_on_this_cpu(config.precision)
+    spec = RunSpec(**{
+        **config.to_dict(), "input_nc": input_nc, "output_nc": output_nc, "depth": depth,
+        "steps_per_epoch": steps_per_epoch,
+        "constant_steps": config.constant_steps if config.constant_steps is not None else constant,
+        "decay_steps": config.decay_steps if config.decay_steps is not None else decay,
+        "precision": "float32" if measuring else resolve_precision(config.precision)})
+    if measuring:
+        from pix2pix_tf.autoprecision import measured_choice
+
+        spec = dataclasses.replace(spec, precision=measured_choice(spec, remeasure=remeasure_precision))
+    val_split = validation_split(spec, root)
     val_pairs = []
     if val_split:
         val_pairs = data_lib.list_pairs(root, val_split)
-        val_pairs, _ = data_lib.check_pairs(val_pairs, config, what=val_split, on_bad=config.on_bad_image)
-    return Prepared(config, root, train_pairs, val_pairs)
+        val_pairs, _ = data_lib.check_pairs(val_pairs, spec, what=val_split, on_bad=spec.on_bad_image)
+    return Prepared(spec, root, train_pairs, validation_subset(val_pairs, spec.val_images))
+
+
+def validation_subset(pairs: list, count: int) -> list:
+    """At most ``count`` pairs (0: all), evenly spread over the split and always the same ones, so
+    validation scores stay comparable across epochs and resumes while costing a bounded time."""
+    if count <= 0 or len(pairs) <= count:
+        return list(pairs)
+    return [pairs[(i * len(pairs)) // count] for i in range(count)]
+
+
+# Validating one image costs about a third of a training step at batch 1 (G's forward only):
+# validating N images at most every 3N training steps keeps validation near 10% of the time.
+VALIDATION_STEPS_PER_IMAGE = 3
+
+
+def validation_every_epochs(val_images: int, steps_per_epoch: int) -> int:
+    """Keras' ``validation_freq``: every epoch, or every few when epochs are short (a small dataset)."""
+    return max(1, math.ceil(VALIDATION_STEPS_PER_IMAGE * val_images / steps_per_epoch))
 
 
 def schedule_steps(config: Config, steps_per_epoch: int) -> tuple[int, int]:
@@ -157,9 +191,10 @@ def build_model(config: Config, strategy: tf.distribute.Strategy | None = None) 
     with strategy.scope():
         model = Pix2Pix(build_generator(config, sync_batch_norm=synchronized),
                         build_discriminator(config, sync_batch_norm=synchronized),
-                        gan_mode=config.gan_mode, lambda_l1=config.lambda_l1, lambda_gan=config.lambda_gan)
-        model.compile(make_optimizer(config, config.precision, "g_adam"),
-                      make_optimizer(config, config.precision, "d_adam"))
+                        gan_mode=config.gan_mode, lambda_l1=config.lambda_l1, lambda_gan=config.lambda_gan,
+                        seed=config.seed, d_forward=config.d_forward)
+        model.compile(make_optimizer(config, config.precision, "g_adam", model.train_steps),
+                      make_optimizer(config, config.precision, "d_adam", model.train_steps))
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         # Keras reduces logs across workers with strategy.reduce("MEAN", v, axis=0), which needs
         # at least one dimension: give each log a length-1 axis.
@@ -179,7 +214,7 @@ def build_judge_model(config: Config, strategy: tf.distribute.Strategy | None = 
     palette = Palette.from_dict(config.palette, "config.json")
     with strategy.scope():
         model = Segmenter(build_segmenter_network(config, palette), palette)
-        model.compile(make_optimizer(config, config.precision, "g_adam"))
+        model.compile(make_optimizer(config, config.precision, "g_adam", model.train_steps))
     return model
 
 
@@ -205,8 +240,12 @@ def _run_config(run: RunDir, flags: dict, *, chief: bool = True) -> Config:
     return new_config(flags)
 
 
-def _open_run(run: RunDir, flags: dict, *, chief: bool = True) -> Prepared:
-    return prepare(_run_config(run, flags, chief=chief))
+def _open_run(run: RunDir, flags: dict, strategy: tf.distribute.Strategy, *, chief: bool = True,
+              remeasure_precision: bool = False) -> Prepared:
+    """The run's spec; ``auto`` precision is measured only where one process trains on one device, so
+    that every worker of a cluster takes the same (rule-based) choice."""
+    return prepare(_run_config(run, flags, chief=chief), measure_precision=strategy.num_replicas_in_sync == 1,
+                   remeasure_precision=remeasure_precision)
 
 
 def _sample_arrays(prepared: Prepared) -> tuple[np.ndarray, np.ndarray]:
@@ -215,7 +254,8 @@ def _sample_arrays(prepared: Prepared) -> tuple[np.ndarray, np.ndarray]:
     return sources.numpy(), targets.numpy()
 
 
-def train(run_dir: str | Path, flags: dict, *, verbose: int | str = "auto") -> TrainingSummary:
+def train(run_dir: str | Path, flags: dict, *, verbose: int | str = "auto",
+          remeasure_precision: bool = False) -> TrainingSummary:
     """Create or resume the run in ``run_dir`` and train it to its last step.
 
     Under a multi-worker strategy every worker runs this with the same flags and run directory; only
@@ -225,7 +265,7 @@ def train(run_dir: str | Path, flags: dict, *, verbose: int | str = "auto") -> T
     run = RunDir(Path(run_dir))
     strategy = make_strategy(_strategy_name(run, flags))
     chief = is_chief(strategy)
-    prepared = _open_run(run, flags, chief=chief)
+    prepared = _open_run(run, flags, strategy, chief=chief, remeasure_precision=remeasure_precision)
     target = CheckpointTarget.for_process(run.checkpoints, strategy)
     if chief:
         run.root.mkdir(parents=True, exist_ok=True)
@@ -244,15 +284,20 @@ def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, ta
     print(f"strategy: {describe(strategy)}; precision: {config.precision}; generator depth {config.depth}; "
           f"{config.steps_per_epoch} steps per epoch, {config.total_steps} in all")
     model = build_model(config, strategy) if config.task == "pix2pix" else build_judge_model(config, strategy)
-    checkpoint = training_checkpoint(model)
-    manager = checkpoint_manager(checkpoint, RunDir(target.directory.parent), config.keep_checkpoints)
     latest = tf.train.latest_checkpoint(str(run.checkpoints))
+    checkpoint = training_checkpoint(model, latest)
+    manager = checkpoint_manager(checkpoint, RunDir(target.directory.parent), config.keep_checkpoints)
     if latest:
         restore(checkpoint, latest)
     start = int(model.train_steps.numpy())
     if start:
         print(f"resuming {run.root} at step {start} of {config.total_steps}")
     val_ds = data_lib.evaluation_dataset(prepared.val_pairs, config) if prepared.val_pairs else None
+    val_freq = validation_every_epochs(len(prepared.val_pairs), config.steps_per_epoch)
+    if val_ds is not None:
+        every = ("after each epoch" if val_freq == 1
+                 else f"every {val_freq} epochs ({val_freq * config.steps_per_epoch} steps)")
+        print(f"validation: {len(prepared.val_pairs)} held-out pairs {every}")
     first_val = _val_score(model, val_ds) if val_ds is not None and start == 0 else None
     stopper = StopOnSignal()
     callbacks = [stopper]
@@ -270,7 +315,8 @@ def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, ta
             history = model.fit(
                 data_lib.training_dataset(prepared.train_pairs, config, start_step=at),
                 initial_epoch=initial_epoch, epochs=epochs, steps_per_epoch=steps,
-                validation_data=val_ds, callbacks=callbacks, verbose=verbose, shuffle=False)
+                validation_data=val_ds, validation_freq=val_freq, callbacks=callbacks, verbose=verbose,
+                shuffle=False)
             last_val = history.history.get(f"val_{model.VAL_METRIC}", [last_val])[-1]
             if stopper.received:
                 break

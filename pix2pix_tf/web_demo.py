@@ -36,8 +36,8 @@ PAGE_FILES = ("index.html", "app.js", "style.css")
 RUNTIME_FILES = {
     "@litertjs/core/dist/index.js": "litert/core.js",
     "@litertjs/wasm-utils/dist/index.js": "litert/wasm-utils.js",
-    **{f"@litertjs/core/wasm/{name}": f"litert/wasm/{name}"
-       for build in ("litert_wasm_internal", "litert_wasm_compat_internal") for name in (build + ".js", build + ".wasm")},
+    **{f"@litertjs/core/wasm/{build}{ext}": f"litert/wasm/{build}{ext}"
+       for build in ("litert_wasm_internal", "litert_wasm_compat_internal") for ext in (".js", ".wasm")},
 }
 VARIANT_LABELS = {"none": "float32", "float16": "float16 weights", "dynamic": "int8 weights (dynamic range)",
                   "int8": "full int8"}
@@ -137,7 +137,7 @@ def example_inputs(config, data: str | None, count: int) -> np.ndarray:
     """Model-side inputs of the run's held-out split (else its training split), at the model's size, as
     validation saw them: what the page offers to click on before anyone draws or uploads."""
     from pix2pix_tf import data as data_lib
-    from pix2pix_tf.training import VAL_SPLITS, data_root
+    from pix2pix_tf.rundir import VAL_SPLITS, data_root
 
     root = Path(data) if data is not None else data_root(config)
     if not root.is_dir():

@@ -51,17 +51,76 @@ def tiny_data(tmp_path: Path) -> Path:
     return root
 
 
-TINY_FLAGS = ["--image-size", "32", "--ngf", "8", "--ndf", "8", "--precision", "float32",
-              "--log-every", "2", "--sample-every", "1000", "--quiet"]
+TINY = {"image_size": "32", "ngf": 8, "ndf": 8, "precision": "float32", "log_every": 2, "sample_every": 1000,
+        "quiet": True}
 
 
-def run_fit(*args: str, timeout: float = 300, **popen) -> subprocess.CompletedProcess:
+def tiny_flags(**changes) -> list[str]:
+    """Command-line flags of a tiny fast run; a change of ``None`` (or ``quiet=False``) drops that flag."""
+    flags = []
+    for name, value in {**TINY, **changes}.items():
+        if value is None or value is False:
+            continue
+        flags += [f"--{name.replace('_', '-')}"] + ([] if value is True else [str(value)])
+    return flags
+
+
+TINY_FLAGS = tiny_flags()
+
+
+def make_run(root: Path, data: Path, *, steps=(1,), **changes):
+    """A run directory exactly as fit leaves it (its resolved spec and generator checkpoints at ``steps``),
+    made through the library without training; returns the generator."""
+    import keras
+    import tensorflow as tf
+
+    from pix2pix_tf.config import new_config, save_config
+    from pix2pix_tf.networks import build_generator
+    from pix2pix_tf.rundir import RunDir, checkpoint_manager
+    from pix2pix_tf.training import prepare
+
+    flags = {k: v for k, v in {**TINY, **changes}.items() if k != "quiet"}
+    spec = prepare(new_config({"data": str(data), **flags})).config
+    root.mkdir(parents=True)
+    save_config(spec, root)
+    keras.mixed_precision.set_global_policy(spec.precision)
+    keras.utils.set_random_seed(spec.seed)
+    generator = build_generator(spec)
+    manager = checkpoint_manager(tf.train.Checkpoint(generator=generator), RunDir(root), spec.keep_checkpoints)
+    for step in steps:
+        manager.save(checkpoint_number=step)
+    return generator
+
+
+def latest_step(run_dir: Path) -> int:
+    """The step of the run's latest checkpoint, 0 before the first one."""
+    from pix2pix_tf.errors import UserError
+    from pix2pix_tf.rundir import RunDir, checkpoint_path, checkpoint_step
+
+    try:
+        return checkpoint_step(checkpoint_path(RunDir(Path(run_dir))))
+    except UserError:
+        return 0
+
+
+def run_module(module: str, *args: str, timeout: float = 300, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    """``python -m module args`` on this checkout, as a user runs a command."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", "pix2pix_tf.fit", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=popen.get("cwd", REPO))
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=cwd)
+
+
+def run_fit(*args: str, timeout: float = 300, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return run_module("pix2pix_tf.fit", *args, timeout=timeout, cwd=cwd)
 
 
 def error_line(result: subprocess.CompletedProcess) -> str:
     lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert lines, f"no 'error:' line in stderr:\n{result.stderr[-3000:]}"
     return lines[-1]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_precision_cache(tmp_path_factory):
+    """--precision auto caches its measured choice per user; tests keep theirs out of ~/.cache."""
+    os.environ["PIX2PIX_TF_CACHE"] = str(tmp_path_factory.mktemp("precision-cache"))

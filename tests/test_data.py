@@ -15,7 +15,8 @@ from pix2pix_tf.errors import UserError
 def resolved(config: Config, pairs) -> Config:
     _, info = data_lib.check_pairs(pairs, config, what="train")
     input_nc, output_nc = data_lib.channel_counts(config, info)
-    return dataclasses.replace(config, input_nc=input_nc, output_nc=output_nc, steps_per_epoch=len(pairs) // config.batch_size)
+    return dataclasses.replace(config, input_nc=input_nc, output_nc=output_nc,
+                               steps_per_epoch=len(pairs) // config.batch_size)
 
 
 def test_jitter_crops_and_mirrors_both_halves_identically(tmp_path):

@@ -7,7 +7,6 @@ is one connection attempt to the loopback discard port (127.0.0.1:9).
 from __future__ import annotations
 
 import http.server
-import importlib.util
 import io
 import os
 import subprocess
@@ -21,22 +20,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pix2pix_tf.datasets import combine as combine_tool
+from pix2pix_tf.datasets import download as download_tool
+from pix2pix_tf.errors import UserError
+
 REPO = Path(__file__).resolve().parent.parent
-
-
-def _load(name: str, filename: str):
-    """Load a script from datasets/ by path (datasets/ is not a package on purpose)."""
-    spec = importlib.util.spec_from_file_location(name, REPO / "datasets" / filename)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-combine_tool = _load("p2p_combine_A_and_B", "combine_A_and_B.py")
-download_tool = _load("p2p_download", "download.py")
-
-from pix2pix_tf.errors import UserError  # noqa: E402  (the scripts put the repo root on sys.path)
 
 
 @pytest.fixture(autouse=True)
@@ -249,7 +237,8 @@ def test_download_with_local_archive_unpacks_and_verifies(tmp_path, capsys):
 def test_download_accepts_splits_at_archive_root(tmp_path):
     files = {k: v for k, v in _facades_files(prefix="").items() if not k.startswith("test/")}
     archive = _make_archive(tmp_path / "maps.tar.gz", files)
-    assert download_tool.fetch_dataset("maps", out=tmp_path / "maps", archive=archive, progress=False) == {"train": 3, "val": 2}
+    counts = download_tool.fetch_dataset("maps", out=tmp_path / "maps", archive=archive, progress=False)
+    assert counts == {"train": 3, "val": 2}
 
 
 @pytest.mark.parametrize(
@@ -373,12 +362,13 @@ def test_download_unknown_name(tmp_path):
 
 
 def test_cli_user_error_exits_2_with_one_line(tmp_path):
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env = {**{k: v for k, v in os.environ.items() if "proxy" not in k.lower()}, "PYTHONPATH": str(REPO)}
     result = subprocess.run(
-        [sys.executable, str(REPO / "datasets" / "combine_A_and_B.py"), "--a", str(tmp_path / "nope"), "--b", str(tmp_path), "--out", str(tmp_path / "o")],
+        [sys.executable, str(REPO / "datasets" / "combine_A_and_B.py"), "--a", str(tmp_path / "nope"),
+         "--b", str(tmp_path), "--out", str(tmp_path / "o")],
         capture_output=True,
         text=True,
-        cwd=tmp_path,  # from another folder: the script finds pix2pix_tf by itself
+        cwd=tmp_path,  # from another folder: the script needs only the (installed) package
         env=env,
         timeout=60,
     )

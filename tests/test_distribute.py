@@ -1,7 +1,8 @@
 """Training under tf.distribute: two replicas take the same step as one device on the same global
-batch, and a two-worker run on 127.0.0.1 writes checkpoints from its chief only and resumes on one
-device. Device splitting must happen before TensorFlow initialises its devices, so the replica
-comparison runs in a fresh process (this file run as a script)."""
+batch (dropout on: each replica draws its own rows of the mask one device would draw; a step that is
+not finite on one replica is skipped on all), and a two-worker run on 127.0.0.1 writes checkpoints
+from its chief only and resumes on one device. Device splitting must happen before TensorFlow
+initialises its devices, so the replica comparison runs in a fresh process (this file run as a script)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def compare_replicas(norm: str, sync: str, global_batch: int, steps: int) -> dic
     from pix2pix_tf.strategy import use_sync_batch_norm
     from pix2pix_tf.training import build_model
 
-    config = Config(image_size="32", ngf=8, ndf=8, norm=norm, dropout=0.0, precision="float32",
+    config = Config(image_size="32", ngf=8, ndf=8, norm=norm, dropout=0.5, precision="float32",
                     input_nc=3, output_nc=3, depth=5, sync_batch_norm=sync, constant_steps=100,
                     decay_steps=100, steps_per_epoch=steps)
     pairs = [pair_arrays(i, 32) for i in range(global_batch * steps)]
@@ -74,11 +75,73 @@ def compare_replicas(norm: str, sync: str, global_batch: int, steps: int) -> dic
     # allclose-style: |a - b| <= ATOL + RTOL * |a| everywhere iff excess <= 1
     excess = max(float(np.max(np.abs(a - b) / (ATOL + RTOL * np.abs(a)))) for a, b in pairs_after)
     moved = max(float(np.max(np.abs(a - b))) for a, b in zip(weights(single), initial))
-    return {"max_diff": diff, "excess": excess, "moved": moved,
-            "synchronized": use_sync_batch_norm(sync, norm, 2),
-            "steps": [int(single.train_steps.numpy()), int(replicated.train_steps.numpy())],
-            "iterations": [int(single.g_optimizer.iterations.numpy()),
-                           int(replicated.g_optimizer.iterations.numpy())]}
+
+    counters = {"steps": [int(m.train_steps.numpy()) for m in (single, replicated)],
+                "iterations": [int(m.g_optimizer.iterations.numpy()) for m in (single, replicated)]}
+
+    # One poisoned step, NaN only in the second replica's share: both replicas must skip it.
+    before = weights(replicated)
+    poisoned = targets[:global_batch].copy()
+    poisoned[-1, 0, 0, 0] = np.nan
+    replicated.fit(tf.data.Dataset.from_tensors((sources[:global_batch], poisoned)), epochs=1, verbose=0)
+    skipped = all(np.array_equal(a, b) for a, b in zip(before, weights(replicated)))
+    masks = {name: dropout_masks(model, global_batch, config.seed)
+             for name, model in (("single", single), ("replicated", replicated))}
+    half = global_batch // 2
+    return {"max_diff": diff, "excess": excess, "moved": moved, "poisoned_step_skipped": skipped,
+            "masks_equal_single": bool(np.array_equal(masks["single"], masks["replicated"])),
+            "replica_masks_differ": bool(not np.array_equal(masks["replicated"][:half],
+                                                           masks["replicated"][half:2 * half])),
+            "synchronized": use_sync_batch_norm(sync, norm, 2), **counters}
+
+
+def float16_poisoned_step() -> dict:
+    """Under float16 (loss scaling) on 2 logical CPUs: a NaN only in the second replica's share (instance
+    norm, so nothing carries it to the first replica before the gradients are all-reduced)."""
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+    import numpy as np
+    from conftest import pair_arrays
+
+    from pix2pix_tf.config import Config
+    from pix2pix_tf.training import build_model
+
+    config = Config(image_size="32", ngf=8, ndf=8, norm="instance", precision="mixed_float16", input_nc=3,
+                    output_nc=3, depth=5, constant_steps=100, decay_steps=100, steps_per_epoch=1)
+    model = build_model(config, tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    pairs = [pair_arrays(i, 32) for i in range(4)]
+    sources = np.stack([a for a, _ in pairs]).astype("float32") / 127.5 - 1.0
+    targets = np.stack([b for _, b in pairs]).astype("float32") / 127.5 - 1.0
+    poisoned = targets.copy()
+    poisoned[-1, 0, 0, 0] = np.nan
+    before = model.generator.get_weights() + model.discriminator.get_weights()
+    model.fit(tf.data.Dataset.from_tensors((sources, poisoned)), epochs=1, verbose=0)
+    after = model.generator.get_weights() + model.discriminator.get_weights()
+    return {"unchanged": all(np.array_equal(a, b) for a, b in zip(before, after)),
+            "scales": [float(o.dynamic_scale.numpy()) for o in (model.g_optimizer, model.d_optimizer)]}
+
+
+def dropout_masks(model, global_batch: int, seed: int):
+    """The first dropout layer's kept/dropped pattern over the global batch at step 7, each
+    replica's rows drawn on that replica and concatenated in replica order."""
+    import numpy as np
+    import tensorflow as tf
+
+    from pix2pix_tf.networks import dropout_noise
+
+    strategy = model.distribute_strategy
+    layer = next(layer for layer in model.generator.layers if "dropout" in layer.name)
+    rows = global_batch // strategy.num_replicas_in_sync
+
+    def draw():
+        with dropout_noise(seed, 7):
+            return layer(tf.ones((rows, 2, 2, 16)), training=True)
+
+    per_replica = tf.function(lambda: strategy.run(draw))()
+    return np.concatenate([t.numpy() for t in strategy.experimental_local_results(per_replica)]) > 0
 
 
 CASES = (("instance", "auto"), ("batch", "on"), ("batch", "off"))
@@ -114,6 +177,25 @@ def test_two_replicas_take_the_single_device_step(comparisons, norm, sync):
     assert result["excess"] <= 1.0, result
 
 
+def test_replicas_draw_their_own_rows_of_the_single_device_dropout_mask(comparisons):
+    result = comparisons[("instance", "auto")]
+    assert result["replica_masks_differ"], result
+    assert result["masks_equal_single"], result
+
+
+def test_a_step_non_finite_on_one_replica_is_skipped_on_all(comparisons):
+    for result in comparisons.values():
+        assert result["poisoned_step_skipped"], result
+
+
+def test_float16_step_non_finite_on_one_replica_is_skipped_on_all_and_halves_the_scale():
+    process = subprocess.run([sys.executable, __file__, "float16"], capture_output=True, text=True,
+                             env=_env(), cwd=REPO, timeout=TIMEOUT, check=False)
+    assert process.returncode == 0, process.stderr[-3000:]
+    result = json.loads(process.stdout.strip().splitlines()[-1])
+    assert result == {"unchanged": True, "scales": [2.0 ** 14, 2.0 ** 14]}, result
+
+
 def test_unsynchronised_batch_norm_differs_and_warns(comparisons):
     import warnings
 
@@ -144,15 +226,8 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
-def latest_step(run_dir: Path) -> int:
-    state = run_dir / "checkpoints" / "checkpoint"
-    if not state.exists():
-        return 0
-    return int(state.read_text().splitlines()[0].rsplit("-", 1)[-1].strip('"'))
-
-
 def test_two_workers_train_chief_checkpoints_and_resume_on_one_device(tiny_data, tmp_path):
-    from conftest import TINY_FLAGS, run_fit
+    from conftest import TINY_FLAGS, latest_step, run_fit
 
     run = tmp_path / "run"
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
@@ -214,3 +289,5 @@ if __name__ == "__main__":
     if sys.argv[1] == "compare":
         norm, sync, batch, steps = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
         print(json.dumps(compare_replicas(norm, sync, batch, steps)))
+    elif sys.argv[1] == "float16":
+        print(json.dumps(float16_poisoned_step()))

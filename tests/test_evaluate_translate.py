@@ -5,50 +5,23 @@ from __future__ import annotations
 
 import csv
 import json
-import math
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import TINY_FLAGS, error_line, make_run, pair_arrays, run_fit, run_module, save_image, write_paired
 from PIL import Image
 
-from conftest import REPO, TINY_FLAGS, error_line, pair_arrays, run_fit, save_image, write_paired
 from pix2pix_tf import evaluate as ev
-from pix2pix_tf.config import Config, save_config
 from pix2pix_tf.errors import UserError
-from pix2pix_tf.losses import image_metrics
-from pix2pix_tf.networks import build_generator
-from pix2pix_tf.translate import ImageError, load, plan_outputs, tile_starts
+from pix2pix_tf.rundir import RunDir, checkpoint_manager
+from pix2pix_tf.translate import plan_outputs
+from pix2pix_tf.translator import ImageError, load, tile_starts
 
 SIZE = 32  # tiny models: depth 5, so images pad to multiples of 32 and the minimum side is 16
-
-
-def run_module(module: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=REPO)
-
-
-def make_run(root: Path, data: Path, *, channels: int = 3, steps=(1,)) -> keras.Model:
-    """A run directory as fit leaves it (config + generator checkpoints), without training."""
-    config = Config(data=str(data), image_size=str(SIZE), ngf=8, ndf=8, input_nc=channels, output_nc=channels,
-                    depth=5, steps_per_epoch=8, constant_steps=1, decay_steps=1, precision="float32")
-    root.mkdir(parents=True)
-    save_config(config, root)
-    keras.mixed_precision.set_global_policy("float32")
-    keras.utils.set_random_seed(0)
-    generator = build_generator(config)
-    manager = tf.train.CheckpointManager(tf.train.Checkpoint(generator=generator), root / "checkpoints",
-                                         max_to_keep=5, checkpoint_name="ckpt")
-    for step in steps:
-        manager.save(checkpoint_number=step)
-    return generator
 
 
 @pytest.fixture(scope="module")
@@ -62,15 +35,16 @@ def data(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def rgb_run(tmp_path_factory, data) -> Path:
     root = tmp_path_factory.mktemp("rgb") / "run"
-    make_run(root, data, channels=3)
+    make_run(root, data)
     return root
 
 
 @pytest.fixture(scope="module")
-def grey_run(tmp_path_factory, data) -> Path:
-    root = tmp_path_factory.mktemp("grey") / "run"
-    make_run(root, data, channels=1)
-    return root
+def grey_run(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("grey")
+    data = write_paired(root / "data", count=8, size=SIZE, channels=1)
+    make_run(root / "run", data)
+    return root / "run"
 
 
 def noise(h: int, w: int, c: int, seed: int = 0) -> np.ndarray:
@@ -78,42 +52,6 @@ def noise(h: int, w: int, c: int, seed: int = 0) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- metrics
-
-
-def test_metrics_equal_hand_computed_values():
-    # Constant images a = 0.25 and b = 0.75 on the [0, 1] scale (network range -0.5 and 0.5):
-    #   L1 = 0.5;  PSNR = 10 log10(1 / 0.5**2) = 6.0206 dB;
-    #   SSIM of constants (no variance) = (2ab + C1) / (a**2 + b**2 + C1), C1 = 0.01**2.
-    a, b = 0.25, 0.75
-    output = np.full((2, 16, 16, 3), 2 * a - 1, np.float32)
-    target = np.full((2, 16, 16, 3), 2 * b - 1, np.float32)
-    target[1] = output[1]  # the second example is a perfect match
-    values = {k: v.numpy() for k, v in image_metrics(output, target).items()}
-    c1 = 0.01 ** 2
-    np.testing.assert_allclose(values["l1"], [0.5, 0.0], atol=1e-6)
-    assert values["psnr"][0] == pytest.approx(10 * math.log10(1 / 0.25), abs=1e-4)
-    assert math.isinf(values["psnr"][1])
-    # (tf.image.ssim forms variances as E[x^2] - E[x]^2 in float32: ~1e-4 of rounding on constants)
-    np.testing.assert_allclose(values["ssim"], [(2 * a * b + c1) / (a * a + b * b + c1), 1.0], atol=2e-4)
-
-    # A checkerboard error of +-0.1 on the [0, 1] scale: L1 0.1, MSE 0.01, PSNR 20 dB exactly.
-    rng = np.random.default_rng(0)
-    target = rng.uniform(0.2, 0.8, (1, 16, 16, 1)).astype(np.float32)
-    sign = np.where(np.indices((16, 16)).sum(axis=0) % 2, 1.0, -1.0)[None, ..., None]
-    output = target + 0.1 * sign
-    values = image_metrics(output * 2 - 1, target * 2 - 1)
-    assert float(values["l1"][0]) == pytest.approx(0.1, abs=1e-5)
-    assert float(values["psnr"][0]) == pytest.approx(20.0, abs=1e-3)
-
-
-def test_aggregate_and_ranking():
-    scores = [ev.ImageScore(0, "a.png", 0.2, 15.0, 0.5), ev.ImageScore(1, "b.png", 0.1, 20.0, 0.7),
-              ev.ImageScore(2, "c.png", 0.3, 10.0, 0.6)]
-    means, stds = ev.aggregate(scores)
-    assert means == pytest.approx({"l1": 0.2, "psnr": 15.0, "ssim": 0.6})
-    assert stds["psnr"] == pytest.approx(math.sqrt(50 / 3))
-    assert [s.name for s in ev.ranked(scores, "l1")] == ["b.png", "a.png", "c.png"]
-    assert [s.name for s in ev.ranked(scores, "ssim")] == ["b.png", "c.png", "a.png"]
 
 
 # --------------------------------------------------------------------------- translate (library)
@@ -249,8 +187,7 @@ def _constant_output(generator: keras.Model, value: np.ndarray) -> None:
 def test_all_checkpoints_picks_the_best_one(tmp_path, data):
     run_dir = tmp_path / "run"
     generator = make_run(run_dir, data, steps=())
-    manager = tf.train.CheckpointManager(tf.train.Checkpoint(generator=generator), run_dir / "checkpoints",
-                                         max_to_keep=5, checkpoint_name="ckpt")
+    manager = checkpoint_manager(tf.train.Checkpoint(generator=generator), RunDir(run_dir), 5)
     targets = np.stack([pair_arrays(i, SIZE)[1] for i in range(100, 104)]).astype(np.float32) / 127.5 - 1
     mean_colour = targets.mean(axis=(0, 1, 2))
     for step, value in ((10, -np.ones(3)), (20, mean_colour), (30, np.ones(3))):  # black, the mean, white
@@ -309,7 +246,7 @@ def hostile_files(folder: Path) -> dict[str, Path]:
         "bomb.png": png_claiming(100_000, 100_000),
         "empty_dims.png": png_claiming(0, 0),
         "one_pixel.png": encoded(rgb[:1, :1], "PNG"),
-        "sixteen.png": encoded(Image.fromarray((rgb[..., 0].astype(np.uint16) * 257)), "PNG"),
+        "sixteen.png": encoded(Image.fromarray(rgb[..., 0].astype(np.uint16) * 257), "PNG"),
         "palette.png": encoded(rgb, "PNG", "P"),
         "alpha.png": encoded(np.dstack([rgb, rgb[..., :1]]), "PNG"),
         "grey.png": encoded(rgb[..., 0], "PNG"),

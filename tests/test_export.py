@@ -22,21 +22,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import REPO, error_line, pair_arrays, run_fit, save_image, tiny_flags
 from PIL import Image
 
-from conftest import REPO, TINY_FLAGS, error_line, pair_arrays, run_fit, save_image
 from pix2pix_tf import export as ex
 from pix2pix_tf.errors import UserError
+from pix2pix_tf.export.serving import seed_keras_dropout
+from pix2pix_tf.export.settings import METADATA_FILE, MIN_PSNR_DB, QUANTIZATIONS
+from pix2pix_tf.export.tflite import builtin_op_names, seeded_noise
+from pix2pix_tf.export.verify import TF1Session, differences, png_bytes
+from pix2pix_tf.images import PNG_SIGNATURE
 from pix2pix_tf.inference import load_generator
 
 HEIGHT, WIDTH = 64, 128
-SIZE_FLAGS = ["--image-size", f"{HEIGHT}x{WIDTH}"]
-
-
-def _flags_without_size() -> list[str]:
-    flags = list(TINY_FLAGS)
-    i = flags.index("--image-size")
-    return flags[:i] + flags[i + 2:]
 
 
 def load_script(name: str):
@@ -56,7 +54,7 @@ def run_dir(tmp_path_factory) -> Path:
         a, b = pair_arrays(i, WIDTH)
         save_image(np.concatenate([a[:HEIGHT], b[:HEIGHT]], axis=1), data / "train" / f"{i + 1}.png")
     run = root / "run"
-    result = run_fit("--run-dir", str(run), "--data", str(data), *_flags_without_size(), *SIZE_FLAGS,
+    result = run_fit("--run-dir", str(run), "--data", str(data), *tiny_flags(image_size=f"{HEIGHT}x{WIDTH}"),
                      "--steps", "3", "--save-every", "3")
     assert result.returncode == 0, result.stderr[-3000:]
     return run
@@ -109,7 +107,7 @@ def png_claiming(width: int, height: int) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (ex.PNG_MAGIC + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 4096))
+    return (PNG_SIGNATURE + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 4096))
             + chunk(b"IEND", b""))
 
 
@@ -122,7 +120,7 @@ def test_layout_signatures_names_and_dtypes(det_export, det_keras):
     assert path == det_export.out / "saved_model" / "pix2pix" / "1"
     config = (det_export.out / "saved_model" / "models.config").read_text()
     assert 'name: "pix2pix"' in config and f'base_path: "{path.parent.resolve()}"' in config
-    session = ex.TF1Session(path)
+    session = TF1Session(path)
     try:
         sigs = {k: v for k, v in session.meta.signature_def.items() if not k.startswith("__")}
         assert set(sigs) == {"serving_default", "image_bytes", "metadata"}
@@ -140,18 +138,19 @@ def test_layout_signatures_names_and_dtypes(det_export, det_keras):
     finally:
         session.close()
     assert metadata["inference_mode"] == b"deterministic" and metadata["size_multiple"] == 64
-    recorded = json.loads((path / "assets.extra" / ex.METADATA_FILE).read_text())
+    recorded = json.loads((path / "assets.extra" / METADATA_FILE).read_text())
     assert recorded["inference_mode"] == "deterministic" and recorded["trained_size"] == [HEIGHT, WIDTH]
     stored = sum(int(np.prod(shape)) for name, shape in tf.train.list_variables(str(path / "variables" / "variables"))
                  if not name.startswith("_CHECKPOINTABLE"))
     assert stored <= det_keras.generator.count_params() + 8  # each weight once (keras-team/keras#23553)
     summary = json.loads((det_export.out / "export.json").read_text())
     assert summary["inference_mode"] == "deterministic"
-    assert [a["artefact"].split(" (")[0] for a in summary["artefacts"]][:2] == ["saved_model", "saved_model image_bytes"]
+    artefacts = [a["artefact"].split(" (")[0] for a in summary["artefacts"]]
+    assert artefacts[:2] == ["saved_model", "saved_model image_bytes"]
 
 
 def test_tf1_session_equals_keras(det_export, det_keras, inputs):
-    session = ex.TF1Session(det_export.saved_model)
+    session = TF1Session(det_export.saved_model)
     try:
         out = session.run("serving_default", {"images": inputs})["images"]
         odd = inputs[:1, :45, :70]
@@ -177,10 +176,10 @@ def test_serving_changes_no_variable(which, det_export, paper_export, inputs):
     assert before, "the SavedModel should hold the generator's variables"
     for _ in range(2):
         loaded.signatures["serving_default"](images=tf.constant(inputs))
-        loaded.signatures["image_bytes"](image_bytes=tf.constant(ex.png_bytes(inputs[:2])))
+        loaded.signatures["image_bytes"](image_bytes=tf.constant(png_bytes(inputs[:2])))
     after = [v.numpy() for v in loaded.variables]
     assert all(np.array_equal(a, b) for a, b in zip(before, after))
-    session = ex.TF1Session(result.saved_model)
+    session = TF1Session(result.saved_model)
     try:
         assert session.assigning_ops() == []
         assert "ReadVariableOp" in session.served_ops()  # the walk does reach the network
@@ -195,7 +194,7 @@ def test_bytes_round_trip_returns_png_of_input_size(det_export):
     outputs = serve(image_bytes=tf.constant(files))["image_bytes"].numpy()
     shapes = []
     for data in outputs:
-        assert data.startswith(ex.PNG_MAGIC)
+        assert data.startswith(PNG_SIGNATURE)
         shapes.append(np.asarray(Image.open(io.BytesIO(data))).shape)
     assert shapes == [(45, 70, 3), (45, 70, 3), (45, 70, 3), (1, 1, 3)]
 
@@ -228,7 +227,7 @@ def hostile_payloads() -> dict[str, bytes]:
     sixteen = buffer.getvalue()
     return {
         "random bytes": rng.bytes(2000),
-        "random bytes after a PNG signature": ex.PNG_MAGIC + rng.bytes(500),
+        "random bytes after a PNG signature": PNG_SIGNATURE + rng.bytes(500),
         "random bytes after a JPEG marker": b"\xff\xd8\xff" + rng.bytes(500),
         "truncated PNG": png[: len(png) // 2],
         "truncated JPEG": jpeg[: len(jpeg) // 2],
@@ -274,7 +273,7 @@ def test_tflite_variants_load_in_litert_and_meet_tolerance(det_export, det_keras
 
     reference = keras_out(det_keras, inputs)
     names = sorted(p.name for p in det_export.tflite)
-    assert names == sorted(f"pix2pix_{q}.tflite" for q in ex.QUANTIZATIONS)
+    assert names == sorted(f"pix2pix_{q}.tflite" for q in QUANTIZATIONS)
     for path in det_export.tflite:
         quant = path.stem.split("_", 1)[1]
         meta = json.loads(path.with_suffix(".json").read_text())
@@ -282,15 +281,15 @@ def test_tflite_variants_load_in_litert_and_meet_tolerance(det_export, det_keras
         assert meta["quantization"] == quant and meta["direction"] == "AtoB" and meta["input"]["range"] == [-1, 1]
         interpreter = Interpreter(model_path=str(path))
         assert interpreter.get_signature_list() == {"generate": {"inputs": ["image"], "outputs": ["image"]}}
-        ops = ex.builtin_op_names(interpreter)
+        ops = builtin_op_names(interpreter)
         assert not any(op.startswith("Flex") or op in ("CUSTOM", "DELEGATE") for op in ops), ops
         runner = interpreter.get_signature_runner("generate")
         outputs = np.concatenate([runner(image=image[None])["image"] for image in inputs])
-        _, mean_abs, psnr = ex.differences(reference, outputs)
+        _, mean_abs, psnr = differences(reference, outputs)
         if quant == "none":
             assert mean_abs <= 1e-4
         else:
-            assert psnr >= ex.MIN_PSNR_DB[quant], (quant, psnr)
+            assert psnr >= MIN_PSNR_DB[quant], (quant, psnr)
 
 
 def test_int8_is_integer_inside(det_export):
@@ -321,15 +320,15 @@ def test_paper_export_records_mode_and_is_random(paper_export, inputs):
 
 def test_paper_seeded_signature_equals_keras_paper_generator(paper_export, run_dir, inputs):
     trained = load_generator(run_dir, "latest", "paper")
-    ex.seed_keras_dropout(trained.generator, 99)
+    seed_keras_dropout(trained.generator, 99)
     reference = trained.generator(inputs, training=False).numpy()
-    session = ex.TF1Session(paper_export.saved_model)
+    session = TF1Session(paper_export.saved_model)
     try:
         out = session.run("serving_seeded", {"images": inputs, "seed": np.int64(99)})["images"]
     finally:
         session.close()
     np.testing.assert_allclose(out, reference, atol=1e-5, rtol=0)
-    ex.seed_keras_dropout(trained.generator, 100)
+    seed_keras_dropout(trained.generator, 100)
     assert np.abs(trained.generator(inputs, training=False).numpy() - out).max() > 1e-3  # the seed matters
 
 
@@ -341,14 +340,14 @@ def test_paper_tflite_has_builtin_random_dropout_and_noise_signature(paper_expor
     assert meta["inference_mode"] == "paper" and meta["noise_signature"]["name"] == "generate_with_noise"
     interpreter = Interpreter(model_path=str(path))
     assert set(interpreter.get_signature_list()) == {"generate", "generate_with_noise"}
-    assert "RANDOM_UNIFORM" in ex.builtin_op_names(interpreter)
+    assert "RANDOM_UNIFORM" in builtin_op_names(interpreter)
     shapes = [tuple(s) for s in meta["noise_signature"]["inputs"].values()]
     assert len(shapes) == 2  # 64 px high at ngf 8: two 512-equivalent decoder layers carry dropout
     trained = load_generator(run_dir, "latest", "paper")
-    ex.seed_keras_dropout(trained.generator, 5)
+    seed_keras_dropout(trained.generator, 5)
     reference = trained.generator(inputs[:1], training=False).numpy()
     noisy = interpreter.get_signature_runner("generate_with_noise")
-    out = noisy(image=inputs[:1], **ex.seeded_noise(shapes, 5))["image"]
+    out = noisy(image=inputs[:1], **seeded_noise(shapes, 5))["image"]
     assert np.abs(out - reference).mean() <= 1e-4
 
 

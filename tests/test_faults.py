@@ -9,8 +9,7 @@ import sys
 import time
 
 import numpy as np
-from conftest import REPO, TINY_FLAGS, error_line, run_fit
-from test_fit import latest_step
+from conftest import REPO, TINY_FLAGS, error_line, latest_step, run_fit
 
 
 def shorten_run(run, total: int) -> None:
@@ -95,7 +94,8 @@ def test_a_checkpoint_write_that_fails_keeps_the_previous_one(tiny_data, tmp_pat
     run = tmp_path / "run"
     assert run_fit("--data", str(tiny_data), "--run-dir", str(run), "--steps", "4", *TINY_FLAGS).returncode == 0
     config = run / "config.json"
-    config.write_text(config.read_text().replace('"steps": 4', '"steps": 8').replace('"decay_steps": 2', '"decay_steps": 6'))
+    text = config.read_text()
+    config.write_text(text.replace('"steps": 4', '"steps": 8').replace('"decay_steps": 2', '"decay_steps": 6'))
 
     def small_files():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG from write() instead of being killed

@@ -3,23 +3,13 @@
 import json
 
 import pytest
-from conftest import TINY_FLAGS, error_line, run_fit, write_paired
-
-from pix2pix_tf.rundir import RunDir
-
-
-def latest_step(run_dir) -> int:
-    state = RunDir(run_dir).checkpoints / "checkpoint"
-    if not state.exists():
-        return 0
-    line = state.read_text().splitlines()[0]
-    return int(line.rsplit("-", 1)[-1].strip('"'))
+from conftest import TINY_FLAGS, error_line, latest_step, run_fit, tiny_flags, write_paired
 
 
 def test_run_directory_holds_config_checkpoints_logs_and_samples(tiny_data, tmp_path):
     run = tmp_path / "run"
     result = run_fit("--data", str(tiny_data), "--run-dir", str(run), "--steps", "6", "--save-every", "3",
-                     "--sample-every", "3", *TINY_FLAGS[:-5])
+                     *tiny_flags(sample_every=3, log_every=None, quiet=False))
     assert result.returncode == 0, result.stderr[-3000:]
     stored = json.loads((run / "config.json").read_text())
     assert stored["format"] == "pix2pix_tf.config"
@@ -94,3 +84,48 @@ def test_validate_every_logs_held_out_metrics_at_those_steps(tiny_data, tmp_path
         for event in tf.compat.v1.train.summary_iterator(str(path)):
             steps.update(event.step for value in event.summary.value if value.tag == "val/l1")
     assert {2, 4} <= steps
+
+
+def test_a_run_saved_with_wrapped_optimizers_resumes(tiny_data, tmp_path):
+    """Runs saved before float32 and bfloat16 dropped Keras' loss-scale wrapper keep each optimiser
+    under ``inner_optimizer``; they resume (and go on saving in that layout)."""
+    import tensorflow as tf
+
+    from pix2pix_tf.config import new_config, save_config
+    from pix2pix_tf.rundir import RunDir, checkpoint_manager
+    from pix2pix_tf.training import build_model, prepare
+
+    run = tmp_path / "old"
+    spec = prepare(new_config({"data": str(tiny_data), "image_size": "32", "ngf": 8, "ndf": 8,
+                               "precision": "float32", "steps": 6, "save_every": 3})).config
+    run.mkdir()
+    save_config(spec, run)
+    model = build_model(spec)
+    model.train_steps.assign(3)
+    legacy = tf.train.Checkpoint(generator=model.generator, discriminator=model.discriminator,
+                                 g_optimizer=tf.train.Checkpoint(inner_optimizer=model.g_optimizer),
+                                 d_optimizer=tf.train.Checkpoint(inner_optimizer=model.d_optimizer),
+                                 train_steps=model.train_steps)
+    checkpoint_manager(legacy, RunDir(run), 5).save(checkpoint_number=3)
+    result = run_fit("--run-dir", str(run), "--quiet")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "resuming" in result.stdout and "at step 3 of 6" in result.stdout
+    assert latest_step(run) == 6
+    names = [name for name, _ in tf.train.list_variables(str(run / "checkpoints" / "ckpt-6"))]
+    assert any(name.startswith("g_optimizer/inner_optimizer/") for name in names)
+
+
+def test_validation_is_a_fixed_subset_at_a_bounded_cost(tiny_data):
+    from pix2pix_tf.config import new_config
+    from pix2pix_tf.training import prepare, validation_every_epochs, validation_subset
+
+    pairs = [f"pair{i}" for i in range(106)]
+    subset = validation_subset(pairs, 64)
+    assert len(subset) == 64 == len(set(subset)) and subset == validation_subset(pairs, 64)
+    assert subset[0] == "pair0" and subset[-1] in pairs[-3:]  # spread over the whole split
+    assert validation_subset(pairs, 0) == pairs and validation_subset(pairs[:5], 64) == pairs[:5]
+    assert validation_every_epochs(64, 400) == 1  # facades: every epoch
+    assert validation_every_epochs(16, 16) == 3  # 16 pairs: every 3 epochs, 48 steps per 16 validations
+    prepared = prepare(new_config({"data": str(tiny_data), "image_size": "32", "precision": "float32",
+                                   "val_images": 2}))
+    assert len(prepared.val_pairs) == 2

@@ -7,30 +7,21 @@ import csv
 import io
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import error_line, make_run, run_fit, run_module, write_paired
 from PIL import Image
 
-from conftest import REPO, error_line, run_fit, write_paired
-from pix2pix_tf.config import Config, save_config
+from pix2pix_tf.config import Config
 from pix2pix_tf.errors import UserError
 from pix2pix_tf.palette import FACADES, Palette, derive_palette, palette_from_arg
 from pix2pix_tf.realism import confusion_matrices, load_judge, scores_from_confusion
 
 TINY = ["--image-size", "32", "--ngf", "8", "--precision", "float32", "--batch-size", "2", "--steps", "6",
         "--quiet"]
-
-
-def run_module(module: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=REPO)
 
 
 def blocky_label_map(palette: Palette, size: int = 128, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -165,8 +156,7 @@ def test_a_judge_that_does_not_fit_is_refused(judge_run, tmp_path):
         loaded.check_fits(fits, noise, "run")
     result = run_module("pix2pix_tf.judge", "--data", str(data), "--run-dir", str(tmp_path / "j"), *TINY)
     assert result.returncode == 2 and "--direction" in error_line(result)
-    (tmp_path / "gan").mkdir()
-    save_config(Config(data=str(data)), tmp_path / "gan")
+    make_run(tmp_path / "gan", data, direction="AtoB")
     with pytest.raises(UserError, match="not a judge run directory"):
         load_judge(tmp_path / "gan")
 

@@ -7,8 +7,7 @@ from PIL import Image
 
 from pix2pix_tf import synthetic
 from pix2pix_tf.errors import UserError
-from pix2pix_tf.synthetic import (MARKER_NAME, PALETTE, default_synthetic_root,
-                                  write_synthetic_facades)
+from pix2pix_tf.synthetic import MARKER_NAME, PALETTE, default_synthetic_root, write_synthetic_facades
 
 SIZE = 32
 PARAMS = dict(size=SIZE, n_train=6, n_test=3, seed=5)

@@ -25,10 +25,12 @@ import pytest
 from conftest import REPO, TINY_FLAGS, pair_arrays, run_fit, write_paired
 from PIL import Image
 
-from pix2pix_tf import export as ex
 from pix2pix_tf import web_demo
 from pix2pix_tf.config import Config, load_config
 from pix2pix_tf.errors import UserError
+from pix2pix_tf.export import __main__ as export_cli_module
+from pix2pix_tf.export import settings as ex
+from pix2pix_tf.export.verify import psnr_db
 from pix2pix_tf.palette import FACADES
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -225,7 +227,7 @@ def test_web_folder_holds_page_runtime_model_metadata_and_examples(exported):
 def test_bad_web_flags_are_refused_before_anything_is_written(argv, message, tmp_path):
     out = tmp_path / "out"
     with pytest.raises(UserError, match=message):
-        ex.main(["--run-dir", str(tmp_path / "run"), "--out", str(out), *argv])
+        export_cli_module.main(["--run-dir", str(tmp_path / "run"), "--out", str(out), *argv])
     assert not out.exists()
 
 
@@ -258,7 +260,7 @@ def test_page_computes_what_litert_computes(quant, browser, exported, run_dir, t
     if quant == "none":
         assert np.abs(found - expected).mean() < ex.TFLITE_FLOAT32_MEAN_ABS
     else:
-        assert ex.psnr_db(expected, found) >= ex.MIN_PSNR_DB[quant]
+        assert psnr_db(expected, found) >= ex.MIN_PSNR_DB[quant]
 
 
 def test_webgpu_when_the_browser_has_it(playwright, exported, run_dir, tmp_path):
@@ -315,7 +317,7 @@ def test_drawing_a_rectangle_changes_the_output_and_undo_restores_it(browser, ex
         np.testing.assert_allclose(drawn_in[0, 12:20, 12:20], np.broadcast_to(window, (8, 8, 3)), atol=1e-6)
         np.testing.assert_array_equal(drawn_in[0, :4], before_in[0, :4])  # outside the rectangle: untouched
         assert np.abs(drawn_out - before_out).mean() > 1e-3
-        assert ex.psnr_db(litert_output(model, drawn_in), drawn_out) >= ex.MIN_PSNR_DB[meta["model"]["variant"]]
+        assert psnr_db(litert_output(model, drawn_in), drawn_out) >= ex.MIN_PSNR_DB[meta["model"]["variant"]]
         page.after_next_translation(lambda: page.page.click("#undo"))
         np.testing.assert_array_equal(page.input_array(), before_in)
         np.testing.assert_allclose(page.last_output(), before_out, atol=1e-6)

@@ -1,0 +1,322 @@
+"""The one home of image handling: which files are images, reading user images and checking their
+headers before decoding, channel and bit-depth conversion, range conversion between the network's
+[-1, 1] and 8/16-bit pixels, and the reflect-pad-to-a-multiple rule with its minimum side.
+
+Most rules come in two versions side by side: NumPy for the host (translate, evaluate, tests) and
+TensorFlow ops for graphs (``tf.data`` in fit, the exported SavedModel). ``tests/test_images.py``
+proves each pair computes the same thing.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import tensorflow as tf  # imported where used, so the dataset tools load without TensorFlow
+
+# Files TensorFlow decodes inside a graph (fit's tf.data pipeline, the SavedModel's bytes signature).
+GRAPH_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+# Every image file a user may hand us on the host (Pillow reads the rest).
+IMAGE_SUFFIXES = (*GRAPH_IMAGE_SUFFIXES, ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+JPEG_SIGNATURE = b"\xff\xd8\xff"
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601
+MAX_PIXELS = 64 * 2**20  # host decoding: uint16 then float32, about 1.5 GB for an RGB image this size
+
+
+class ImageError(Exception):
+    """One input cannot be translated; a command reports it and moves on to the next file."""
+
+
+def is_image_file(path: Path, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> bool:
+    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in suffixes
+
+
+# --------------------------------------------------------------------------- headers
+
+
+def png_bits(contents: bytes) -> int:
+    """Bits per sample of an encoded file: 16 for a 16-bit PNG, 8 for everything else."""
+    return 16 if contents[:8] == PNG_SIGNATURE and len(contents) > 24 and contents[24] == 16 else 8
+
+
+def header_hw(contents: bytes) -> tuple[int, int] | None:
+    """(height, width) from the header alone (Pillow parses it without decoding), or None if the
+    header is not one Pillow knows; a claim over Pillow's own bomb limit raises ``ImageError``."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(contents)) as header:
+                width, height = header.size
+    except Image.DecompressionBombError:
+        raise ImageError(f"over the {MAX_PIXELS // 2**20} megapixel limit") from None
+    except Exception:  # noqa: BLE001 - an unknown header is the decoder's to reject, with its reason
+        return None
+    return height, width
+
+
+def header_hw_tf(contents: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """The graph version for JPEG and PNG: (is JPEG or PNG, height, width) from the header alone.
+
+    A decompression bomb is a small file whose header claims a huge image; reading the claim first lets
+    a limit refuse it before the decoder allocates anything.
+    """
+    import tensorflow as tf
+
+    head = tf.strings.substr(contents + tf.constant(b"\0" * 24), 0, 24)
+    is_png = tf.equal(tf.strings.substr(head, 0, 8), PNG_SIGNATURE)
+    is_jpeg = tf.equal(tf.strings.substr(head, 0, 3), JPEG_SIGNATURE)
+    ihdr = tf.cast(tf.io.decode_raw(tf.strings.substr(head, 16, 8), tf.uint8), tf.int32)
+    png_w = ((ihdr[0] * 256 + ihdr[1]) * 256 + ihdr[2]) * 256 + ihdr[3]
+    png_h = ((ihdr[4] * 256 + ihdr[5]) * 256 + ihdr[6]) * 256 + ihdr[7]
+    jpeg_hw = tf.cond(is_jpeg, lambda: tf.image.extract_jpeg_shape(contents)[:2],
+                      lambda: tf.zeros([2], tf.int32))
+    height = tf.where(is_png, png_h, jpeg_hw[0])
+    width = tf.where(is_png, png_w, jpeg_hw[1])
+    return tf.logical_or(is_png, is_jpeg), height, width
+
+
+def assert_pixel_limit_tf(height, width, max_pixels: int, what: str) -> tf.Operation:
+    """A graph-side refusal of an empty image or one over ``max_pixels``, so one request cannot make
+    a server allocate unbounded memory."""
+    import tensorflow as tf
+
+    pixels = tf.cast(height, tf.int64) * tf.cast(width, tf.int64)
+    return tf.debugging.Assert(
+        tf.logical_and(pixels <= max_pixels, pixels > 0),
+        [f"{what}: image of", height, "x", width, f"pixels (HxW) is empty or larger than the limit of "
+         f"{max_pixels} pixels set at export (--max-pixels)"], name="pixel_limit")
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def decode_tf(contents: tf.Tensor, channels: int = 0) -> tf.Tensor:
+    """Encoded JPEG/PNG/BMP/GIF -> float32 in [0, 1], through uint16 so 16-bit PNGs keep their precision."""
+    import tensorflow as tf
+
+    image = tf.io.decode_image(contents, channels=channels, dtype=tf.uint16, expand_animations=False)
+    return tf.image.convert_image_dtype(image, tf.float32)
+
+
+def decode_checked_tf(contents: tf.Tensor, channels: int, max_pixels: int, what: str) -> tf.Tensor:
+    """One encoded JPEG/PNG -> float32 HxWxC in [-1, 1], refused (not decoded) if it is not an image or is
+    over the size limit."""
+    import tensorflow as tf
+
+    is_image, height, width = header_hw_tf(contents)
+    checks = [
+        tf.debugging.Assert(is_image, [f"{what}: not a JPEG or PNG image (the input must be the file's "
+                                       f"bytes, base64-encoded only by the REST transport)"], name="is_image"),
+        assert_pixel_limit_tf(height, width, max_pixels, what),
+    ]
+    with tf.control_dependencies(checks):
+        image = decode_tf(contents, channels)
+    return to_network_range(tf.ensure_shape(image, [None, None, channels]))
+
+
+def read_image(path: str | Path) -> tuple[np.ndarray, int]:
+    """(float32 HxWxC in [0, 1], bits per sample 8 or 16) of a user's image file.
+
+    JPEG, PNG, BMP and GIF are decoded by TensorFlow, as ``fit`` decodes its data (PNGs keep 16
+    bits); other formats (TIFF, WebP, ...) go through Pillow. The size is checked from the header first.
+    """
+    import tensorflow as tf
+
+    try:
+        contents = Path(path).read_bytes()
+    except OSError as err:
+        raise ImageError(f"cannot read ({err.strerror or err})") from None
+    if not contents:
+        raise ImageError("empty file")
+    hw = header_hw(contents)
+    if hw is not None and (hw[0] * hw[1] > MAX_PIXELS or hw[0] * hw[1] == 0):
+        raise ImageError(f"{hw[1]}x{hw[0]} pixels (WxH) is empty or over the {MAX_PIXELS // 2**20} "
+                         "megapixel limit")
+    try:
+        return decode_tf(contents).numpy(), png_bits(contents)
+    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as err:
+        tf_reason = (err.message or type(err).__name__).strip().splitlines()[0]
+    return _read_with_pillow(contents, tf_reason)
+
+
+def _read_with_pillow(contents: bytes, tf_reason: str) -> tuple[np.ndarray, int]:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(contents)) as image:
+            image.load()
+            mode = image.mode
+            if mode.startswith("I;16") or mode == "I":
+                array = np.asarray(image).astype(np.float32)
+                if mode == "I" and (array.min() < 0 or array.max() > 65535):
+                    raise ImageError("32-bit integer images are not supported (only 8- and 16-bit)")
+                return array[..., None] / 65535.0, 16
+            if mode == "F":
+                raise ImageError("floating-point images are not supported (only 8- and 16-bit)")
+            target = {"1": "L", "L": "L", "LA": "LA", "P": "RGBA" if "transparency" in image.info else "RGB",
+                      "RGB": "RGB", "RGBA": "RGBA"}.get(mode, "RGB")
+            array = np.asarray(image.convert(target)).astype(np.float32) / 255.0
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as err:
+        raise ImageError(f"not a readable image ({tf_reason}; Pillow: {err})") from None
+    return (array[..., None] if array.ndim == 2 else array), 8
+
+
+# --------------------------------------------------------------------------- channels and bit depth
+
+
+def as_unit_float(image) -> tuple[np.ndarray, str]:
+    """An array-like image -> (float32 HxWxC in [0, 1], the dtype kind to return it as)."""
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3:
+        raise ValueError(f"expected an image of shape (H, W) or (H, W, C), got shape {array.shape}")
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / 255.0, "uint8"
+    if array.dtype == np.uint16:
+        return array.astype(np.float32) / 65535.0, "uint16"
+    if np.issubdtype(array.dtype, np.floating):
+        array = array.astype(np.float32)
+        if array.size and (not np.isfinite(array).all() or array.min() < 0.0 or array.max() > 1.0):
+            raise ValueError("float images must hold finite values in [0, 1]; pass uint8/uint16 arrays, "
+                             f"or scale yours (range found: {np.nanmin(array):.4g} to {np.nanmax(array):.4g})")
+        return array, "float32"
+    raise ValueError(f"unsupported image dtype {array.dtype}: use uint8, uint16 or float in [0, 1]")
+
+
+def from_unit_float(image: np.ndarray, kind: str) -> np.ndarray:
+    """[0, 1] floats -> ``kind`` ('uint8', 'uint16' or 'float32'), rounding to the nearest level."""
+    image = np.clip(image, 0.0, 1.0)
+    if kind == "uint8":
+        return np.round(image * 255.0).astype(np.uint8)
+    if kind == "uint16":
+        return np.round(image * 65535.0).astype(np.uint16)
+    return image.astype(np.float32)
+
+
+def kind_of_bits(bits: int) -> str:
+    return "uint16" if bits == 16 else "uint8"
+
+
+def match_channels(image: np.ndarray, channels: int) -> tuple[np.ndarray, list[str]]:
+    """The image with the model's input channel count, and a note for each conversion made."""
+    notes = []
+    have = image.shape[-1]
+    if have in (2, 4):
+        image = image[..., : have - 1]
+        notes.append("alpha channel dropped")
+        have -= 1
+    if have not in (1, 3):
+        raise ImageError(f"{have} channels; only grey (1) or RGB (3) images are supported")
+    if have == 1 and channels == 3:
+        image = np.repeat(image, 3, axis=-1)
+        notes.append("grey image repeated to 3 channels (the model was trained on RGB input)")
+    elif have == 3 and channels == 1:
+        image = (image @ LUMA)[..., None]
+        notes.append("RGB image converted to grey (the model was trained on 1-channel input)")
+    return image, notes
+
+
+# --------------------------------------------------------------------------- the network's range
+
+
+def to_network_range(unit):
+    """[0, 1] -> [-1, 1] (arrays and tensors alike)."""
+    return unit * 2.0 - 1.0
+
+
+def from_network_range(image):
+    """[-1, 1] -> [0, 1] (arrays and tensors alike; not clipped)."""
+    return (image + 1.0) / 2.0
+
+
+def to_uint8(image) -> np.ndarray:
+    """[-1, 1] -> uint8, clipped and rounded to the nearest level."""
+    levels = np.round(np.clip((np.asarray(image, dtype=np.float32) + 1.0) * 127.5, 0.0, 255.0))
+    return levels.astype(np.uint8)
+
+
+def from_uint8(levels) -> np.ndarray:
+    """8-bit levels -> float32 in [-1, 1] (the inverse of ``to_uint8`` up to rounding)."""
+    return np.asarray(levels, dtype=np.float32) / 127.5 - 1.0
+
+
+def to_uint8_tf(image: tf.Tensor) -> tf.Tensor:
+    """The graph version of ``to_uint8``."""
+    import tensorflow as tf
+
+    return tf.cast(tf.round(tf.clip_by_value((image + 1.0) * 127.5, 0.0, 255.0)), tf.uint8)
+
+
+def write_png(image: np.ndarray, path: Path) -> Path:
+    """uint8 or uint16 HxWxC -> a PNG of that bit depth, written atomically."""
+    import tensorflow as tf
+
+    from pix2pix_tf.atomic import write_bytes
+
+    return write_bytes(path, tf.io.encode_png(tf.constant(image)).numpy())
+
+
+def encode_png_tf(image: tf.Tensor) -> tf.Tensor:
+    """[-1, 1] HxWxC -> an 8-bit PNG."""
+    import tensorflow as tf
+
+    return tf.io.encode_png(to_uint8_tf(image))
+
+
+# --------------------------------------------------------------------------- any size in, the same size out
+
+
+def min_side(multiple: int) -> int:
+    """Half the generator's multiple: below it, more than half of what the generator sees would be
+    mirrored padding. The translator refuses smaller images; the padding itself works down to 2 px."""
+    return max(2, multiple // 2)
+
+
+def padding(height: int, width: int, multiple: int):
+    """(padded height, padded width, top, left): up to the next multiple, split evenly so the content
+    stays centred. Works on ints and on scalar tensors alike."""
+    padded_h = (height + multiple - 1) // multiple * multiple
+    padded_w = (width + multiple - 1) // multiple * multiple
+    return padded_h, padded_w, (padded_h - height) // 2, (padded_w - width) // 2
+
+
+def reflect_pad(image: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Mirror-pad H and W of an HxWxC array up to multiples of ``multiple``; returns the padded image
+    and the (top, left) offset of the original."""
+    h, w = image.shape[:2]
+    padded_h, padded_w, top, left = padding(h, w, multiple)
+    padded = np.pad(image, ((top, padded_h - h - top), (left, padded_w - w - left), (0, 0)), mode="reflect")
+    return padded, (top, left)
+
+
+def reflect_indices_tf(size, before, padded) -> tf.Tensor:
+    """Indices that extend an axis of ``size`` to ``padded`` entries by mirror reflection (edge not
+    repeated, as ``np.pad``'s reflect), for any amount of padding: a 10-pixel image can be padded to 256."""
+    import tensorflow as tf
+
+    j = tf.range(padded) - before
+    period = tf.maximum(2 * (size - 1), 1)
+    m = tf.math.floormod(j, period)
+    return tf.where(m < size, m, period - m)
+
+
+def reflect_pad_tf(images: tf.Tensor, multiple: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """The graph version of ``reflect_pad`` for an NHWC batch: (padded, top, left)."""
+    import tensorflow as tf
+
+    shape = tf.shape(images)
+    height, width = shape[1], shape[2]
+    padded_h, padded_w, top, left = padding(height, width, multiple)
+    images = tf.gather(images, reflect_indices_tf(height, top, padded_h), axis=1)
+    images = tf.gather(images, reflect_indices_tf(width, left, padded_w), axis=2)
+    return images, top, left

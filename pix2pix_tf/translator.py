@@ -1,0 +1,191 @@
+"""The public inference API: ``pix2pix_tf.load(run_dir)`` returns a ``Translator`` that runs a trained
+generator on whole images of any size.
+
+An image is reflect-padded to the generator's multiple (2**depth), translated, and cropped back, so
+the output has exactly the input's size. Images with a side over ``--max-side`` are translated in
+overlapping tiles of at most ``max_side`` px that are cross-faded together (default), or downscaled
+to fit, translated and scaled back up (``--large downscale``).
+
+Why tiling is the default: it keeps every input pixel and runs the generator at the scale it was
+trained at (pix2pix learns textures at a fixed pixel scale; shrinking a 4000 px photo to 1024 px
+changes what a 4x4 kernel sees). Its cost is more compute and, because each tile is normalised with
+its own statistics, possible faint tone shifts between tiles, which the overlap blends away.
+Downscaling is faster and seamless but loses detail and shifts the scale.
+
+Channels: the model takes as many channels as it was trained with. A grey image given to a model
+trained on RGB is repeated to three channels, an RGB image given to a grey model is converted to
+luminance (ITU-R 601), and an alpha channel is dropped; each conversion is reported, never silent.
+Outputs have the input's bit depth: 16-bit for a 16-bit image, 8-bit otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from pix2pix_tf import images
+from pix2pix_tf.images import ImageError
+from pix2pix_tf.inference import load_generator
+
+LARGE_MODES = ("tile", "downscale")
+DEFAULT_MAX_SIDE = 1024
+OVERLAP_FRACTION = 4  # tiles overlap by a quarter of their size
+
+__all__ = ["DEFAULT_MAX_SIDE", "LARGE_MODES", "ImageError", "Translator", "load", "tile_starts"]
+
+
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets of tiles of size ``tile`` covering ``length``; neighbours overlap >= ``overlap``."""
+    if length <= tile:
+        return [0]
+    stride = max(1, tile - overlap)
+    starts = list(range(0, length - tile, stride))
+    starts.append(length - tile)
+    return starts
+
+
+def _ramp(size: int, overlap: int, fade_in: bool, fade_out: bool) -> np.ndarray:
+    """1-D blending weight of a tile: linear ramps over ``overlap`` px on the sides that have a
+    neighbour, 1 elsewhere; never 0, so every pixel is covered with positive weight."""
+    weight = np.ones(size, dtype=np.float32)
+    if overlap <= 0:
+        return weight
+    ramp = (np.arange(min(overlap, size), dtype=np.float32) + 0.5) / overlap
+    if fade_in:
+        weight[: ramp.size] = np.minimum(weight[: ramp.size], ramp)
+    if fade_out:
+        weight[size - ramp.size:] = np.minimum(weight[size - ramp.size:], ramp[::-1])
+    return weight
+
+
+
+class Translator:
+    """A trained generator that translates whole images of any size.
+
+    Made by ``pix2pix_tf.load(run_dir)``. ``translate(image)`` takes a path or an array (H, W) or
+    (H, W, C) of uint8, uint16 or float in [0, 1], and returns an (H, W, output channels) array of
+    the input's dtype (uint8/uint16 files give uint8/uint16 by their bit depth).
+    """
+
+    def __init__(self, trained, *, large: str = "tile", max_side: int = DEFAULT_MAX_SIDE):
+        if large not in LARGE_MODES:
+            raise ValueError(f"large must be one of {LARGE_MODES}, not {large!r}")
+        if int(max_side) <= 0:
+            raise ValueError(f"max_side must be positive, not {max_side}")
+        self.trained = trained
+        self.config = trained.config
+        self.large = large
+        self.multiple = 2 ** self.config.depth
+        self.max_side = int(max_side)
+        self.tile = max(self.multiple, self.max_side // self.multiple * self.multiple)
+        generator = trained.generator
+        spec = tf.TensorSpec([None, None, None, self.input_channels], tf.float32)
+        self._forward = tf.function(lambda x: generator(x, training=False), input_signature=[spec])
+
+    @property
+    def mode(self) -> str:
+        return self.trained.mode
+
+    @property
+    def step(self) -> int:
+        return self.trained.step
+
+    @property
+    def input_channels(self) -> int:
+        return self.config.input_nc
+
+    @property
+    def output_channels(self) -> int:
+        return self.config.output_nc
+
+    @property
+    def min_side(self) -> int:
+        return images.min_side(self.multiple)
+
+    def translate(self, image) -> np.ndarray:
+        """Translate a path or an array; conversions of channels are reported as warnings."""
+        output, notes = self.translate_with_notes(image)
+        for note in notes:
+            warnings.warn(note, stacklevel=2)
+        return output
+
+    def translate_with_notes(self, image) -> tuple[np.ndarray, list[str]]:
+        if isinstance(image, (str, os.PathLike)):
+            try:
+                return self.translate_file(image)
+            except ImageError as err:
+                raise ImageError(f"{image}: {err}") from None
+        pixels, kind = images.as_unit_float(image)
+        return self._translate_as(pixels, kind)
+
+    def translate_file(self, path: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
+        """An image file -> (uint8 or uint16 output by the file's bit depth, conversion notes)."""
+        pixels, bits = images.read_image(path)
+        return self._translate_as(pixels, images.kind_of_bits(bits))
+
+    def _translate_as(self, pixels: np.ndarray, kind: str) -> tuple[np.ndarray, list[str]]:
+        pixels, notes = images.match_channels(pixels, self.input_channels)
+        return images.from_unit_float(self.translate_unit(pixels), kind), notes
+
+    def translate_unit(self, image: np.ndarray) -> np.ndarray:
+        """float32 HxWxC in [0, 1] (model's channels) -> float32 HxWx(output channels) in [0, 1]."""
+        h, w = image.shape[:2]
+        if min(h, w) < self.min_side:
+            raise ImageError(f"{w}x{h} (WxH) is too small: this model needs at least {self.min_side} px on each "
+                             f"side (it pads to multiples of {self.multiple})")
+        padded_side = -(-max(h, w) // self.multiple) * self.multiple
+        if padded_side > self.tile and self.large == "downscale":
+            return self._downscaled(image)
+        return self._padded(image)
+
+    def _padded(self, image: np.ndarray) -> np.ndarray:
+        h, w = image.shape[:2]
+        padded, (top, left) = images.reflect_pad(images.to_network_range(image), self.multiple)
+        if max(padded.shape[:2]) > self.tile:
+            output = self._tiled(padded)
+        else:
+            output = self._forward(padded[None]).numpy()[0]
+        return images.from_network_range(output[top: top + h, left: left + w])
+
+    def _tiled(self, padded: np.ndarray) -> np.ndarray:
+        """Overlapping tiles of at most ``tile`` px, one at a time, cross-faded by linear ramps."""
+        height, width = padded.shape[:2]
+        tile_h, tile_w = min(self.tile, height), min(self.tile, width)
+        overlap_h, overlap_w = tile_h // OVERLAP_FRACTION, tile_w // OVERLAP_FRACTION
+        total = np.zeros((height, width, self.output_channels), dtype=np.float32)
+        weights = np.zeros((height, width, 1), dtype=np.float32)
+        for y in tile_starts(height, tile_h, overlap_h):
+            wy = _ramp(tile_h, overlap_h, y > 0, y + tile_h < height)
+            for x in tile_starts(width, tile_w, overlap_w):
+                wx = _ramp(tile_w, overlap_w, x > 0, x + tile_w < width)
+                out = self._forward(padded[None, y: y + tile_h, x: x + tile_w]).numpy()[0]
+                weight = (wy[:, None] * wx[None, :])[..., None]
+                total[y: y + tile_h, x: x + tile_w] += out * weight
+                weights[y: y + tile_h, x: x + tile_w] += weight
+        return total / weights
+
+    def _downscaled(self, image: np.ndarray) -> np.ndarray:
+        h, w = image.shape[:2]
+        scale = self.tile / max(h, w)
+        small_hw = (max(1, min(self.tile, round(h * scale))), max(1, min(self.tile, round(w * scale))))
+        if min(small_hw) < self.min_side:
+            raise ImageError(f"{w}x{h} (WxH) downscaled to fit --max-side {self.tile} would be "
+                             f"{small_hw[1]}x{small_hw[0]}, under this model's minimum side {self.min_side}; "
+                             "use --large tile")
+        small = tf.image.resize(image, small_hw, method="area").numpy()
+        output = self._padded(np.clip(small, 0.0, 1.0))
+        return np.clip(tf.image.resize(output, (h, w), method="bicubic").numpy(), 0.0, 1.0)
+
+
+def load(run_dir: str | Path, checkpoint: str | int = "latest", *, inference: str = "deterministic",
+         large: str = "tile", max_side: int = DEFAULT_MAX_SIDE) -> Translator:
+    """A run's trained generator, ready to translate images of any size.
+
+    ``inference``: ``deterministic`` (dropout off: one input, one output) or ``paper`` (dropout on,
+    as the paper runs its generator at test time). ``large``/``max_side``: see the module docstring.
+    """
+    return Translator(load_generator(run_dir, checkpoint, inference), large=large, max_side=max_side)

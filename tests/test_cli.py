@@ -1,0 +1,48 @@
+"""``pix2pix_tf.cli``: the shared arguments parse alike in every command, and a user mistake is one
+``error:`` line with exit status 2."""
+
+import argparse
+
+import pytest
+
+from pix2pix_tf import cli
+from pix2pix_tf.errors import UserError
+
+
+def shared_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    cli.add_run_dir(parser)
+    cli.add_checkpoint(parser)
+    cli.add_inference(parser)
+    return parser
+
+
+def test_shared_arguments_parse_to_library_values():
+    args = shared_parser().parse_args(["--run-dir", "r", "--checkpoint", "200", "--inference", "paper"])
+    assert (args.run_dir, args.checkpoint, args.inference) == ("r", 200, "paper")
+    args = shared_parser().parse_args(["--run-dir", "r"])
+    assert (args.checkpoint, args.inference) == ("latest", "deterministic")
+
+
+def test_flag_mistakes_are_user_errors_naming_the_flag():
+    with pytest.raises(UserError, match="--checkpoint 'best'"):
+        shared_parser().parse_args(["--run-dir", "r", "--checkpoint", "best"])
+    with pytest.raises(UserError, match="--max-side 0: must be positive"):
+        cli.require_positive("--max-side", 0)
+    with pytest.raises(UserError, match="--metric 'mse': choose one of l1, psnr"):
+        cli.require_choice("--metric", "mse", ("l1", "psnr"))
+    assert cli.csv_list(" a, ,b ") == ("a", "b")
+
+
+def test_run_cli_turns_a_user_error_into_one_line_and_status_2(capsys):
+    def main():
+        raise UserError("--data x: no such directory")
+
+    with pytest.raises(SystemExit) as stopped:
+        cli.run_cli(main)
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == "error: --data x: no such directory\n"
+    with pytest.raises(SystemExit) as stopped:
+        cli.run_cli(lambda: 1)
+    assert stopped.value.code == 1
+    cli.run_cli(lambda: 0)

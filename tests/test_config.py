@@ -1,0 +1,55 @@
+"""``pix2pix_tf.config`` and ``pix2pix_tf.rundir`` in process: the two config stages, flag types from the
+real type hints, and the run directory's facts."""
+
+import dataclasses
+
+import pytest
+from conftest import make_run
+
+from pix2pix_tf.config import Config, RunSpec, load_config, resumed_config, save_config
+from pix2pix_tf.errors import UserError
+from pix2pix_tf.fit import build_parser, flag_type, parse_flags
+from pix2pix_tf.rundir import RunDir, checkpoint_path, checkpoint_step, kept_checkpoints, validation_split
+
+
+def test_flag_types_come_from_the_type_hints():
+    assert flag_type(int | None) is int and flag_type(float | None) is float and flag_type(str) is str
+    _, flags, _ = parse_flags(["--ngf", "16", "--dropout", "0.25", "--no-flip", "--input-nc", "1"])
+    assert flags == {"ngf": 16, "dropout": 0.25, "flip": False, "input_nc": 1}
+    assert "--depth" not in build_parser().format_help()
+
+
+def test_a_run_spec_has_every_value_decided():
+    with pytest.raises(ValueError, match="depth"):
+        RunSpec(input_nc=3, output_nc=3, steps_per_epoch=1, constant_steps=1, decay_steps=1, precision="float32")
+    with pytest.raises(ValueError, match="precision"):
+        RunSpec(input_nc=3, output_nc=3, depth=5, steps_per_epoch=1, constant_steps=1, decay_steps=1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Config().ngf = 3
+
+
+def test_run_directory_facts(tmp_path, tiny_data):
+    run = tmp_path / "run"
+    make_run(run, tiny_data, steps=(2, 5))
+    spec = load_config(run)
+    assert isinstance(spec, RunSpec) and (spec.input_nc, spec.depth, spec.precision) == (3, 5, "float32")
+    assert [checkpoint_step(p) for p in kept_checkpoints(RunDir(run))] == [2, 5]
+    assert checkpoint_step(checkpoint_path(RunDir(run))) == 5
+    with pytest.raises(UserError, match="kept steps: 2, 5"):
+        checkpoint_path(RunDir(run), 3)
+    assert validation_split(spec, tiny_data) == "test"
+
+
+def test_incomplete_stored_config_is_refused(tmp_path):
+    save_config(Config(), tmp_path)
+    with pytest.raises(UserError, match="incomplete"):
+        load_config(tmp_path)
+
+
+def test_resume_keeps_frozen_values_and_takes_the_others(tmp_path, tiny_data):
+    make_run(tmp_path / "run", tiny_data)
+    stored = load_config(tmp_path / "run")
+    resumed = resumed_config(stored, {"save_every": 7, "precision": "float32"}, tmp_path)
+    assert type(resumed) is Config and resumed.save_every == 7 and resumed.ngf == stored.ngf
+    with pytest.raises(UserError, match="--ngf 16"):
+        resumed_config(stored, {"ngf": 16}, tmp_path)
