@@ -28,6 +28,6 @@ setup(
     extras_require={
         "cpu": [f"tensorflow-cpu{TENSORFLOW}"],
         "gpu": [f"tensorflow[and-cuda]{TENSORFLOW}"],
-        "test": ["pytest>=7", "ruff>=0.6"],
+        "test": ["pytest>=7", "ruff>=0.6", "playwright>=1.45"],
     },
 )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pix2pix_tf import cli
+from pix2pix_tf import cli, web_demo
 from pix2pix_tf.export import ExportOptions, ExportResult, VerificationError, export
 from pix2pix_tf.export.settings import (
     DEFAULT_MAX_PIXELS,
@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, type=Path, help="export directory (TF Serving layout inside)")
     cli.add_inference(parser, dest="mode")
     add_arguments(parser)
+    web_demo.add_arguments(parser)
     return parser
 
 
@@ -108,7 +109,9 @@ def print_result(result: ExportResult) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    options = ExportOptions(**vars(build_parser().parse_args(argv)))
+    args = build_parser().parse_args(argv)
+    web = web_demo.pop_request(args)
+    options = ExportOptions(**vars(args))
     print(f"exporting {options.run_dir} ({options.checkpoint}) in {options.mode} mode to {options.out}", flush=True)
     try:
         result = export(options)
@@ -116,6 +119,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: export verification failed, nothing was kept: {err}", file=sys.stderr)
         sys.exit(1)
     print_result(result)
+    if web is not None:
+        print(web_demo.write_for_export(web, result, options))
 
 if __name__ == "__main__":
     cli.run_cli(main, "python -m pix2pix_tf.export")
