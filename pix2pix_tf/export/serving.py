@@ -141,7 +141,7 @@ def serving_archive(trained: TrainedGenerator, settings: ExportSettings) -> kera
 
     def encoded_images(image_bytes):
         def one(contents):
-            image = image_lib.decode_checked_tf(contents, nc, max_pixels, BYTES_KEY)
+            image = image_lib.decode_checked_tf(contents, nc, max_pixels, multiple, BYTES_KEY)
             return image_lib.encode_png_tf(generate_any_size(network, image[None], multiple)[0])
 
         return {BYTES_KEY: tf.map_fn(one, image_bytes, fn_output_signature=tf.TensorSpec([], tf.string))}
