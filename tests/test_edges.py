@@ -275,3 +275,16 @@ def test_bad_training_files_are_described_in_words(tmp_path, capsys):
     report = capsys.readouterr().err + str(raised.value)
     assert "random.png" in report and "text.jpg" in report
     assert not INTERNALS.search(report), report
+
+
+def test_error_reasons_drop_tensorflow_and_python_internals():
+    from PIL import UnidentifiedImageError
+
+    from pix2pix_tf.errors import reason
+
+    with pytest.raises(tf.errors.InvalidArgumentError) as decode:
+        tf.io.decode_image(images.PNG_SIGNATURE + bytes(30))
+    with pytest.raises(UnidentifiedImageError) as identify:
+        Image.open(io.BytesIO(b"not an image"))
+    for err, words in ((decode.value, "Invalid PNG"), (identify.value, "cannot identify image file the input")):
+        assert words in reason(err) and not INTERNALS.search(reason(err)), reason(err)

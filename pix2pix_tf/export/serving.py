@@ -172,7 +172,9 @@ def saved_model_metadata(settings: ExportSettings) -> dict:
     signatures = {
         SIGNATURE_FLOAT: {"inputs": {FLOAT_KEY: f"float32 [batch, height, width, {settings.input_nc}] in [-1, 1]"},
                           "outputs": {FLOAT_KEY: f"float32 [batch, height, width, {settings.output_nc}] in [-1, 1]"}},
-        SIGNATURE_BYTES: {"inputs": {BYTES_KEY: "string [batch]: encoded JPEG or PNG files"},
+        SIGNATURE_BYTES: {"inputs": {BYTES_KEY: f"string [batch]: encoded JPEG or PNG files, each side at least "
+                                                f"{image_lib.min_side(settings.multiple)} px; pixels as stored "
+                                                "(EXIF orientation is not applied)"},
                           "outputs": {BYTES_KEY: "string [batch]: 8-bit PNG files of the inputs' sizes"}},
         SIGNATURE_METADATA: {"inputs": {}, "outputs": {k: "scalar" for k in metadata_constants(settings)}},
     }
