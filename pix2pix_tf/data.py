@@ -154,9 +154,10 @@ def inspect_split(pairs: list[Pair], config: Config, *, what: str,
     return CheckedSplit(what, pairs, good, problems, reference)
 
 
-def report_problems(splits: list[CheckedSplit], on_bad: str = "error") -> None:
-    """One report of every split's unusable pairs, then one ``UserError`` unless ``on_bad`` is ``skip``
-    (and every split still has a usable pair)."""
+def report_problems(splits: list[CheckedSplit], on_bad: str | None = None) -> None:
+    """One report of every split's unusable pairs, then one ``UserError`` unless ``on_bad`` (fit's
+    ``--on-bad-image``; None where there is no such choice) is ``skip`` and every split still has a
+    usable pair."""
     bad = [split for split in splits if split.problems]
     if not bad:
         return
@@ -167,16 +168,17 @@ def report_problems(splits: list[CheckedSplit], on_bad: str = "error") -> None:
     more = (f" (first {MAX_LISTED_PROBLEMS} per split listed above)"
             if any(len(split.problems) > MAX_LISTED_PROBLEMS for split in bad) else "")
     summary = f"{counts} pairs are unusable{more}"
-    usable = all(split.good for split in splits)
-    if on_bad != "skip" or not usable:
-        raise UserError(f"{summary}; first: {bad[0].problems[0]}"
-                        + ("; --on-bad-image skip trains without them" if usable else
-                           f"; none is usable in {', '.join(s.what for s in splits if not s.good)}"))
-    print(f"warning: {summary}; going on without them (--on-bad-image skip)", file=sys.stderr)
+    empty = [split.what for split in splits if not split.good]
+    if on_bad == "skip" and not empty:
+        print(f"warning: {summary}; going on without them (--on-bad-image skip)", file=sys.stderr)
+        return
+    hint = (f"; none is usable in {', '.join(empty)}" if empty
+            else "; --on-bad-image skip trains without them" if on_bad else "")
+    raise UserError(f"{summary}; first: {bad[0].problems[0]}{hint}")
 
 
 def check_pairs(pairs: list[Pair], config: Config, *, what: str,
-                on_bad: str = "error") -> tuple[list[Pair], PairInfo]:
+                on_bad: str | None = None) -> tuple[list[Pair], PairInfo]:
     """Check every pair of one split and report every bad one, not only the first.
 
     Returns the usable pairs (all of them, unless ``on_bad`` is ``skip``) and the first good
