@@ -27,6 +27,9 @@ IMAGE_SUFFIXES = (*GRAPH_IMAGE_SUFFIXES, ".bmp", ".gif", ".tif", ".tiff", ".webp
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 JPEG_SIGNATURE = b"\xff\xd8\xff"
+# First bytes of each format we read, to name the format of a file too damaged for Pillow to open.
+SIGNATURES = {PNG_SIGNATURE: "PNG", JPEG_SIGNATURE: "JPEG", b"GIF87a": "GIF", b"GIF89a": "GIF", b"BM": "BMP",
+              b"II*\0": "TIFF", b"MM\0*": "TIFF", b"RIFF": "WebP"}
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601
 MAX_PIXELS = 64 * 2**20  # host decoding: uint16 then float32, about 1.5 GB for an RGB image this size
 EXIF_ORIENTATION = 0x0112
@@ -60,11 +63,14 @@ def is_image_file(path: Path, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> boo
 
 
 def not_a_file(path: Path) -> str | None:
-    """Why a path named like an image is not a file to read (a folder, a broken link), else None."""
+    """Why a path named like an image is not a file to read (a folder, a broken link, a pipe), else None
+    (a missing file is for the reader to report)."""
     if path.is_dir():
         return "a folder, not an image file"
     if path.is_symlink() and not path.exists():
-        return f"a broken symbolic link (its target {os.readlink(path)} does not exist)"
+        return f"a broken symbolic link (its target {os.readlink(path)} does not exist or loops)"
+    if path.exists() and not path.is_file():
+        return "not a regular file (a pipe, socket or device), so not an image file"  # reading it could block
     return None
 
 
@@ -111,8 +117,8 @@ def undecodable(contents: bytes, header: Header | None = None) -> str:
     their internals (TensorFlow's op and device, Pillow's stream object), not the problem."""
     if not contents:
         return "empty file"
-    kind = header.format if header and header.format else (
-        "PNG" if contents.startswith(PNG_SIGNATURE) else "JPEG" if contents.startswith(JPEG_SIGNATURE) else None)
+    kind = header.format if header and header.format else next(
+        (name for signature, name in SIGNATURES.items() if contents.startswith(signature)), None)
     if kind:
         return f"not a readable image (a damaged or truncated {kind} file)"
     return f"not a readable image (the content is not {FORMAT_NAMES})"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,11 @@ MAX_LISTED_FAILURES = 20
 class Job:
     source: Path
     target: Path
+
+
+def _real(path: Path) -> Path:
+    """The path with links followed, without raising on a link loop (that input is reported when read)."""
+    return Path(os.path.realpath(path))
 
 
 def _natural_key(path: Path):
@@ -55,7 +61,7 @@ def collect_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]
             missing.append((text, "no such file or folder"))
     unique, seen = [], set()
     for path in files:
-        key = path.resolve()
+        key = _real(path)
         if key not in seen:
             seen.add(key)
             unique.append(path)
@@ -66,12 +72,12 @@ def plan_outputs(files: list[Path], out: Path, folders: list[Path]) -> list[Job]
     """``OUT/<name>.png`` per input; repeated names get -2, -3, ...; refuses to write over inputs."""
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a folder")
-    resolved_out = out.resolve()
+    resolved_out = _real(out)
     for folder in folders:
-        if folder.resolve() == resolved_out:
+        if _real(folder) == resolved_out:
             raise UserError(f"--out {out}: is an input folder; outputs would mix with and could overwrite the "
                             "inputs; choose another folder")
-    inputs = {p.resolve() for p in files}
+    inputs = {_real(p) for p in files}
     jobs, used = [], set()
     for path in files:
         name, n = f"{path.stem}.png", 1
@@ -80,7 +86,7 @@ def plan_outputs(files: list[Path], out: Path, folders: list[Path]) -> list[Job]
             name = f"{path.stem}-{n}.png"
         used.add(name)
         target = out / name
-        if target.resolve() in inputs:
+        if _real(target) in inputs:
             raise UserError(f"--out {out}: would overwrite the input {target}; choose another folder")
         jobs.append(Job(path, target))
     return jobs

@@ -140,10 +140,10 @@ class Translator:
                     "pix2pix_tf stored it)")
         if self.ratio == (1.0, 1.0):
             return f"{self.scale} (the same here: the run trained on its data at native size)"
-        trained = f"training resized its {self.config.data_size} data by {_factor(self.ratio)}"
+        trained = "training resized its {} data to {}x{}".format(self.config.data_size, *self.config.load_hw)
         if self.scale == "native":
             return f"native (images as they are; {trained})"
-        return f"training (resized by {_factor(self.ratio)} as {trained}, then back to each input's size)"
+        return f"training (each image resized by {_factor(self.ratio)}, as {trained}; outputs resized back)"
 
     def scaled_size(self, height: int, width: int) -> tuple[int, int]:
         """The size an image is translated at."""

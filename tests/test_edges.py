@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 from pathlib import Path
 
@@ -79,6 +80,9 @@ def test_translate_defaults_to_the_training_pixel_scale(scaled_run):
     seen = recording(native)
     assert native.translate(stripes(NATIVE, NATIVE)).shape == (NATIVE, NATIVE, 3)
     assert [batch.shape for batch in seen] == [(1, NATIVE, NATIVE, 3)]
+    with pytest.raises(ImageError, match=r"15x15 \(WxH\) \(the 40x40 image at the training scale; --scale native"):
+        model.translate(stripes(40, 40))
+    assert native.translate(stripes(40, 40)).shape == (40, 40, 3)
     with pytest.raises(ValueError, match="scale must be one of"):
         load(scaled_run, scale="huge")
 
@@ -104,7 +108,7 @@ def test_translate_command_says_which_scale_it_used(tmp_path, scaled_run):
     result = run_module("pix2pix_tf.translate", "--run-dir", str(scaled_run), str(source), "--out",
                         str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
-    assert re.search(r"scale: training \(resized by 0\.375 ", result.stdout), result.stdout
+    assert re.search(r"scale: training \(each image resized by 0\.375, ", result.stdout), result.stdout
     assert Image.open(tmp_path / "out" / "a.png").size == (NATIVE, NATIVE)
 
 
@@ -195,12 +199,14 @@ def test_folders_and_dangling_links_named_like_images_are_listed(tmp_path, capsy
     root = write_paired(tmp_path / "data", count=4)
     (root / "train" / "folder.png").mkdir()
     (root / "train" / "gone.png").symlink_to(tmp_path / "missing.png")
+    os.mkfifo(root / "train" / "pipe.png")  # reading it would wait forever for a writer
     pairs = data_lib.list_pairs(root, "train")
-    with pytest.raises(UserError, match="2 of 6 train pairs are unusable"):
+    with pytest.raises(UserError, match="3 of 7 train pairs are unusable"):
         data_lib.check_pairs(pairs, Config(image_size="32"), what="train")
     err = capsys.readouterr().err
     assert "folder.png: a folder, not an image file" in err
     assert "gone.png: a broken symbolic link" in err
+    assert "pipe.png: not a regular file" in err
 
 
 def test_translate_lists_folders_named_like_images(tmp_path, scaled_run):
