@@ -211,9 +211,12 @@ def test_bytes_signature_refuses_non_images_and_bombs(det_export, payload, messa
         serve(image_bytes=tf.constant([payload]))
 
 
-def test_bytes_signature_refuses_images_under_the_minimum_side(det_export):
+def test_signatures_refuse_images_under_the_minimum_side(det_export):
     """The same rule as translate (pix2pix_tf.images.min_side): 64x128 training gives a multiple of 64."""
-    serve = tf.saved_model.load(str(det_export.saved_model)).signatures["image_bytes"]
+    loaded = tf.saved_model.load(str(det_export.saved_model))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at least 32 px on each side"):
+        loaded.signatures["serving_default"](images=tf.zeros([1, 31, 200, 3]))
+    serve = loaded.signatures["image_bytes"]
     for shape in ((31, 200, 3), (1, 1, 3)):
         with pytest.raises(tf.errors.InvalidArgumentError, match="at least 32 px on each side"):
             serve(image_bytes=tf.constant([png_file(np.zeros(shape, np.uint8))]))

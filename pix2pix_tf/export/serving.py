@@ -136,7 +136,8 @@ def serving_archive(trained: TrainedGenerator, settings: ExportSettings) -> kera
 
     def float_images(images):
         shape = tf.shape(images)
-        with tf.control_dependencies([image_lib.assert_pixel_limit_tf(shape[1], shape[2], max_pixels, FLOAT_KEY)]):
+        with tf.control_dependencies([image_lib.assert_pixel_limit_tf(shape[1], shape[2], max_pixels, FLOAT_KEY),
+                                      image_lib.assert_min_side_tf(shape[1], shape[2], multiple, FLOAT_KEY)]):
             return {FLOAT_KEY: generate_any_size(network, images, multiple)}
 
     def encoded_images(image_bytes):
