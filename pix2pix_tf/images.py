@@ -101,15 +101,30 @@ def read_header(contents: bytes) -> Header | None:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(contents)) as header:
                 width, height = header.size
-                # A PNG's EXIF may follow the pixels, so Pillow would decode them to find it: look first.
-                has_exif = header.format != "PNG" or b"eXIf" in contents
-                orientation = header.getexif().get(EXIF_ORIENTATION, 1) if has_exif else 1
-                frames = getattr(header, "n_frames", 1)
+                return Header((height, width), header.format or "", _orientation(header, contents),
+                              _frames(header))
     except Image.DecompressionBombError:
         raise ImageError(f"over the {MAX_PIXELS // 2**20} megapixel limit") from None
     except Exception:  # noqa: BLE001 - an unknown or broken header is the decoder's to reject
         return None
-    return Header((height, width), header.format or "", orientation if orientation in ORIENTATIONS else 1, frames)
+
+
+def _orientation(header, contents: bytes) -> int:
+    """The EXIF orientation, 1 if absent or unreadable (a broken EXIF block does not make a broken image)."""
+    if header.format == "PNG" and b"eXIf" not in contents:
+        return 1  # a PNG's EXIF may follow the pixels: Pillow would decode them all to look for it
+    try:
+        orientation = header.getexif().get(EXIF_ORIENTATION, 1)
+    except Exception:  # noqa: BLE001 - any EXIF parsing failure means "no usable orientation"
+        return 1
+    return orientation if orientation in ORIENTATIONS else 1
+
+
+def _frames(header) -> int:
+    try:
+        return int(getattr(header, "n_frames", 1))
+    except Exception:  # noqa: BLE001 - a damaged later frame is the decoder's to find, not the header's
+        return 1
 
 
 def undecodable(contents: bytes, header: Header | None = None) -> str:
