@@ -1,12 +1,20 @@
 """Training and inference throughput: the plain float32 recipe against what `fit` does by default.
 
     python benchmarks/throughput.py [--size 256] [--batches 1,4] [--steps 8] [--repeats 4]
+    python benchmarks/throughput.py --whole-process [--process-steps 150] [--repeats 4] [--long-run]
 
 Both configurations are built once and then timed in alternation (A B A B ...), so drift of a
 shared machine falls on both. Prints seconds per step, images per second, the default/baseline
 ratio with its spread over the repeats, time to the first step, the input pipeline alone, peak
-memory (measured in a fresh process), and GFLOP/s from an analytic count of the step's
-floating-point operations.
+memory (measured in a fresh process), GFLOP/s from an analytic count of the step's floating-point
+operations as a fraction of this CPU's matmul peak (measured on the spot in float32 and bfloat16),
+and TFLite latency with the interpreter's threads set to the core count. Three steps are compared:
+the tutorial's recipe exactly (float32, Keras Adam, one D forward on the fake serving both losses),
+the same with this project's step (D recomputed after its update), and `fit`'s default.
+
+``--whole-process`` times what a user waits for instead: ``python -m pix2pix_tf.fit`` against
+``benchmarks/tutorial_recipe.py`` as whole processes of --process-steps steps on facades,
+alternated --repeats times, with the median ratio; ``--long-run`` adds one 2,000-step fit run.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -117,6 +126,85 @@ def plain_adam(config: Config) -> keras.optimizers.Optimizer:
     return keras.optimizers.Adam(config.lr, beta_1=config.beta1, beta_2=config.beta2)
 
 
+def cpu_description() -> str:
+    """Vendor, family/model and the flags that decide bfloat16's worth, from /proc/cpuinfo."""
+    info = {}
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        key, _, value = line.partition(":")
+        info.setdefault(key.strip(), value.strip())
+    flags = set(info.get("flags", "").split())
+    bf16 = [f for f in ("avx512_bf16", "amx_bf16", "amx_tile", "avx512f") if f in flags]
+    return (f"{info.get('model name', '?')} ({info.get('vendor_id', '?')}, family {info.get('cpu family', '?')} "
+            f"model {info.get('model', '?')}), {os.cpu_count()} cores; flags: {', '.join(bf16) or 'no bf16/AMX'}")
+
+
+def matmul_peak_gflops(dtype: tf.DType, n: int = 2048, reps: int = 10) -> float:
+    """What this CPU does at best on one large matrix product, the ceiling for the convolutions."""
+    a = tf.random.uniform((n, n), dtype=tf.float32)
+    a, b = tf.cast(a, dtype), tf.cast(tf.transpose(a), dtype)
+    product = tf.function(lambda x, y: tf.matmul(x, y))
+    product(a, b).numpy()
+    began = time.perf_counter()
+    for _ in range(reps):
+        product(a, b).numpy()
+    return 2 * n ** 3 * reps / (time.perf_counter() - began) / 1e9
+
+
+def tflite_latency_ms(generator: keras.Model, hw, channels: int, reps: int = 5) -> float:
+    """The float32 TFLite generator with the interpreter's threads set to the core count."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    spec = tf.TensorSpec((1, *hw, channels), tf.float32)
+    function = tf.function(lambda x: generator(x, training=False), input_signature=[spec])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()], generator)
+    interpreter = Interpreter(model_content=converter.convert(), num_threads=os.cpu_count())
+    interpreter.allocate_tensors()
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.set_tensor(index, np.random.uniform(-1, 1, (1, *hw, channels)).astype(np.float32))
+    interpreter.invoke()
+    began = time.perf_counter()
+    for _ in range(reps):
+        interpreter.invoke()
+    return (time.perf_counter() - began) / reps * 1000
+
+
+def whole_process(args) -> None:
+    """fit and the tutorial recipe as the processes a user runs, alternated; median ratio."""
+    if not FACADES.is_dir():
+        raise SystemExit(f"--whole-process needs the facades data at {FACADES}")
+    import shutil
+    import tempfile
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    work = Path(tempfile.mkdtemp(prefix="throughput-"))
+    commands = {
+        "fit": [sys.executable, "-m", "pix2pix_tf.fit", "--data", str(FACADES), "--direction", "BtoA",
+                "--steps", str(args.process_steps), "--quiet"],
+        "tutorial": [sys.executable, str(REPO / "benchmarks" / "tutorial_recipe.py"), "--data", str(FACADES),
+                     "--steps", str(args.process_steps)]}
+    times = {name: [] for name in commands}
+    try:
+        for k in range(args.repeats):
+            for name, command in commands.items():
+                run = ["--run-dir", str(work / f"{name}{k}")] if name == "fit" else []
+                began = time.perf_counter()
+                subprocess.run(command + run, env=env, check=True, capture_output=True, cwd=REPO)
+                times[name].append(time.perf_counter() - began)
+                print(f"  {name} run {k + 1}: {times[name][-1]:.1f} s", flush=True)
+        ratios = [t / f for t, f in zip(times["tutorial"], times["fit"])]
+        print(f"\nwhole process, {args.process_steps} steps on facades at 256x256, batch 1: fit "
+              f"{statistics.median(times['fit']):.1f} s, tutorial recipe {statistics.median(times['tutorial']):.1f} s "
+              f"(medians of {args.repeats}); fit is {statistics.median(ratios):.2f}x as fast "
+              f"(min {min(ratios):.2f}, max {max(ratios):.2f})")
+        if args.long_run:
+            began = time.perf_counter()
+            subprocess.run(commands["fit"][:-3] + ["--steps", "2000", "--quiet", "--run-dir", str(work / "long")],
+                           env=env, check=True, capture_output=True, cwd=REPO)
+            print(f"fit, 2,000 steps end to end (per-epoch validation included): {time.perf_counter() - began:.0f} s")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def make_candidate(name: str, config: Config, pairs, baseline: bool) -> Candidate:
     began = time.perf_counter()
     model = build_model(config)
@@ -192,9 +280,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8, help="steps per timed window")
     parser.add_argument("--repeats", type=int, default=4, help="A/B windows per configuration")
     parser.add_argument("--memory-probe", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--whole-process", action="store_true", help="time the fit command against the tutorial "
+                        "recipe as whole processes instead")
+    parser.add_argument("--process-steps", type=int, default=150, help="steps of each whole-process run")
+    parser.add_argument("--long-run", action="store_true", help="with --whole-process: also a 2,000-step fit run")
     args = parser.parse_args()
     if args.memory_probe:
         return memory_probe(args)
+    print(f"CPU: {cpu_description()}")
+    if args.whole_process:
+        return whole_process(args)
 
     hw = (args.size, args.size)
     default_policy = resolve_precision("auto")
@@ -203,31 +298,44 @@ def main() -> None:
           f"Keras {keras.__version__}; default precision here: {default_policy}")
     print(f"data: {FACADES if FACADES.is_dir() else 'built-in synthetic'}; {args.size}x{args.size}; "
           f"{args.repeats} alternating windows of {args.steps} steps\n")
-    print("| batch | config | s/step | images/s | first step | GFLOP/s |")
+    peaks = {"float32": matmul_peak_gflops(tf.float32), "mixed_bfloat16": matmul_peak_gflops(tf.bfloat16)}
+    peaks["mixed_float16"] = peaks["float32"]
+    print(f"matmul peak on this CPU: float32 {peaks['float32']:.0f} GFLOP/s, bfloat16 "
+          f"{peaks['mixed_bfloat16']:.0f} GFLOP/s\n")
+    print("| batch | config | s/step | images/s | first step | GFLOP/s (of its precision's matmul peak) |")
     print("| --- | --- | --- | --- | --- | --- |")
     summary = []
     for batch in [int(b) for b in args.batches.split(",")]:
         config, pairs = base_config(args, batch)
+        tutorial = make_candidate("tutorial recipe (float32, Keras Adam, plain tf.data, shared D forward)",
+                                  dataclasses.replace(config, precision="float32", d_forward="reuse"), pairs,
+                                  baseline=True)
         baseline = make_candidate("baseline (float32, Keras Adam, plain tf.data)",
                                   dataclasses.replace(config, precision="float32"), pairs, baseline=True)
         default = make_candidate(f"default ({default_policy}, fused Adam, tuned tf.data)", config, pairs,
                                  baseline=False)
         for _ in range(args.repeats):
+            tutorial.run(args.steps)
             baseline.run(args.steps)
             default.run(args.steps)
         flops = train_step_flops(default.model, hw, batch)
-        for c in (baseline, default):
+        shared_flops = flops - batch * 2 * forward_flops(default.model.discriminator, hw)
+        for c, work, peak in ((tutorial, shared_flops, peaks["float32"]), (baseline, flops, peaks["float32"]),
+                              (default, flops, peaks[default_policy])):
             step = statistics.median(c.times)
             print(f"| {batch} | {c.name} | {step:.3f} | {batch / step:.2f} | {c.first_step_s:.1f} s | "
-                  f"{flops / step / 1e9:.0f} |")
+                  f"{work / step / 1e9:.0f} ({work / step / 1e9 / peak:.0%} of peak) |")
         ratios = [b / d for b, d in zip(baseline.times, default.times)]
+        tutorial_ratios = [t / d for t, d in zip(tutorial.times, default.times)]
+        summary.append(f"batch {batch}: default/tutorial recipe images/s = {statistics.median(tutorial_ratios):.2f}x "
+                       f"(min {min(tutorial_ratios):.2f}, max {max(tutorial_ratios):.2f})")
         pipeline = pipeline_images_per_s(pairs, config)
         summary.append(f"batch {batch}: default/baseline images/s = {statistics.median(ratios):.2f}x "
                        f"(min {min(ratios):.2f}, max {max(ratios):.2f} over {len(ratios)} windows); "
                        f"input pipeline alone {pipeline:.0f} images/s = "
                        f"{pipeline / (batch / statistics.median(default.times)):.0f}x the default step; "
                        f"analytic {flops / 1e9:.1f} GFLOP per step")
-        del baseline, default
+        del tutorial, baseline, default
     print()
     for line in summary:
         print(line)
@@ -237,6 +345,9 @@ def main() -> None:
     config, _ = base_config(args, 1)
     for row in inference_rows(config, hw, default_policy):
         print(row)
+    generator = build_model(dataclasses.replace(config, precision="float32")).generator
+    print(f"\nTFLite float32 generator, {os.cpu_count()} interpreter threads: "
+          f"{tflite_latency_ms(generator, hw, config.input_nc):.0f} ms per image")
 
 
 if __name__ == "__main__":

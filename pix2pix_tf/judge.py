@@ -19,8 +19,8 @@ from pix2pix_tf.errors import UserError
 from pix2pix_tf.fit import add_config_flags, normalise_flags
 
 # What the judge does not have (a discriminator, a GAN objective, dropout) or fixes itself.
-NOT_JUDGE_FLAGS = frozenset({"direction", "ndf", "d_layers", "gan_mode", "lambda_l1", "lambda_gan", "dropout",
-                             "validate_every"})
+NOT_JUDGE_FLAGS = frozenset({"direction", "ndf", "d_layers", "gan_mode", "d_forward", "lambda_l1", "lambda_gan",
+                             "dropout", "validate_every"})
 # A judge that reaches a useful accuracy on facades in about 15 minutes on two CPU cores.
 JUDGE_DEFAULTS = {"ngf": 32, "dropout": 0.0, "batch_size": 4, "steps": 1500, "epochs": 1, "epochs_decay": 1,
                   "save_every": 500, "sample_every": 500, "log_every": 50, "keep_checkpoints": 2}

@@ -113,3 +113,19 @@ def test_a_run_saved_with_wrapped_optimizers_resumes(tiny_data, tmp_path):
     assert latest_step(run) == 6
     names = [name for name, _ in tf.train.list_variables(str(run / "checkpoints" / "ckpt-6"))]
     assert any(name.startswith("g_optimizer/inner_optimizer/") for name in names)
+
+
+def test_validation_is_a_fixed_subset_at_a_bounded_cost(tiny_data):
+    from pix2pix_tf.config import new_config
+    from pix2pix_tf.training import prepare, validation_every_epochs, validation_subset
+
+    pairs = [f"pair{i}" for i in range(106)]
+    subset = validation_subset(pairs, 64)
+    assert len(subset) == 64 == len(set(subset)) and subset == validation_subset(pairs, 64)
+    assert subset[0] == "pair0" and subset[-1] in pairs[-3:]  # spread over the whole split
+    assert validation_subset(pairs, 0) == pairs and validation_subset(pairs[:5], 64) == pairs[:5]
+    assert validation_every_epochs(64, 400) == 1  # facades: every epoch
+    assert validation_every_epochs(16, 16) == 3  # 16 pairs: every 3 epochs, 48 steps per 16 validations
+    prepared = prepare(new_config({"data": str(tiny_data), "image_size": "32", "precision": "float32",
+                                   "val_images": 2}))
+    assert len(prepared.val_pairs) == 2

@@ -172,3 +172,55 @@ def test_discriminator_loss_is_halved_and_generator_loss_non_saturating():
     # non-saturating: G's loss is -log D(G(x)), large (not ~0) when D confidently rejects the fake
     assert float(losses.adversarial_loss(very_fake, True, "vanilla")[0]) > 9.0
     np.testing.assert_allclose(losses.adversarial_loss(very_fake, True, "lsgan"), [121.0])
+
+
+@pytest.mark.parametrize("d_forward", ["recompute", "reuse"])
+def test_both_d_forward_options_take_the_hand_computed_gradients(d_forward):
+    """With plain SGD at rate 1, one step moves each weight by minus its gradient. The hand-built
+    tapes: D's gradient from real and fake; G's adversarial gradient through D after its update
+    (recompute) or through D as it was in the D step (reuse)."""
+    keras.mixed_precision.set_global_policy("float32")
+    keras.utils.set_random_seed(0)
+    generator = unet_generator(3, 3, depth=5, ngf=8, dropout=0.0)
+    discriminator = patchgan_discriminator(3, 3, ndf=8)
+    model = Pix2Pix(generator, discriminator, d_forward=d_forward)
+    model.compile(keras.optimizers.SGD(1.0), keras.optimizers.SGD(1.0))
+    source, target = (tf.constant(a) for a in fixed_batch())
+    d_vars, g_vars = discriminator.trainable_variables, generator.trainable_variables
+    before_d, before_g = [v.numpy() for v in d_vars], [v.numpy() for v in g_vars]
+
+    with tf.GradientTape() as tape:
+        fake = generator(source, training=True)
+        real_logits = discriminator([source, target], training=True)
+        fake_logits = discriminator([source, tf.stop_gradient(fake)], training=True)
+        d_loss = tf.reduce_mean(losses.discriminator_loss(real_logits, fake_logits, "vanilla"))
+    d_grads = tape.gradient(d_loss, d_vars)
+    if d_forward == "recompute":
+        for v, g in zip(d_vars, d_grads):
+            v.assign_sub(g)
+    with tf.GradientTape() as tape:
+        fake = generator(source, training=True)
+        g_logits = discriminator([source, fake], training=True)
+        g_loss = tf.reduce_mean(losses.adversarial_loss(g_logits, True, "vanilla")
+                                + 100.0 * losses.l1_distance(fake, target))
+    g_grads = tape.gradient(g_loss, g_vars)
+    assert np.isfinite(float(d_loss)) and np.isfinite(float(g_loss))
+    for v, value in zip(d_vars, before_d):
+        v.assign(value)
+
+    logs = model.train_step((source, target))
+    assert all(np.isfinite(float(logs[k])) for k in ("g_gan", "g_l1", "d_loss"))
+    for v, start, grad in zip(d_vars, before_d, d_grads):
+        np.testing.assert_allclose(start - v.numpy(), grad.numpy(), rtol=1e-3, atol=1e-5)
+    for v, start, grad in zip(g_vars, before_g, g_grads):
+        np.testing.assert_allclose(start - v.numpy(), grad.numpy(), rtol=1e-3, atol=1e-5)
+
+
+def test_the_two_d_forward_options_differ_in_gs_adversarial_gradient():
+    """The choice is real: after one step from the same weights the generators differ."""
+    results = []
+    for d_forward in ("recompute", "reuse"):
+        model = tiny_model(lr=1e-2, d_forward=d_forward, lambda_l1=0.0)
+        model.train_step(tuple(tf.constant(a) for a in fixed_batch()))
+        results.append([v.numpy() for v in model.generator.trainable_variables])
+    assert max(np.abs(a - b).max() for a, b in zip(*results)) > 1e-6
