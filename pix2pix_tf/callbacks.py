@@ -15,7 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from pix2pix_tf.atomic import replacing
-from pix2pix_tf.errors import UserError
+from pix2pix_tf.errors import UserError, reason
 from pix2pix_tf.losses import image_metrics, to_unit_range
 
 
@@ -66,10 +66,9 @@ class PeriodicCheckpoint(_StepCallback):
         try:
             self.manager.save(checkpoint_number=step)
         except (OSError, tf.errors.OpError) as err:
-            reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
             kept = f"{previous} is intact" if previous else "no earlier checkpoint exists"
             raise UserError(f"cannot write the checkpoint for step {step} in {self.manager.directory} "
-                            f"({reason}); {kept}") from None
+                            f"({reason(err, 200)}); {kept}") from None
 
 
 class NonFiniteGuard(keras.callbacks.Callback):

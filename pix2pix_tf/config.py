@@ -101,6 +101,10 @@ class Config:
     steps_per_epoch: int | None = _opt(None, "training pairs // batch size", cli=False)
     constant_steps: int | None = _opt(None, "steps at the constant learning rate", cli=False)
     decay_steps: int | None = _opt(None, "steps of linear decay", cli=False)
+    # None in runs stored before it was recorded: translate then runs at native scale
+    data_size: str | None = _opt(None, "native HxW of the training images (one side of a pair), from the first "
+                                 "checked pair; translate's training scale is load size / this", cli=False,
+                                 frozen=False)
 
     @property
     def crop_hw(self) -> tuple[int, int]:

@@ -18,7 +18,16 @@ import tensorflow as tf
 
 from pix2pix_tf.config import Config
 from pix2pix_tf.errors import UserError
-from pix2pix_tf.images import GRAPH_IMAGE_SUFFIXES, decode_tf, to_network_range
+from pix2pix_tf.images import (
+    GRAPH_IMAGE_SUFFIXES,
+    decode_tf,
+    is_image_name,
+    not_a_file,
+    read_header,
+    resize_tf,
+    to_network_range,
+    undecodable,
+)
 
 SUPPORTED_CHANNELS = (1, 3)
 MAX_LISTED_PROBLEMS = 20
@@ -47,7 +56,9 @@ class PairInfo:
 
 
 def _image_files(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in GRAPH_IMAGE_SUFFIXES),
+    """Everything named like a JPEG or PNG, files or not: a folder or broken link with such a name is
+    listed so that the check reports it."""
+    return sorted((p for p in folder.iterdir() if is_image_name(p, GRAPH_IMAGE_SUFFIXES)),
                   key=lambda p: (len(p.stem), p.stem))
 
 
@@ -88,15 +99,7 @@ def _folder_pairs(folder: Path) -> list[Pair]:
 
 def inspect_pair(pair: Pair) -> PairInfo:
     """Decode a pair fully (truncated files fail here, not mid-training) and describe it."""
-    halves = []
-    for path in (pair.a, pair.b):
-        if path is None:
-            continue
-        try:
-            halves.append(decode_tf(tf.io.read_file(path)))
-        except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError) as err:
-            reason = err.message.splitlines()[0] if err.message else type(err).__name__
-            raise UserError(f"{path}: not a readable JPEG or PNG image ({reason})") from None
+    halves = [_decode_file(path) for path in (pair.a, pair.b) if path is not None]
     if pair.b is None:
         width = halves[0].shape[1]
         if width % 2:
@@ -106,16 +109,39 @@ def inspect_pair(pair: Pair) -> PairInfo:
     return PairInfo(a.shape[-1], b.shape[-1], tuple(a.shape[:2]), tuple(b.shape[:2]))
 
 
-def check_pairs(pairs: list[Pair], config: Config, *, what: str,
-                on_bad: str = "error") -> tuple[list[Pair], PairInfo]:
-    """Check every pair before training and report every bad one, not only the first.
+def _decode_file(path: str) -> tf.Tensor:
+    """One data file decoded as the pipeline decodes it, or a ``UserError`` saying in words what is wrong."""
+    problem = not_a_file(Path(path))
+    if problem:
+        raise UserError(f"{path}: {problem}")
+    try:
+        contents = Path(path).read_bytes()
+    except OSError as err:
+        raise UserError(f"{path}: cannot read ({err.strerror or type(err).__name__})") from None
+    try:
+        return decode_tf(contents)
+    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
+        raise UserError(f"{path}: {undecodable(contents, read_header(contents))}") from None
 
-    Returns the usable pairs (all of them, unless ``on_bad`` is ``skip``) and the first good
-    pair's description, from which missing channel counts are filled.
-    """
+
+@dataclass
+class CheckedSplit:
+    """One split's pairs after decoding each: the usable ones, a line per unusable one, and the first
+    usable pair's description."""
+
+    what: str
+    pairs: list[Pair]
+    good: list[Pair]
+    problems: list[str]
+    reference: PairInfo | None
+
+
+def inspect_split(pairs: list[Pair], config: Config, *, what: str,
+                  reference: PairInfo | None = None) -> CheckedSplit:
+    """Decode and check every pair, collecting every problem (``reference``: another split's first
+    pair, whose channels these must match)."""
     problems: list[str] = []
     good: list[Pair] = []
-    reference: PairInfo | None = None
     for pair in pairs:
         try:
             info = inspect_pair(pair)
@@ -125,16 +151,42 @@ def check_pairs(pairs: list[Pair], config: Config, *, what: str,
             continue
         good.append(pair)
         reference = reference or info
-    if problems:
-        for line in problems[:MAX_LISTED_PROBLEMS]:
-            print(f"  bad {what} pair: {line}", file=sys.stderr)
-        more = f" (first {MAX_LISTED_PROBLEMS} listed above)" if len(problems) > MAX_LISTED_PROBLEMS else ""
-        summary = f"{len(problems)} of {len(pairs)} {what} pairs are unusable{more}"
-        if on_bad != "skip" or not good:
-            raise UserError(f"{summary}; first: {problems[0]}" + ("" if good else "; none is usable")
-                            + ("; --on-bad-image skip trains without them" if good else ""))
-        print(f"warning: {summary}; training without them (--on-bad-image skip)", file=sys.stderr)
-    return good, reference
+    return CheckedSplit(what, pairs, good, problems, reference)
+
+
+def report_problems(splits: list[CheckedSplit], on_bad: str | None = None) -> None:
+    """One report of every split's unusable pairs, then one ``UserError`` unless ``on_bad`` (fit's
+    ``--on-bad-image``; None where there is no such choice) is ``skip`` and every split still has a
+    usable pair."""
+    bad = [split for split in splits if split.problems]
+    if not bad:
+        return
+    for split in bad:
+        for line in split.problems[:MAX_LISTED_PROBLEMS]:
+            print(f"  bad {split.what} pair: {line}", file=sys.stderr)
+    counts = " and ".join(f"{len(split.problems)} of {len(split.pairs)} {split.what}" for split in bad)
+    more = (f" (first {MAX_LISTED_PROBLEMS} per split listed above)"
+            if any(len(split.problems) > MAX_LISTED_PROBLEMS for split in bad) else "")
+    summary = f"{counts} pairs are unusable{more}"
+    empty = [split.what for split in splits if not split.good]
+    if on_bad == "skip" and not empty:
+        print(f"warning: {summary}; going on without them (--on-bad-image skip)", file=sys.stderr)
+        return
+    hint = (f"; none is usable in {', '.join(empty)}" if empty
+            else "; --on-bad-image skip trains without them" if on_bad else "")
+    raise UserError(f"{summary}; first: {bad[0].problems[0]}{hint}")
+
+
+def check_pairs(pairs: list[Pair], config: Config, *, what: str,
+                on_bad: str | None = None) -> tuple[list[Pair], PairInfo]:
+    """Check every pair of one split and report every bad one, not only the first.
+
+    Returns the usable pairs (all of them, unless ``on_bad`` is ``skip``) and the first good
+    pair's description, from which missing channel counts are filled.
+    """
+    split = inspect_split(pairs, config, what=what)
+    report_problems([split], on_bad)
+    return split.good, split.reference
 
 
 def _check_pair_info(pair: Pair, info: PairInfo, config: Config, reference: PairInfo | None) -> None:
@@ -191,14 +243,10 @@ def _pair_tensors(pairs: list[Pair]) -> tuple[tf.Tensor, tf.Tensor, bool]:
     return a, b, side_by_side
 
 
-def _resize(image: tf.Tensor, hw) -> tf.Tensor:
-    return tf.clip_by_value(tf.image.resize(image, hw, method="bicubic"), 0.0, 1.0)
-
-
 def _jitter(a: tf.Tensor, b: tf.Tensor, config: Config, seed: tf.Tensor):
     """The paper's jitter, applied to A and B stacked on the channel axis so both get one window."""
     if config.preprocess == "resize_and_crop":
-        a, b = _resize(a, config.load_hw), _resize(b, config.load_hw)
+        a, b = resize_tf(a, config.load_hw), resize_tf(b, config.load_hw)
     stacked = tf.concat([a, b], axis=-1)
     a_nc = tf.shape(a)[-1]
     if config.preprocess != "none":
@@ -214,7 +262,7 @@ def _fit_to_size(image: tf.Tensor, config: Config) -> tf.Tensor:
     """The deterministic counterpart of the jitter, for validation and samples."""
     crop_h, crop_w = config.crop_hw
     if config.preprocess == "resize_and_crop":
-        return _resize(image, (crop_h, crop_w))
+        return resize_tf(image, (crop_h, crop_w))
     if config.preprocess == "crop":
         return tf.image.resize_with_crop_or_pad(image, crop_h, crop_w)
     return image

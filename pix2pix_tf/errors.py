@@ -1,9 +1,23 @@
 """User-facing errors: one line, a non-zero exit, never a bare traceback for a user mistake.
 (``pix2pix_tf.cli.run_cli`` is what turns them into that line.)"""
 
+import re
+
+# What a message must not carry to a user: TensorFlow's op and device wrapper around an op's own words,
+# and Python object reprs (a stream's address says nothing about the file).
+_TF_WRAPPER = re.compile(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:[^\]]*\](\s*name:\s*\S*)?")
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
+
 
 class UserError(Exception):
     """A mistake in the user's input (flag, file, run directory) that they can fix."""
 
 
 EXIT_USER_ERROR = 2
+
+
+def reason(err: BaseException, limit: int = 300) -> str:
+    """An exception's message as words for an ``error:`` line: its first line, without TensorFlow's op
+    wrapper or object reprs (``the input`` stands in for one), or the exception's type if nothing is left."""
+    text = _OBJECT_REPR.sub("the input", _TF_WRAPPER.sub("", str(err))).strip()
+    return text.splitlines()[0][:limit] if text else type(err).__name__

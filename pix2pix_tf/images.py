@@ -10,9 +10,10 @@ proves each pair computes the same thing.
 from __future__ import annotations
 
 import io
+import os
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -26,16 +27,51 @@ IMAGE_SUFFIXES = (*GRAPH_IMAGE_SUFFIXES, ".bmp", ".gif", ".tif", ".tiff", ".webp
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 JPEG_SIGNATURE = b"\xff\xd8\xff"
+# First bytes of each format we read, to name the format of a file too damaged for Pillow to open.
+SIGNATURES = {PNG_SIGNATURE: "PNG", JPEG_SIGNATURE: "JPEG", b"GIF87a": "GIF", b"GIF89a": "GIF", b"BM": "BMP",
+              b"II*\0": "TIFF", b"MM\0*": "TIFF", b"RIFF": "WebP"}
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601
 MAX_PIXELS = 64 * 2**20  # host decoding: uint16 then float32, about 1.5 GB for an RGB image this size
+EXIF_ORIENTATION = 0x0112
+# What each EXIF orientation asks a viewer to do to show the stored pixels upright (TIFF 6.0 / Exif 2.3).
+ORIENTATIONS = {2: "mirrored left to right", 3: "rotated 180 degrees", 4: "mirrored top to bottom",
+                5: "mirrored across its main diagonal", 6: "rotated 90 degrees clockwise",
+                7: "mirrored across its other diagonal", 8: "rotated 90 degrees anticlockwise"}
+FORMAT_NAMES = "JPEG, PNG, BMP, GIF, TIFF or WebP"
 
 
 class ImageError(Exception):
     """One input cannot be translated; a command reports it and moves on to the next file."""
 
 
+class UserImage(NamedTuple):
+    """A user's image file as read: upright pixels, its bit depth, and what reading it changed."""
+
+    pixels: np.ndarray  # float32 HxWxC in [0, 1]
+    bits: int  # 8 or 16
+    notes: list[str]
+
+
+def is_image_name(path: Path, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> bool:
+    """Named like an image (hidden files aside). Listing by name, not by ``is_file()``, is what lets a
+    folder or a broken link named like an image be reported instead of silently dropped."""
+    return not path.name.startswith(".") and path.suffix.lower() in suffixes
+
+
 def is_image_file(path: Path, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> bool:
-    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in suffixes
+    return path.is_file() and is_image_name(path, suffixes)
+
+
+def not_a_file(path: Path) -> str | None:
+    """Why a path named like an image is not a file to read (a folder, a broken link, a pipe), else None
+    (a missing file is for the reader to report)."""
+    if path.is_dir():
+        return "a folder, not an image file"
+    if path.is_symlink() and not path.exists():
+        return f"a broken symbolic link (its target {os.readlink(path)} does not exist or loops)"
+    if path.exists() and not path.is_file():
+        return "not a regular file (a pipe, socket or device), so not an image file"  # reading it could block
+    return None
 
 
 # --------------------------------------------------------------------------- headers
@@ -46,9 +82,18 @@ def png_bits(contents: bytes) -> int:
     return 16 if contents[:8] == PNG_SIGNATURE and len(contents) > 24 and contents[24] == 16 else 8
 
 
-def header_hw(contents: bytes) -> tuple[int, int] | None:
-    """(height, width) from the header alone (Pillow parses it without decoding), or None if the
-    header is not one Pillow knows; a claim over Pillow's own bomb limit raises ``ImageError``."""
+class Header(NamedTuple):
+    """What a file's header says, read by Pillow without decoding the pixels."""
+
+    hw: tuple[int, int]
+    format: str  # Pillow's name: JPEG, PNG, GIF, ...
+    orientation: int  # EXIF orientation, 1 (upright as stored) when absent
+    frames: int
+
+
+def read_header(contents: bytes) -> Header | None:
+    """The header, or None if it is not one Pillow knows; a claim over Pillow's own bomb limit raises
+    ``ImageError``."""
     from PIL import Image
 
     try:
@@ -56,11 +101,42 @@ def header_hw(contents: bytes) -> tuple[int, int] | None:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(contents)) as header:
                 width, height = header.size
+                return Header((height, width), header.format or "", _orientation(header, contents),
+                              _frames(header))
     except Image.DecompressionBombError:
         raise ImageError(f"over the {MAX_PIXELS // 2**20} megapixel limit") from None
-    except Exception:  # noqa: BLE001 - an unknown header is the decoder's to reject, with its reason
+    except Exception:  # noqa: BLE001 - an unknown or broken header is the decoder's to reject
         return None
-    return height, width
+
+
+def _orientation(header, contents: bytes) -> int:
+    """The EXIF orientation, 1 if absent or unreadable (a broken EXIF block does not make a broken image)."""
+    if header.format == "PNG" and b"eXIf" not in contents:
+        return 1  # a PNG's EXIF may follow the pixels: Pillow would decode them all to look for it
+    try:
+        orientation = header.getexif().get(EXIF_ORIENTATION, 1)
+    except Exception:  # noqa: BLE001 - any EXIF parsing failure means "no usable orientation"
+        return 1
+    return orientation if orientation in ORIENTATIONS else 1
+
+
+def _frames(header) -> int:
+    try:
+        return int(getattr(header, "n_frames", 1))
+    except Exception:  # noqa: BLE001 - a damaged later frame is the decoder's to find, not the header's
+        return 1
+
+
+def undecodable(contents: bytes, header: Header | None = None) -> str:
+    """Why bytes that no decoder accepted are not an image, in words: decoders' own messages name
+    their internals (TensorFlow's op and device, Pillow's stream object), not the problem."""
+    if not contents:
+        return "empty file"
+    kind = header.format if header and header.format else next(
+        (name for signature, name in SIGNATURES.items() if contents.startswith(signature)), None)
+    if kind:
+        return f"not a readable image (a damaged or truncated {kind} file)"
+    return f"not a readable image (the content is not {FORMAT_NAMES})"
 
 
 def header_hw_tf(contents: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
@@ -107,9 +183,10 @@ def decode_tf(contents: tf.Tensor, channels: int = 0) -> tf.Tensor:
     return tf.image.convert_image_dtype(image, tf.float32)
 
 
-def decode_checked_tf(contents: tf.Tensor, channels: int, max_pixels: int, what: str) -> tf.Tensor:
-    """One encoded JPEG/PNG -> float32 HxWxC in [-1, 1], refused (not decoded) if it is not an image or is
-    over the size limit."""
+def decode_checked_tf(contents: tf.Tensor, channels: int, max_pixels: int, multiple: int, what: str) -> tf.Tensor:
+    """One encoded JPEG/PNG -> float32 HxWxC in [-1, 1], refused (not decoded) if it is not an image, is
+    over the size limit or under the minimum side. EXIF orientation is not applied (a graph has no EXIF
+    parser): pixels are used as stored."""
     import tensorflow as tf
 
     is_image, height, width = header_hw_tf(contents)
@@ -117,38 +194,61 @@ def decode_checked_tf(contents: tf.Tensor, channels: int, max_pixels: int, what:
         tf.debugging.Assert(is_image, [f"{what}: not a JPEG or PNG image (the input must be the file's "
                                        f"bytes, base64-encoded only by the REST transport)"], name="is_image"),
         assert_pixel_limit_tf(height, width, max_pixels, what),
+        assert_min_side_tf(height, width, multiple, what),
     ]
     with tf.control_dependencies(checks):
         image = decode_tf(contents, channels)
     return to_network_range(tf.ensure_shape(image, [None, None, channels]))
 
 
-def read_image(path: str | Path) -> tuple[np.ndarray, int]:
-    """(float32 HxWxC in [0, 1], bits per sample 8 or 16) of a user's image file.
+def read_image(path: str | Path) -> UserImage:
+    """A user's image file, upright and with its bit depth.
 
     JPEG, PNG, BMP and GIF are decoded by TensorFlow, as ``fit`` decodes its data (PNGs keep 16
     bits); other formats (TIFF, WebP, ...) go through Pillow. The size is checked from the header first.
+    An EXIF orientation is applied, and an animation gives its first frame; each is noted.
     """
     import tensorflow as tf
 
+    path = Path(path)
+    problem = not_a_file(path)
+    if problem:
+        raise ImageError(problem)
     try:
-        contents = Path(path).read_bytes()
+        contents = path.read_bytes()
     except OSError as err:
-        raise ImageError(f"cannot read ({err.strerror or err})") from None
+        raise ImageError(f"cannot read ({err.strerror or type(err).__name__})") from None
     if not contents:
         raise ImageError("empty file")
-    hw = header_hw(contents)
-    if hw is not None and (hw[0] * hw[1] > MAX_PIXELS or hw[0] * hw[1] == 0):
-        raise ImageError(f"{hw[1]}x{hw[0]} pixels (WxH) is empty or over the {MAX_PIXELS // 2**20} "
-                         "megapixel limit")
+    header = read_header(contents)
+    if header is not None and (header.hw[0] * header.hw[1] > MAX_PIXELS or header.hw[0] * header.hw[1] == 0):
+        raise ImageError(f"{header.hw[1]}x{header.hw[0]} pixels (WxH) is empty or over the "
+                         f"{MAX_PIXELS // 2**20} megapixel limit")
     try:
-        return decode_tf(contents).numpy(), png_bits(contents)
-    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as err:
-        tf_reason = (err.message or type(err).__name__).strip().splitlines()[0]
-    return _read_with_pillow(contents, tf_reason)
+        pixels, bits = decode_tf(contents).numpy(), png_bits(contents)
+    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
+        pixels, bits = _read_with_pillow(contents, header)
+    notes = []
+    if header is not None and header.frames > 1:
+        notes.append(f"animated: using the first of its {header.frames} frames")
+    if header is not None and header.orientation != 1:
+        pixels = upright(pixels, header.orientation)
+        notes.append(f"EXIF orientation applied: {ORIENTATIONS[header.orientation]}, as viewers show it")
+    return UserImage(pixels, bits, notes)
 
 
-def _read_with_pillow(contents: bytes, tf_reason: str) -> tuple[np.ndarray, int]:
+def upright(image: np.ndarray, orientation: int) -> np.ndarray:
+    """Stored pixels -> as a viewer shows them, by the EXIF ``orientation`` (1-8)."""
+    if orientation in (5, 6, 7, 8):
+        image = np.swapaxes(image, 0, 1)  # 5 is the transpose itself; 6-8 are it followed by a flip
+    if orientation in (2, 3, 6, 7):
+        image = image[:, ::-1]
+    if orientation in (3, 4, 7, 8):
+        image = image[::-1]
+    return np.ascontiguousarray(image)
+
+
+def _read_with_pillow(contents: bytes, header: Header | None) -> tuple[np.ndarray, int]:
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -165,8 +265,8 @@ def _read_with_pillow(contents: bytes, tf_reason: str) -> tuple[np.ndarray, int]
             target = {"1": "L", "L": "L", "LA": "LA", "P": "RGBA" if "transparency" in image.info else "RGB",
                       "RGB": "RGB", "RGBA": "RGBA"}.get(mode, "RGB")
             array = np.asarray(image.convert(target)).astype(np.float32) / 255.0
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as err:
-        raise ImageError(f"not a readable image ({tf_reason}; Pillow: {err})") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        raise ImageError(undecodable(contents, header)) from None
     return (array[..., None] if array.ndim == 2 else array), 8
 
 
@@ -278,8 +378,52 @@ def encode_png_tf(image: tf.Tensor) -> tf.Tensor:
 
 def min_side(multiple: int) -> int:
     """Half the generator's multiple: below it, more than half of what the generator sees would be
-    mirrored padding. The translator refuses smaller images; the padding itself works down to 2 px."""
+    mirrored padding. Translate and the served model refuse smaller images (``check_min_side`` and
+    ``assert_min_side_tf``); the padding itself works down to 2 px."""
     return max(2, multiple // 2)
+
+
+def _min_side_rule(multiple: int) -> str:
+    return f"is too small: this model needs at least {min_side(multiple)} px on each side (it pads to " \
+           f"multiples of {multiple})"
+
+
+def check_min_side(height: int, width: int, multiple: int, context: str = "") -> None:
+    """Refuse an image with a side under ``min_side(multiple)``; ``context`` says where the size came from."""
+    if min(height, width) < min_side(multiple):
+        raise ImageError(f"{width}x{height} (WxH){context} {_min_side_rule(multiple)}")
+
+
+def assert_min_side_tf(height, width, multiple: int, what: str) -> tf.Operation:
+    """The graph version of ``check_min_side``."""
+    import tensorflow as tf
+
+    return tf.debugging.Assert(tf.minimum(height, width) >= min_side(multiple),
+                               [f"{what}: image of", height, "x", width, f"pixels (HxW) {_min_side_rule(multiple)}"],
+                               name="min_side")
+
+
+# --------------------------------------------------------------------------- resizing
+
+
+def resize_tf(image: tf.Tensor, hw) -> tf.Tensor:
+    """Bicubic resize of [0, 1] image(s) to ``hw``, clipped to [0, 1]. Whenever a side shrinks the kernel
+    is widened by the shrink factor (``antialias``), as PIL's resize filters in the PyTorch reference:
+    without it a 600 -> 286 shrink folds fine detail into false patterns. Enlarging is plain bicubic."""
+    import tensorflow as tf
+
+    hw = tf.convert_to_tensor(hw, tf.int32)
+    shrinks = tf.reduce_any(tf.shape(image)[-3:-1] > hw)
+    resized = tf.cond(shrinks, lambda: tf.image.resize(image, hw, method="bicubic", antialias=True),
+                      lambda: tf.image.resize(image, hw, method="bicubic"))
+    return tf.clip_by_value(resized, 0.0, 1.0)
+
+
+def resize(image: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """The host version of ``resize_tf`` (the same ops, run eagerly)."""
+    import tensorflow as tf
+
+    return resize_tf(tf.constant(image, tf.float32), hw).numpy()
 
 
 def padding(height: int, width: int, multiple: int):

@@ -13,7 +13,7 @@ import keras
 import tensorflow as tf
 
 from pix2pix_tf.config import CONFIG_FILE
-from pix2pix_tf.errors import UserError
+from pix2pix_tf.errors import UserError, reason
 
 CHECKPOINT_PREFIX = "ckpt"
 VAL_SPLITS = ("val", "test")
@@ -153,6 +153,5 @@ def restore(checkpoint: tf.train.Checkpoint, path: str) -> None:
         status = checkpoint.restore(path)
         status.assert_existing_objects_matched()
     except (tf.errors.OpError, AssertionError, ValueError, IndexError, OSError) as err:
-        first = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
-        raise UserError(f"{path}: checkpoint does not load into this run's networks ({first})") from None
+        raise UserError(f"{path}: checkpoint does not load into this run's networks ({reason(err)})") from None
     status.expect_partial()

@@ -102,9 +102,14 @@ def prepare(config: Config, *, measure_precision: bool = True, remeasure_precisi
     ``--precision auto`` on a bf16 CPU is measured (``autoprecision``) when ``measure_precision``;
     otherwise, and everywhere else, the hardware rule of ``precision.auto_precision`` decides."""
     root = data_root(config)
-    train_pairs = data_lib.list_pairs(root, config.train_split)
-    train_pairs, info = data_lib.check_pairs(train_pairs, config, what=config.train_split,
-                                             on_bad=config.on_bad_image)
+    train = data_lib.inspect_split(data_lib.list_pairs(root, config.train_split), config, what=config.train_split)
+    splits = [train]
+    val_split = validation_split(config, root)
+    if val_split:
+        splits.append(data_lib.inspect_split(data_lib.list_pairs(root, val_split), config, what=val_split,
+                                             reference=train.reference))
+    data_lib.report_problems(splits, config.on_bad_image)  # every split's bad files in one report
+    train_pairs, info = train.good, train.reference
     input_nc, output_nc = data_lib.channel_counts(config, info)
     depth = generator_depth(config.crop_hw)
     steps_per_epoch = len(train_pairs) // config.batch_size
@@ -117,7 +122,7 @@ def prepare(config: Config, *, measure_precision: bool = True, remeasure_precisi
     measuring = measure_precision and measure_on_this_cpu(config.precision)
     spec = RunSpec(**{
         **config.to_dict(), "input_nc": input_nc, "output_nc": output_nc, "depth": depth,
-        "steps_per_epoch": steps_per_epoch,
+        "steps_per_epoch": steps_per_epoch, "data_size": "{}x{}".format(*info.a_hw),
         "constant_steps": config.constant_steps if config.constant_steps is not None else constant,
         "decay_steps": config.decay_steps if config.decay_steps is not None else decay,
         "precision": "float32" if measuring else resolve_precision(config.precision)})
@@ -125,11 +130,7 @@ def prepare(config: Config, *, measure_precision: bool = True, remeasure_precisi
         from pix2pix_tf.autoprecision import measured_choice
 
         spec = dataclasses.replace(spec, precision=measured_choice(spec, remeasure=remeasure_precision))
-    val_split = validation_split(spec, root)
-    val_pairs = []
-    if val_split:
-        val_pairs = data_lib.list_pairs(root, val_split)
-        val_pairs, _ = data_lib.check_pairs(val_pairs, spec, what=val_split, on_bad=spec.on_bad_image)
+    val_pairs = splits[1].good if val_split else []
     return Prepared(spec, root, train_pairs, validation_subset(val_pairs, spec.val_images))
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import glob
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from pix2pix_tf import cli
 from pix2pix_tf.errors import UserError
-from pix2pix_tf.images import IMAGE_SUFFIXES, ImageError, is_image_file, write_png
+from pix2pix_tf.images import IMAGE_SUFFIXES, ImageError, is_image_name, write_png
 
 MAX_LISTED_FAILURES = 20
 
@@ -24,6 +25,11 @@ MAX_LISTED_FAILURES = 20
 class Job:
     source: Path
     target: Path
+
+
+def _real(path: Path) -> Path:
+    """The path with links followed, without raising on a link loop (that input is reported when read)."""
+    return Path(os.path.realpath(path))
 
 
 def _natural_key(path: Path):
@@ -39,15 +45,15 @@ def collect_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]
         path = Path(text)
         if path.is_dir():
             folders.append(path)
-            found = sorted((p for p in path.iterdir() if is_image_file(p)),
-                           key=_natural_key)
+            found = sorted((p for p in path.iterdir() if is_image_name(p)), key=_natural_key)
             if not found:
                 missing.append((text, f"folder holds no images ({', '.join(IMAGE_SUFFIXES)})"))
             files.extend(found)
-        elif path.is_file():
-            files.append(path)
+        elif path.is_file() or path.is_symlink():
+            files.append(path)  # a broken link is reported by reading it
         elif glob.has_magic(text):
-            found = sorted((Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file()), key=_natural_key)
+            found = sorted((Path(p) for p in glob.glob(text, recursive=True)
+                            if Path(p).is_file() or is_image_name(Path(p))), key=_natural_key)
             if not found:
                 missing.append((text, "the pattern matches no files"))
             files.extend(found)
@@ -55,7 +61,7 @@ def collect_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]
             missing.append((text, "no such file or folder"))
     unique, seen = [], set()
     for path in files:
-        key = path.resolve()
+        key = _real(path)
         if key not in seen:
             seen.add(key)
             unique.append(path)
@@ -66,12 +72,12 @@ def plan_outputs(files: list[Path], out: Path, folders: list[Path]) -> list[Job]
     """``OUT/<name>.png`` per input; repeated names get -2, -3, ...; refuses to write over inputs."""
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a folder")
-    resolved_out = out.resolve()
+    resolved_out = _real(out)
     for folder in folders:
-        if folder.resolve() == resolved_out:
+        if _real(folder) == resolved_out:
             raise UserError(f"--out {out}: is an input folder; outputs would mix with and could overwrite the "
                             "inputs; choose another folder")
-    inputs = {p.resolve() for p in files}
+    inputs = {_real(p) for p in files}
     jobs, used = [], set()
     for path in files:
         name, n = f"{path.stem}.png", 1
@@ -80,14 +86,14 @@ def plan_outputs(files: list[Path], out: Path, folders: list[Path]) -> list[Job]
             name = f"{path.stem}-{n}.png"
         used.add(name)
         target = out / name
-        if target.resolve() in inputs:
+        if _real(target) in inputs:
             raise UserError(f"--out {out}: would overwrite the input {target}; choose another folder")
         jobs.append(Job(path, target))
     return jobs
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from pix2pix_tf.translator import DEFAULT_MAX_SIDE, LARGE_MODES
+    from pix2pix_tf.translator import DEFAULT_MAX_SIDE, LARGE_MODES, SCALES
 
     parser = argparse.ArgumentParser(
         prog="python -m pix2pix_tf.translate", description=__doc__.splitlines()[0],
@@ -105,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE,
                         help=f"largest side the generator runs on in one pass, rounded down to a multiple of "
                              f"2**depth; bounds memory (default: {DEFAULT_MAX_SIDE})")
+    parser.add_argument("--scale", choices=SCALES, default="training",
+                        help="training: resize each image by the ratio training resized its data by (load size / "
+                             "the data's native size, stored with the run), translate, resize back; native: "
+                             "translate the pixels as they are (default: training)")
     parser.add_argument("--quiet", action="store_true", help="no line per image, only notes, failures and the summary")
     return parser
 
@@ -121,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     jobs = plan_outputs(files, out, folders)
     translator = load(args.run_dir, args.checkpoint, inference=args.inference, large=args.large,
-                      max_side=args.max_side)
+                      max_side=args.max_side, scale=args.scale)
+    print(f"scale: {translator.scale_description}", flush=True)
     out.mkdir(parents=True, exist_ok=True)
     failures: list[str] = [f"{text}: {why}" for text, why in missing]
     for text, why in missing:

@@ -1,13 +1,18 @@
 """The public inference API: ``pix2pix_tf.load(run_dir)`` returns a ``Translator`` that runs a trained
 generator on whole images of any size.
 
+Scale (``scale``): pix2pix learns textures at a fixed pixel scale, and training resizes its data (a
+600 px maps half to 286 px before the crop). By default (``training``) an image is resized by that same
+ratio, load size / the data's native size (stored with the run), translated, and resized back to its
+own size; ``native`` runs the generator on the image's pixels as they are. Shrinking is anti-aliased.
+
 An image is reflect-padded to the generator's multiple (2**depth), translated, and cropped back, so
 the output has exactly the input's size. Images with a side over ``--max-side`` are translated in
 overlapping tiles of at most ``max_side`` px that are cross-faded together (default), or downscaled
 to fit, translated and scaled back up (``--large downscale``).
 
 Why tiling is the default: it keeps every input pixel and runs the generator at the scale it was
-trained at (pix2pix learns textures at a fixed pixel scale; shrinking a 4000 px photo to 1024 px
+trained at (shrinking a 4000 px photo to 1024 px
 changes what a 4x4 kernel sees). Its cost is more compute and, because each tile is normalised with
 its own statistics, possible faint tone shifts between tiles, which the overlap blends away.
 Downscaling is faster and seamless but loses detail and shifts the scale.
@@ -28,14 +33,16 @@ import numpy as np
 import tensorflow as tf
 
 from pix2pix_tf import images
+from pix2pix_tf.config import Config, parse_size
 from pix2pix_tf.images import ImageError
 from pix2pix_tf.inference import load_generator
 
 LARGE_MODES = ("tile", "downscale")
+SCALES = ("training", "native")
 DEFAULT_MAX_SIDE = 1024
 OVERLAP_FRACTION = 4  # tiles overlap by a quarter of their size
 
-__all__ = ["DEFAULT_MAX_SIDE", "LARGE_MODES", "ImageError", "Translator", "load", "tile_starts"]
+__all__ = ["DEFAULT_MAX_SIDE", "LARGE_MODES", "SCALES", "ImageError", "Translator", "load", "tile_starts"]
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -62,6 +69,21 @@ def _ramp(size: int, overlap: int, fade_in: bool, fade_out: bool) -> np.ndarray:
     return weight
 
 
+def training_ratio(config: Config) -> tuple[float, float] | None:
+    """(height, width) factors by which training resized its data before the crop; None if the run does
+    not record its data's native size. ``crop`` and ``none`` use the data as stored: factor 1."""
+    if config.preprocess != "resize_and_crop":
+        return 1.0, 1.0
+    if config.data_size is None:
+        return None
+    (native_h, native_w), (load_h, load_w) = parse_size(config.data_size, "data_size"), config.load_hw
+    return load_h / native_h, load_w / native_w
+
+
+def _factor(ratio: tuple[float, float]) -> str:
+    return f"{ratio[0]:.3g}" if round(ratio[0], 3) == round(ratio[1], 3) else \
+        f"{ratio[0]:.3g} (height) x {ratio[1]:.3g} (width)"
+
 
 class Translator:
     """A trained generator that translates whole images of any size.
@@ -71,9 +93,11 @@ class Translator:
     the input's dtype (uint8/uint16 files give uint8/uint16 by their bit depth).
     """
 
-    def __init__(self, trained, *, large: str = "tile", max_side: int = DEFAULT_MAX_SIDE):
+    def __init__(self, trained, *, large: str = "tile", max_side: int = DEFAULT_MAX_SIDE, scale: str = "training"):
         if large not in LARGE_MODES:
             raise ValueError(f"large must be one of {LARGE_MODES}, not {large!r}")
+        if scale not in SCALES:
+            raise ValueError(f"scale must be one of {SCALES}, not {scale!r}")
         if int(max_side) <= 0:
             raise ValueError(f"max_side must be positive, not {max_side}")
         self.trained = trained
@@ -82,6 +106,8 @@ class Translator:
         self.multiple = 2 ** self.config.depth
         self.max_side = int(max_side)
         self.tile = max(self.multiple, self.max_side // self.multiple * self.multiple)
+        self.ratio = training_ratio(self.config)
+        self.scale = "native" if self.ratio is None else scale
         generator = trained.generator
         spec = tf.TensorSpec([None, None, None, self.input_channels], tf.float32)
         self._forward = tf.function(lambda x: generator(x, training=False), input_signature=[spec])
@@ -106,8 +132,28 @@ class Translator:
     def min_side(self) -> int:
         return images.min_side(self.multiple)
 
+    @property
+    def scale_description(self) -> str:
+        """Which pixel scale is used and why, for the user to see."""
+        if self.ratio is None:
+            return ("native (this run does not record its training data's size: it was trained before "
+                    "pix2pix_tf stored it)")
+        if self.ratio == (1.0, 1.0):
+            return f"{self.scale} (the same here: the run trained on its data at native size)"
+        trained = "training resized its {} data to {}x{}".format(self.config.data_size, *self.config.load_hw)
+        if self.scale == "native":
+            return f"native (images as they are; {trained})"
+        return f"training (each image resized by {_factor(self.ratio)}, as {trained}; outputs resized back)"
+
+    def scaled_size(self, height: int, width: int) -> tuple[int, int]:
+        """The size an image is translated at."""
+        if self.scale == "native":
+            return height, width
+        return max(1, round(height * self.ratio[0])), max(1, round(width * self.ratio[1]))
+
     def translate(self, image) -> np.ndarray:
-        """Translate a path or an array; conversions of channels are reported as warnings."""
+        """Translate a path or an array; notes (channel conversions, EXIF orientation, an animation's
+        first frame) are reported as warnings."""
         output, notes = self.translate_with_notes(image)
         for note in notes:
             warnings.warn(note, stacklevel=2)
@@ -123,21 +169,31 @@ class Translator:
         return self._translate_as(pixels, kind)
 
     def translate_file(self, path: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
-        """An image file -> (uint8 or uint16 output by the file's bit depth, conversion notes)."""
-        pixels, bits = images.read_image(path)
-        return self._translate_as(pixels, images.kind_of_bits(bits))
+        """An image file -> (uint8 or uint16 output by the file's bit depth, notes on what reading
+        and converting it changed)."""
+        image = images.read_image(path)
+        output, notes = self._translate_as(image.pixels, images.kind_of_bits(image.bits))
+        return output, image.notes + notes
 
     def _translate_as(self, pixels: np.ndarray, kind: str) -> tuple[np.ndarray, list[str]]:
         pixels, notes = images.match_channels(pixels, self.input_channels)
         return images.from_unit_float(self.translate_unit(pixels), kind), notes
 
     def translate_unit(self, image: np.ndarray) -> np.ndarray:
-        """float32 HxWxC in [0, 1] (model's channels) -> float32 HxWx(output channels) in [0, 1]."""
+        """float32 HxWxC in [0, 1] (model's channels) -> float32 HxWx(output channels) in [0, 1], at
+        this translator's pixel scale."""
         h, w = image.shape[:2]
-        if min(h, w) < self.min_side:
-            raise ImageError(f"{w}x{h} (WxH) is too small: this model needs at least {self.min_side} px on each "
-                             f"side (it pads to multiples of {self.multiple})")
-        padded_side = -(-max(h, w) // self.multiple) * self.multiple
+        scaled_hw = self.scaled_size(h, w)
+        if scaled_hw == (h, w):
+            images.check_min_side(h, w, self.multiple)
+            return self._at_own_scale(image)
+        images.check_min_side(*scaled_hw, self.multiple,
+                              context=f" (the {w}x{h} image at the training scale; --scale native translates it "
+                                      "as it is)")
+        return images.resize(self._at_own_scale(images.resize(image, scaled_hw)), (h, w))
+
+    def _at_own_scale(self, image: np.ndarray) -> np.ndarray:
+        padded_side = -(-max(image.shape[:2]) // self.multiple) * self.multiple
         if padded_side > self.tile and self.large == "downscale":
             return self._downscaled(image)
         return self._padded(image)
@@ -172,20 +228,19 @@ class Translator:
         h, w = image.shape[:2]
         scale = self.tile / max(h, w)
         small_hw = (max(1, min(self.tile, round(h * scale))), max(1, min(self.tile, round(w * scale))))
-        if min(small_hw) < self.min_side:
-            raise ImageError(f"{w}x{h} (WxH) downscaled to fit --max-side {self.tile} would be "
-                             f"{small_hw[1]}x{small_hw[0]}, under this model's minimum side {self.min_side}; "
-                             "use --large tile")
-        small = tf.image.resize(image, small_hw, method="area").numpy()
-        output = self._padded(np.clip(small, 0.0, 1.0))
-        return np.clip(tf.image.resize(output, (h, w), method="bicubic").numpy(), 0.0, 1.0)
+        images.check_min_side(*small_hw, self.multiple,
+                              context=f" (the {w}x{h} image downscaled to fit --max-side {self.tile}; "
+                                      "--large tile keeps its size)")
+        return images.resize(self._padded(images.resize(image, small_hw)), (h, w))
 
 
 def load(run_dir: str | Path, checkpoint: str | int = "latest", *, inference: str = "deterministic",
-         large: str = "tile", max_side: int = DEFAULT_MAX_SIDE) -> Translator:
+         large: str = "tile", max_side: int = DEFAULT_MAX_SIDE, scale: str = "training") -> Translator:
     """A run's trained generator, ready to translate images of any size.
 
     ``inference``: ``deterministic`` (dropout off: one input, one output) or ``paper`` (dropout on,
-    as the paper runs its generator at test time). ``large``/``max_side``: see the module docstring.
+    as the paper runs its generator at test time). ``large``/``max_side``/``scale``: see the module
+    docstring; ``scale_description`` on the result says which scale is used.
     """
-    return Translator(load_generator(run_dir, checkpoint, inference), large=large, max_side=max_side)
+    return Translator(load_generator(run_dir, checkpoint, inference), large=large, max_side=max_side,
+                      scale=scale)

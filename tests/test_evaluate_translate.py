@@ -71,7 +71,7 @@ def test_translate_returns_the_exact_input_size(rgb_run, grey_run, channels):
 
 
 def test_padding_is_invisible_when_no_padding_is_needed(rgb_run):
-    model = load(rgb_run)
+    model = load(rgb_run, scale="native")  # training resized this data by 36/32; native keeps pixels as they are
     image = noise(64, 96, 3).astype(np.float32) / 255
     direct = (model.trained.generator(image[None] * 2 - 1, training=False).numpy()[0] + 1) / 2
     np.testing.assert_allclose(model.translate(image), direct, atol=1e-5)
@@ -103,7 +103,7 @@ def test_channel_conversions_are_reported(rgb_run, grey_run):
 
 def test_too_small_images_are_refused_with_the_minimum(rgb_run):
     with pytest.raises(ImageError, match="at least 16 px"):
-        load(rgb_run).translate(noise(15, 300, 3))
+        load(rgb_run, scale="native").translate(noise(15, 300, 3))
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         load(rgb_run).translate(np.full((40, 40, 3), 2.0, np.float32))
 
@@ -128,7 +128,8 @@ def test_cli_translates_a_folder_and_skips_bad_files(tmp_path, rgb_run):
     deep = (np.random.default_rng(1).integers(0, 65536, (33, 50, 3))).astype(np.uint16)
     (folder / "deep.png").write_bytes(tf.io.encode_png(deep).numpy())
     out = tmp_path / "out"
-    result = run_module("pix2pix_tf.translate", "--run-dir", str(rgb_run), str(folder), "--out", str(out))
+    result = run_module("pix2pix_tf.translate", "--run-dir", str(rgb_run), str(folder), "--out", str(out),
+                        "--scale", "native")
     assert result.returncode == 1, result.stderr
     assert "2 of 5 inputs failed" in result.stderr
     assert "broken.png" in result.stderr and "not a readable image" in result.stderr

@@ -190,13 +190,13 @@ def test_serving_changes_no_variable(which, det_export, paper_export, inputs):
 def test_bytes_round_trip_returns_png_of_input_size(det_export):
     serve = tf.saved_model.load(str(det_export.saved_model)).signatures["image_bytes"]
     rgb = np.random.default_rng(0).integers(0, 256, (45, 70, 3), dtype=np.uint8)
-    files = [png_file(rgb), jpeg_file(rgb), png_file(rgb[..., 0]), png_file(rgb[:1, :1])]
+    files = [png_file(rgb), jpeg_file(rgb), png_file(rgb[..., 0]), png_file(rgb[:32, :33])]
     outputs = serve(image_bytes=tf.constant(files))["image_bytes"].numpy()
     shapes = []
     for data in outputs:
         assert data.startswith(PNG_SIGNATURE)
         shapes.append(np.asarray(Image.open(io.BytesIO(data))).shape)
-    assert shapes == [(45, 70, 3), (45, 70, 3), (45, 70, 3), (1, 1, 3)]
+    assert shapes == [(45, 70, 3), (45, 70, 3), (45, 70, 3), (32, 33, 3)]
 
 
 @pytest.mark.parametrize("payload, message", [
@@ -211,6 +211,19 @@ def test_bytes_signature_refuses_non_images_and_bombs(det_export, payload, messa
         serve(image_bytes=tf.constant([payload]))
 
 
+def test_signatures_refuse_images_under_the_minimum_side(det_export):
+    """The same rule as translate (pix2pix_tf.images.min_side): 64x128 training gives a multiple of 64."""
+    loaded = tf.saved_model.load(str(det_export.saved_model))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at least 32 px on each side"):
+        loaded.signatures["serving_default"](images=tf.zeros([1, 31, 200, 3]))
+    serve = loaded.signatures["image_bytes"]
+    for shape in ((31, 200, 3), (1, 1, 3)):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="at least 32 px on each side"):
+            serve(image_bytes=tf.constant([png_file(np.zeros(shape, np.uint8))]))
+    output = serve(image_bytes=tf.constant([png_file(np.zeros((32, 33, 3), np.uint8))]))["image_bytes"]
+    assert np.asarray(Image.open(io.BytesIO(output.numpy()[0]))).shape == (32, 33, 3)
+
+
 def hostile_payloads() -> dict[str, bytes]:
     """Issue 6's list: each must give a PNG or a clear InvalidArgumentError, never a crash."""
     rng = np.random.default_rng(7)
@@ -223,7 +236,7 @@ def hostile_payloads() -> dict[str, bytes]:
     Image.fromarray(rgb).convert("P").save(buffer, "PNG")
     palette = buffer.getvalue()
     buffer = io.BytesIO()
-    Image.fromarray((rng.integers(0, 65535, (20, 30))).astype(np.uint16)).save(buffer, "PNG")
+    Image.fromarray((rng.integers(0, 65535, (40, 50))).astype(np.uint16)).save(buffer, "PNG")
     sixteen = buffer.getvalue()
     return {
         "random bytes": rng.bytes(2000),
@@ -244,7 +257,7 @@ def hostile_payloads() -> dict[str, bytes]:
 
 def test_hostile_bytes_give_a_png_or_a_clear_error_and_serving_goes_on(det_export):
     serve = tf.saved_model.load(str(det_export.saved_model)).signatures["image_bytes"]
-    good = png_file(np.zeros((8, 8, 3), np.uint8))
+    good = png_file(np.zeros((40, 40, 3), np.uint8))
     outcomes = {}
     for name, payload in hostile_payloads().items():
         try:
@@ -256,10 +269,10 @@ def test_hostile_bytes_give_a_png_or_a_clear_error_and_serving_goes_on(det_expor
             assert reason, (name, err.message[-500:])
             outcomes[name] = reason[0].strip()
         after = serve(image_bytes=tf.constant([good]))["image_bytes"].numpy()[0]
-        assert np.asarray(Image.open(io.BytesIO(after))).shape == (8, 8, 3), name
-    for name in ("1x1 PNG", "16-bit PNG", "palette PNG", "RGBA PNG", "grey where RGB was trained"):
+        assert np.asarray(Image.open(io.BytesIO(after))).shape == (40, 40, 3), name
+    for name in ("16-bit PNG", "palette PNG", "RGBA PNG", "grey where RGB was trained"):
         assert isinstance(outcomes[name], tuple) and outcomes[name][-1] == 3, (name, outcomes[name])
-    for name in ("random bytes", "truncated JPEG", "header claiming 100000x100000", "header claiming 0x0"):
+    for name in ("random bytes", "truncated JPEG", "header claiming 100000x100000", "header claiming 0x0", "1x1 PNG"):
         assert isinstance(outcomes[name], str), (name, outcomes[name])
     print("\n".join(f"{name}: {outcome}" for name, outcome in outcomes.items()))
 

@@ -47,23 +47,23 @@ def test_range_conversion_numpy_and_graph_agree():
 def test_header_size_numpy_and_graph_agree(fmt):
     contents = encoded(np.zeros((37, 53, 3), np.uint8), fmt)
     is_image, height, width = images.header_hw_tf(tf.constant(contents))
-    assert bool(is_image) and (int(height), int(width)) == images.header_hw(contents) == (37, 53)
+    assert bool(is_image) and (int(height), int(width)) == images.read_header(contents).hw == (37, 53)
 
 
 def test_graph_header_check_refuses_what_is_not_an_image():
     is_image, _, _ = images.header_hw_tf(tf.constant(b"GIF89a not a supported image"))
     assert not bool(is_image)
-    assert images.header_hw(b"garbage") is None
+    assert images.read_header(b"garbage") is None
 
 
 def test_sixteen_bit_png_keeps_its_depth_and_decodes_alike(tmp_path):
     grey = (np.arange(64 * 48, dtype=np.uint16).reshape(48, 64) * 21)
     path = tmp_path / "deep.png"
     Image.fromarray(grey).save(path)
-    pixels, bits = images.read_image(path)
-    assert bits == 16 and pixels.shape == (48, 64, 1)
+    pixels, bits, notes = images.read_image(path)
+    assert bits == 16 and pixels.shape == (48, 64, 1) and notes == []
     np.testing.assert_allclose(pixels[..., 0], grey / 65535.0, atol=1e-6)
-    graph = images.decode_checked_tf(tf.constant(path.read_bytes()), 1, 10**6, "test").numpy()
+    graph = images.decode_checked_tf(tf.constant(path.read_bytes()), 1, 10**6, 4, "test").numpy()
     np.testing.assert_allclose(graph, images.to_network_range(pixels), atol=1e-6)
 
 

@@ -102,6 +102,9 @@ def training_inputs(config: Config, count: int, data: str | None = None) -> np.n
     if not root.is_dir():
         raise UserError(f"{root}: the run's training data is not there; pass --data DIR with images of the "
                         "same kind (a <split>/ folder of pairs) to verify the export on")
-    pairs = data_lib.list_pairs(root, config.train_split)[:count]
+    split = data_lib.inspect_split(data_lib.list_pairs(root, config.train_split)[:count], config,
+                                   what=config.train_split)
+    data_lib.report_problems([split])  # a file that changed since training is named, not a traceback
+    pairs = split.pairs
     sources = [source.numpy() for source, _ in data_lib.evaluation_dataset(pairs, config, batch_size=1).unbatch()]
     return np.stack(sources).astype(np.float32)

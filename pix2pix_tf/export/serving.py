@@ -136,12 +136,13 @@ def serving_archive(trained: TrainedGenerator, settings: ExportSettings) -> kera
 
     def float_images(images):
         shape = tf.shape(images)
-        with tf.control_dependencies([image_lib.assert_pixel_limit_tf(shape[1], shape[2], max_pixels, FLOAT_KEY)]):
+        with tf.control_dependencies([image_lib.assert_pixel_limit_tf(shape[1], shape[2], max_pixels, FLOAT_KEY),
+                                      image_lib.assert_min_side_tf(shape[1], shape[2], multiple, FLOAT_KEY)]):
             return {FLOAT_KEY: generate_any_size(network, images, multiple)}
 
     def encoded_images(image_bytes):
         def one(contents):
-            image = image_lib.decode_checked_tf(contents, nc, max_pixels, BYTES_KEY)
+            image = image_lib.decode_checked_tf(contents, nc, max_pixels, multiple, BYTES_KEY)
             return image_lib.encode_png_tf(generate_any_size(network, image[None], multiple)[0])
 
         return {BYTES_KEY: tf.map_fn(one, image_bytes, fn_output_signature=tf.TensorSpec([], tf.string))}
@@ -172,7 +173,9 @@ def saved_model_metadata(settings: ExportSettings) -> dict:
     signatures = {
         SIGNATURE_FLOAT: {"inputs": {FLOAT_KEY: f"float32 [batch, height, width, {settings.input_nc}] in [-1, 1]"},
                           "outputs": {FLOAT_KEY: f"float32 [batch, height, width, {settings.output_nc}] in [-1, 1]"}},
-        SIGNATURE_BYTES: {"inputs": {BYTES_KEY: "string [batch]: encoded JPEG or PNG files"},
+        SIGNATURE_BYTES: {"inputs": {BYTES_KEY: f"string [batch]: encoded JPEG or PNG files, each side at least "
+                                                f"{image_lib.min_side(settings.multiple)} px; pixels as stored "
+                                                "(EXIF orientation is not applied)"},
                           "outputs": {BYTES_KEY: "string [batch]: 8-bit PNG files of the inputs' sizes"}},
         SIGNATURE_METADATA: {"inputs": {}, "outputs": {k: "scalar" for k in metadata_constants(settings)}},
     }

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from pix2pix_tf.errors import reason
 from pix2pix_tf.export.serving import SampledDropout, noise_from, seeded_samplers, serving_network, untracked_archive
 from pix2pix_tf.export.settings import (
     EXPORT_FORMAT_VERSION,
@@ -113,8 +114,7 @@ def convert_tflite(saved_model: Path, signatures: list[str], quant: str, calibra
             warnings.filterwarnings("ignore", message=r"\s*Warning: tf.lite.Interpreter is deprecated")
             return converter.convert()
     except Exception as err:  # the converter raises several unrelated types; all mean "cannot convert"
-        first = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
-        raise VerificationError(f"TFLite conversion ({quant}) failed: {first}") from None
+        raise VerificationError(f"TFLite conversion ({quant}) failed: {reason(err)}") from None
 
 
 def litert_interpreter(model_path: Path):
