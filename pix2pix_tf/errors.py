@@ -1,9 +1,37 @@
 """User-facing errors: one line, a non-zero exit, never a bare traceback for a user mistake.
 (``pix2pix_tf.cli.run_cli`` is what turns them into that line.)"""
 
+from __future__ import annotations
+
+import errno
+import os
+import re
+
 
 class UserError(Exception):
     """A mistake in the user's input (flag, file, run directory) that they can fix."""
 
 
 EXIT_USER_ERROR = 2
+
+# What the operating system says about a failed file operation ("No space left on device", ...).
+OS_CAUSES = frozenset(os.strerror(code) for code in errno.errorcode)
+# TensorFlow decorates an op's message with the function and op it ran in; neither helps a user.
+_TF_DECORATION = re.compile(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:[^\]]*\].*$")
+
+
+def filesystem_failure(err: BaseException) -> tuple[str | None, str] | None:
+    """(path, cause) when ``err`` is the filesystem refusing a read or a write, else None.
+
+    An ``OSError`` carries both. TensorFlow's file system raises its own errors (a full disk during a
+    SavedModel write is an ``OutOfRangeError`` or ``ResourceExhaustedError``) whose message is
+    ``<path>; <the OS's reason>``: that shape, with a reason the OS gives, is what marks them."""
+    if isinstance(err, OSError):
+        return err.filename, err.strerror or str(err)
+    if not type(err).__module__.startswith("tensorflow"):
+        return None
+    path, separator, cause = _TF_DECORATION.sub("", str(err)).strip().rpartition("; ")
+    if separator and cause in OS_CAUSES:
+        return path, cause
+    return None
+

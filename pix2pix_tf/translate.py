@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"largest side the generator runs on in one pass, rounded down to a multiple of "
                              f"2**depth; bounds memory (default: {DEFAULT_MAX_SIDE})")
     parser.add_argument("--quiet", action="store_true", help="no line per image, only notes, failures and the summary")
+    cli.add_verbose(parser)
     return parser
 
 

@@ -59,7 +59,7 @@ def human_size(size: int) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = cli.OneLineParser(
         prog="python -m pix2pix_tf.export", description=__doc__.splitlines()[0],
         epilog="Architecture, channels, size and direction come from the run's config.json. Differences in the "
                "table are on the generator's [-1, 1] output scale, against the Keras generator on images of the "
@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, type=Path, help="export directory (TF Serving layout inside)")
     cli.add_inference(parser, dest="mode")
     add_arguments(parser)
+    cli.add_verbose(parser)
     return parser
 
 
@@ -108,7 +109,9 @@ def print_result(result: ExportResult) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    options = ExportOptions(**vars(build_parser().parse_args(argv)))
+    args = vars(build_parser().parse_args(argv))
+    del args["verbose"]  # acted on at import (pix2pix_tf.tf_logs)
+    options = ExportOptions(**args)
     print(f"exporting {options.run_dir} ({options.checkpoint}) in {options.mode} mode to {options.out}", flush=True)
     try:
         result = export(options)
