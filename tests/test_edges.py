@@ -119,3 +119,146 @@ def test_a_filesystem_error_anywhere_is_one_line_naming_the_path(finished_run, t
     out = tmp_path / "a_file" / "results"
     result = run_command("pix2pix_tf.evaluate", "--run-dir", str(finished_run), "--out", str(out))
     assert_one_line(result, f"{out}: Not a directory")
+
+
+def test_a_batch_that_does_not_split_evenly_over_the_replicas_is_refused(tiny_data, tmp_path):
+    """Each replica draws its own dropout noise for an equal share of the batch; 3 over 2 replicas is refused."""
+    script = f"""
+import sys
+from pathlib import Path
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from pix2pix_tf.errors import UserError
+from pix2pix_tf.rundir import RunDir
+from pix2pix_tf.training import _open_run
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+flags = {{"data": {str(tiny_data)!r}, "image_size": "32", "ngf": 8, "ndf": 8, "precision": "float32"}}
+_open_run(RunDir(Path({str(tmp_path / 'even')!r})), {{**flags, "batch_size": 2}}, strategy)
+try:
+    _open_run(RunDir(Path({str(tmp_path / 'odd')!r})), {{**flags, "batch_size": 3}}, strategy)
+except UserError as err:
+    print(err)
+    sys.exit(2)
+"""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env,
+                            cwd=REPO)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "--batch-size 3: not divisible by the 2 replicas" in result.stdout
+
+
+# ------------------------------------------------------------------ item 12: no leftovers from a failed save
+
+def test_a_full_disk_during_fit_leaves_no_temporary_checkpoint(finished_run, tmp_path):
+    import tensorflow as tf
+
+    run = copy_of(finished_run, tmp_path)
+    path = run / "config.json"
+    stored = json.loads(path.read_text())
+    stored["config"].update(steps=8, constant_steps=4, decay_steps=4)
+    path.write_text(json.dumps(stored))
+    result = run_command("pix2pix_tf.fit", "--run-dir", str(run), "--quiet", limit=200_000)
+    assert_one_line(result, "cannot write the checkpoint for step", "ckpt-4 is intact")
+    checkpoints = run / "checkpoints"
+    assert not list(checkpoints.glob("*_temp*")), sorted(p.name for p in checkpoints.iterdir())
+    assert sorted(p.name for p in checkpoints.iterdir() if not p.name.startswith(("ckpt-2.", "ckpt-4."))) == [
+        "checkpoint"]
+    assert latest_step(run) == 4
+    reader = tf.train.load_checkpoint(str(checkpoints / "ckpt-4"))
+    assert all(reader.get_tensor(name) is not None for name in reader.get_variable_to_shape_map())
+
+
+# ------------------------------------------------------------------ item 13: TensorFlow's log lines
+
+def tf_log_lines(stderr: str) -> list[str]:
+    from pix2pix_tf.tf_logs import log_line_severity
+
+    return [line for line in stderr.splitlines() if log_line_severity(line) is not None
+            or "oneDNN" in line or "cpu_feature_guard" in line]
+
+
+@pytest.fixture
+def commands(finished_run, tmp_path):
+    """Each command that loads TensorFlow, with arguments that do a little real work."""
+    from conftest import pair_arrays, save_image
+
+    image = save_image(pair_arrays(1, 32)[0], tmp_path / "in" / "a.png")
+    return {
+        "fit": ("pix2pix_tf.fit", "--run-dir", str(copy_of(finished_run, tmp_path)), "--steps", "5", "--quiet"),
+        "evaluate": ("pix2pix_tf.evaluate", "--run-dir", str(finished_run), "--out", str(tmp_path / "eval"),
+                     "--quiet"),
+        "translate": ("pix2pix_tf.translate", "--run-dir", str(finished_run), str(image), "--out",
+                      str(tmp_path / "translated")),
+        "export": ("pix2pix_tf.export", "--run-dir", str(finished_run), "--out", str(tmp_path / "export"),
+                   "--formats", "saved_model", "--verify-images", "1"),
+    }
+
+
+@pytest.mark.parametrize("name", ["fit", "evaluate", "translate", "export"])
+def test_commands_keep_tensorflow_log_lines_quiet(commands, name):
+    module, *args = commands[name]
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, timeout=300,
+                            env={**env, "PYTHONPATH": str(REPO)}, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert tf_log_lines(result.stderr) == []
+
+
+def test_verbose_shows_tensorflow_log_lines(commands):
+    module, *args = commands["evaluate"]
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run([sys.executable, "-m", module, *args, "--verbose"], capture_output=True, text=True,
+                            timeout=300, env={**env, "PYTHONPATH": str(REPO)}, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert tf_log_lines(result.stderr)
+
+
+def test_a_level_the_user_set_is_obeyed_while_tensorflow_loads_too():
+    """TF_CPP_MIN_LOG_LEVEL=1 hides info lines, also the ones TensorFlow writes before its logging is set up."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "1"}
+    result = subprocess.run([sys.executable, "-c", "import pix2pix_tf, tensorflow"], capture_output=True,
+                            text=True, timeout=300, env=env, cwd=REPO)
+    assert result.returncode == 0 and not [line for line in tf_log_lines(result.stderr) if line.startswith("I")]
+
+
+# ------------------------------------------------------------------ item 14: training a finished run longer
+
+def scalars(run, tag: str) -> dict[int, float]:
+    import tensorflow as tf
+
+    values = {}
+    for path in sorted((run / "tensorboard").glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.tag == tag:
+                    values[event.step] = float(tf.make_ndarray(value.tensor))
+    return values
+
+
+@pytest.mark.parametrize("flags, lr_at_6, lr_at_8", [
+    (["--steps", "8"], 1e-4, 0.0),  # split as the epochs are (1:1): constant to 4, decay to 0 at 8
+    (["--epochs", "1", "--epochs-decay", "0"], 2e-4, 2e-4),  # 8 pairs a batch of 1: one epoch, no decay
+])
+def test_a_finished_run_trains_longer(finished_run, tmp_path, flags, lr_at_6, lr_at_8):
+    run = copy_of(finished_run, tmp_path)
+    result = run_fit("--run-dir", str(run), *flags, "--quiet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"new length ({' '.join(flags)}): 4 -> 8 steps" in result.stdout
+    assert f"resuming {run} at step 4 of 8" in result.stdout and "trained steps 4 -> 8" in result.stdout
+    assert latest_step(run) == 8
+    lr = scalars(run, "train/lr")
+    assert sorted(lr) == [2, 4, 6, 8]  # logged every 2 steps, before and after, without a gap
+    assert lr[2] == pytest.approx(2e-4) and lr[4] == pytest.approx(0.0)  # the original schedule
+    assert lr[6] == pytest.approx(lr_at_6) and lr[8] == pytest.approx(lr_at_8)
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_0000004.png", "step_0000008.png"]
+    stored = json.loads((run / "config.json").read_text())["config"]
+    assert stored["constant_steps"] + stored["decay_steps"] == 8
+
+
+def test_shrinking_a_run_below_its_current_step_is_refused(finished_run, tmp_path):
+    run = copy_of(finished_run, tmp_path)
+    before = (run / "config.json").read_text()
+    result = run_fit("--run-dir", str(run), "--steps", "3", "--quiet")
+    assert_one_line(result, f"--steps 3: 3 steps in all, but {run} is already at step 4")
+    assert (run / "config.json").read_text() == before and latest_step(run) == 4
