@@ -21,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="python -m pix2pix_tf.fit", description=__doc__.splitlines()[0],
         epilog="Running it again with the same --run-dir resumes from the latest checkpoint; settings are "
-               "read back from the run's config.json. With --data builtin the defaults are a small demo: "
+               "read back from the run's config.json; a larger --steps (or --epochs) trains it longer. With "
+               "--data builtin the defaults are a small demo: "
                + ", ".join(f"{flag_name(k)} {v}" for k, v in BUILTIN_DEMO.items()) + ".")
     parser.add_argument("--run-dir", default=None,
                         help="where config, checkpoints, logs and samples go (default: runs/<dataset name>)")

@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m pix2pix_tf.judge", description=__doc__.splitlines()[0],
         epilog="Defaults: " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in JUDGE_DEFAULTS.items()
                                         if k not in NOT_JUDGE_FLAGS) + ". "
-               "Running it again with the same --run-dir resumes; --steps may not change.")
+               "Running it again with the same --run-dir resumes; a larger --steps trains it longer.")
     parser.add_argument("--run-dir", required=True, help="the judge's run directory")
     parser.add_argument("--direction", choices=tuple(OPPOSITE), default=argparse.SUPPRESS,
                         help="the direction of the pix2pix runs it will judge (facades labels -> photo: BtoA); "
