@@ -148,8 +148,6 @@ def schedule_steps(config: Config, steps_per_epoch: int) -> tuple[int, int]:
     """(constant, decay) steps: from epochs, or ``--steps`` split in the epochs' proportion."""
     if config.steps is None:
         return config.epochs * steps_per_epoch, config.epochs_decay * steps_per_epoch
-    if config.steps <= 0:
-        raise UserError(f"--steps {config.steps}: must be positive")
     epochs = config.epochs + config.epochs_decay
     constant = round(config.steps * config.epochs / epochs) if epochs else config.steps
     return constant, config.steps - constant
