@@ -94,7 +94,11 @@ def _without_tf_log_lines(level: int):
     """File descriptor 2 (what C++ writes to) goes to a temporary file; its lines come back without
     TensorFlow's log lines below ``level``, also when the block fails."""
     sys.stderr.flush()
-    saved = os.dup(2)
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr to quieten
+        yield
+        return
     with tempfile.TemporaryFile() as capture:
         os.dup2(capture.fileno(), 2)
         try:
