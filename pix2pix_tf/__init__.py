@@ -1,9 +1,10 @@
 """pix2pix in TensorFlow/Keras: train, evaluate, translate, export."""
 
 import importlib.util
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from pix2pix_tf.tf_logs import quiet_tensorflow
+
+quiet_tensorflow()  # before anything imports TensorFlow; --verbose keeps its logs
 
 if importlib.util.find_spec("tensorflow") is None:
     raise ImportError('pix2pix_tf needs TensorFlow: pip install -e ".[cpu]" (or ".[gpu]" with CUDA)')

@@ -6,6 +6,7 @@ index, so a resumed run logs and saves on the same steps an uninterrupted one wo
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import keras
@@ -15,8 +16,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from pix2pix_tf.atomic import replacing
-from pix2pix_tf.errors import UserError, reason
+from pix2pix_tf.errors import UserError, filesystem_failure, reason
 from pix2pix_tf.losses import image_metrics, to_unit_range
+from pix2pix_tf.rundir import CHECKPOINT_PREFIX
 
 
 class _StepCallback(keras.callbacks.Callback):
@@ -59,16 +61,26 @@ class PeriodicCheckpoint(_StepCallback):
     def save(self, step: int) -> None:
         """A failed write (disk full, permissions) stops training with one line; TensorFlow writes
         the data files before it points the ``checkpoint`` index at them, so the previous
-        checkpoint stays the latest and loads."""
+        checkpoint stays the latest and loads. What the failed write left is removed."""
         previous = self.manager.latest_checkpoint
         if previous and previous.endswith(f"-{step}"):
             return
         try:
             self.manager.save(checkpoint_number=step)
         except (OSError, tf.errors.OpError) as err:
+            self._remove_unfinished(step)
+            failure = filesystem_failure(err)
+            cause = failure[1] if failure else reason(err, 200)
             kept = f"{previous} is intact" if previous else "no earlier checkpoint exists"
             raise UserError(f"cannot write the checkpoint for step {step} in {self.manager.directory} "
-                            f"({reason(err, 200)}); {kept}") from None
+                            f"({cause}); {kept}") from None
+
+    def _remove_unfinished(self, step: int) -> None:
+        """TensorFlow stages a checkpoint in ``<prefix>-<step>_temp/`` and then writes its
+        ``.index``/``.data`` files; none of it is listed in the ``checkpoint`` file yet."""
+        prefix = Path(self.manager.directory) / f"{CHECKPOINT_PREFIX}-{step}"
+        for path in [*prefix.parent.glob(f"{prefix.name}_temp*"), *prefix.parent.glob(f"{prefix.name}.*")]:
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 
 class NonFiniteGuard(keras.callbacks.Callback):

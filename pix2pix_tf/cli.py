@@ -1,6 +1,7 @@
 """What every command shares: the arguments that name a run (``--run-dir``, ``--checkpoint``,
-``--inference``), the checks on flag values, and ``run_cli``, which turns a ``UserError`` into one
-``error:`` line and exit status 2. A command's flags are validated here or by ``argparse`` itself."""
+``--inference``, ``--verbose``), the checks on flag values, and ``run_cli``, which turns a ``UserError``
+or a failed file operation into one ``error:`` line and exit status 2. A command's flags are validated
+here, by ``config.validate`` or by ``argparse`` itself."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import argparse
 import sys
 
 from pix2pix_tf.config import INFERENCE_MODES
-from pix2pix_tf.errors import EXIT_USER_ERROR, UserError
+from pix2pix_tf.errors import EXIT_USER_ERROR, UserError, filesystem_failure
+from pix2pix_tf.tf_logs import VERBOSE_FLAG
 
 INFERENCE_HELP = ("deterministic: dropout off, one input always gives one output; paper: dropout on at "
                   "inference as in the paper (random outputs). Both normalise with each image's own "
@@ -29,6 +31,13 @@ def add_checkpoint(parser) -> None:
 def add_inference(parser: argparse.ArgumentParser, dest: str = "inference") -> None:
     parser.add_argument("--inference", dest=dest, choices=INFERENCE_MODES, default="deterministic",
                         help=INFERENCE_HELP)
+
+
+def add_verbose(parser: argparse.ArgumentParser) -> None:
+    """``--verbose``: TensorFlow's own log lines, hidden otherwise. It acts when the package is imported,
+    before TensorFlow loads (``pix2pix_tf.tf_logs``); here it is only accepted and documented."""
+    parser.add_argument(VERBOSE_FLAG, action="store_true",
+                        help="show TensorFlow's own log lines (hidden by default unless TF_CPP_MIN_LOG_LEVEL is set)")
 
 
 def checkpoint_arg(text: str) -> str | int:
@@ -63,14 +72,24 @@ class OneLineParser(argparse.ArgumentParser):
 
 def run_cli(main, prog: str | None = None) -> None:
     """Run a command's ``main()``: a ``UserError`` becomes ``error: ...`` on stderr and exit 2, Ctrl-C one
-    line and exit 130, a non-zero int returned by ``main`` the exit status. Anything else is a bug and
-    keeps its traceback."""
+    line and exit 130, a non-zero int returned by ``main`` the exit status.
+
+    The filesystem refusing a read or write (full disk, permissions, a file where a folder should be) is
+    the user's to fix too, wherever it happens: as a last resort it becomes ``error: <path>: <cause>``
+    (``errors.filesystem_failure``). Anything else is a bug and keeps its traceback."""
     if prog:
         sys.argv[0] = prog
     try:
         status = main()
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)
+    except Exception as err:
+        failure = filesystem_failure(err)
+        if failure is None:
+            raise
+        path, cause = failure
+        print(f"error: {path or 'a file could not be read or written'}: {cause}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

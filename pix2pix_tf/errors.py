@@ -1,12 +1,18 @@
 """User-facing errors: one line, a non-zero exit, never a bare traceback for a user mistake.
 (``pix2pix_tf.cli.run_cli`` is what turns them into that line.)"""
 
+from __future__ import annotations
+
+import errno
+import os
 import re
 
 # What a message must not carry to a user: TensorFlow's op and device wrapper around an op's own words,
 # and Python object reprs (a stream's address says nothing about the file).
 _TF_WRAPPER = re.compile(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:[^\]]*\](\s*name:\s*\S*)?")
 _OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
+# What the operating system says about a failed file operation ("No space left on device", ...).
+OS_CAUSES = frozenset(os.strerror(code) for code in errno.errorcode)
 
 
 class UserError(Exception):
@@ -21,3 +27,20 @@ def reason(err: BaseException, limit: int = 300) -> str:
     wrapper or object reprs (``the input`` stands in for one), or the exception's type if nothing is left."""
     text = _OBJECT_REPR.sub("the input", _TF_WRAPPER.sub("", str(err))).strip()
     return text.splitlines()[0][:limit] if text else type(err).__name__
+
+
+def filesystem_failure(err: BaseException) -> tuple[str | None, str] | None:
+    """(path, cause) when ``err`` is the filesystem refusing a read or a write, else None.
+
+    An ``OSError`` carries both. TensorFlow's file system raises its own errors (a full disk during a
+    SavedModel write is an ``OutOfRangeError`` or ``ResourceExhaustedError``) whose message is
+    ``<path>; <the OS's reason>``: that shape, with a reason the OS gives, is what marks them."""
+    if isinstance(err, OSError):
+        return err.filename, err.strerror or str(err)
+    if not type(err).__module__.startswith("tensorflow"):
+        return None
+    path, separator, cause = _TF_WRAPPER.sub("", str(err)).strip().rpartition("; ")
+    if separator and cause in OS_CAUSES:
+        return path, cause
+    return None
+

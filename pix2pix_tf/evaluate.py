@@ -265,7 +265,7 @@ def evaluate_all_checkpoints(run_dir: str | Path, *, metric: str = "l1", data: s
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = cli.OneLineParser(
         prog="python -m pix2pix_tf.evaluate", description=__doc__.splitlines()[0],
         epilog="Defaults come from the run's config.json: its data and its validation split (val/, else test/). "
                "Metrics are computed at the run's training size, on images prepared as fit validates them.")
@@ -292,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-page", dest="page", action="store_false",
                         help="only the CSV and JSON: no thumbnails, HTML page or figure")
     parser.add_argument("--quiet", action="store_true", help="only the final summary")
+    cli.add_verbose(parser)
     return parser
 
 

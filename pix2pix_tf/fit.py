@@ -11,22 +11,24 @@ import sys
 import typing
 from pathlib import Path
 
-from pix2pix_tf.cli import run_cli
-from pix2pix_tf.config import BUILTIN_DEMO, Config, canonical_size, cli_fields, flag_name
+from pix2pix_tf.cli import OneLineParser, add_verbose, run_cli
+from pix2pix_tf.config import BUILTIN_DEMO, Config, canonical_size, cli_fields, flag_name, validate
 
 SIZE_FIELDS = {"image_size", "load_size"}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m pix2pix_tf.fit", description=__doc__.splitlines()[0],
         epilog="Running it again with the same --run-dir resumes from the latest checkpoint; settings are "
-               "read back from the run's config.json. With --data builtin the defaults are a small demo: "
+               "read back from the run's config.json; a larger --steps (or --epochs) trains it longer. With "
+               "--data builtin the defaults are a small demo: "
                + ", ".join(f"{flag_name(k)} {v}" for k, v in BUILTIN_DEMO.items()) + ".")
     parser.add_argument("--run-dir", default=None,
                         help="where config, checkpoints, logs and samples go (default: runs/<dataset name>)")
     add_config_flags(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_verbose(parser)
     parser.add_argument("--remeasure-precision", action="store_true",
                         help="with --precision auto on a bf16 CPU: time float32 against mixed_bfloat16 again "
                              "instead of reusing the cached choice (~/.cache/pix2pix_tf/precision.json)")
@@ -68,13 +70,15 @@ def parse_flags(argv: list[str] | None) -> tuple[Path, dict, dict]:
     are returned, so a resumed run can tell a deliberate change from a default."""
     args = vars(build_parser().parse_args(argv))
     run_dir = args.pop("run_dir")
-    options = {name: args.pop(name) for name in ("quiet", "remeasure_precision")}
+    options = {name: args.pop(name) for name in ("quiet", "verbose", "remeasure_precision")}
     normalise_flags(args)
     return Path(run_dir) if run_dir else default_run_dir(args.get("data", "builtin")), args, options
 
 
 def normalise_flags(args: dict) -> None:
-    """Sizes in their canonical spelling, as stored in a run's config (``prepare()`` resolves the precision)."""
+    """Check every flag's value (``config.validate``, before anything loads), and write sizes in their
+    canonical spelling, as stored in a run's config (``prepare()`` resolves the precision)."""
+    validate(args)
     for name in SIZE_FIELDS & set(args):
         args[name] = canonical_size(args[name], flag_name(name))
 

@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from pix2pix_tf.cli import run_cli
+from pix2pix_tf.cli import OneLineParser, add_verbose, run_cli
 from pix2pix_tf.config import Config
 from pix2pix_tf.errors import UserError
 from pix2pix_tf.fit import add_config_flags, normalise_flags
@@ -29,11 +29,11 @@ OPPOSITE = {"AtoB": "BtoA", "BtoA": "AtoB"}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m pix2pix_tf.judge", description=__doc__.splitlines()[0],
         epilog="Defaults: " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in JUDGE_DEFAULTS.items()
                                         if k not in NOT_JUDGE_FLAGS) + ". "
-               "Running it again with the same --run-dir resumes; --steps may not change.")
+               "Running it again with the same --run-dir resumes; a larger --steps trains it longer.")
     parser.add_argument("--run-dir", required=True, help="the judge's run directory")
     parser.add_argument("--direction", choices=tuple(OPPOSITE), default=argparse.SUPPRESS,
                         help="the direction of the pix2pix runs it will judge (facades labels -> photo: BtoA); "
@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(the frequent colours of the training label maps; default)")
     add_config_flags(parser, exclude=NOT_JUDGE_FLAGS, defaults=Config(**{k: v for k, v in JUDGE_DEFAULTS.items()}))
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_verbose(parser)
     return parser
 
 
@@ -77,6 +78,7 @@ def derived_palette(flags: dict):
 def main(argv: list[str] | None = None) -> None:
     args = vars(build_parser().parse_args(argv))
     run_dir, quiet, palette_arg = Path(args.pop("run_dir")), args.pop("quiet"), args.pop("palette")
+    args.pop("verbose")
     from pix2pix_tf.palette import DERIVE, palette_from_arg
     from pix2pix_tf.realism import format_scores, load_judge, score_real_images
     from pix2pix_tf.rundir import RunDir

@@ -33,6 +33,18 @@ class ConstantThenLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         progress = (step - self.constant_steps) / max(self.decay_steps, 1)
         return self.initial_learning_rate * (1.0 - tf.clip_by_value(progress, 0.0, 1.0))
 
+    @classmethod
+    def for_run(cls, config: Config) -> ConstantThenLinearDecay:
+        return cls(config.lr, config.constant_steps, config.decay_steps)
+
+    def rate_at(self, step: int) -> float:
+        return float(self(step))
+
+    def describe(self) -> str:
+        end = self.constant_steps + self.decay_steps
+        return (f"{self.initial_learning_rate:.3g} to step {self.constant_steps}, then linear decay to 0 "
+                f"at step {end}")
+
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate,
                 "constant_steps": self.constant_steps, "decay_steps": self.decay_steps}
@@ -68,7 +80,7 @@ def make_optimizer(config: Config, policy: str, name: str, step: tf.Variable) ->
     """Adam at the schedule's rate for ``step``, the model's train step counter (what resume
     restores). The optimiser's own ``iterations`` counts applied updates, which is right for Adam's
     bias correction but lags the training step once a non-finite step has been skipped."""
-    schedule = ConstantThenLinearDecay(config.lr, config.constant_steps, config.decay_steps)
+    schedule = ConstantThenLinearDecay.for_run(config)
     optimizer = FusedAdam(lambda: schedule(step), beta_1=config.beta1, beta_2=config.beta2,
                           epsilon=config.adam_epsilon, name=name)
     if uses_loss_scaling(policy):

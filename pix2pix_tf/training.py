@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import signal
 import time
 from dataclasses import dataclass
@@ -17,16 +18,27 @@ import tensorflow as tf
 
 from pix2pix_tf import data as data_lib
 from pix2pix_tf.callbacks import NonFiniteGuard, PeriodicCheckpoint, PeriodicValidation, SampleGrid, ScalarLogger
-from pix2pix_tf.config import Config, RunSpec, generator_depth, load_config, new_config, resumed_config, save_config
+from pix2pix_tf.config import (
+    Config,
+    RunSpec,
+    flag_name,
+    generator_depth,
+    load_config,
+    new_config,
+    resumed_config,
+    save_config,
+    schedule_fields,
+)
 from pix2pix_tf.errors import UserError
 from pix2pix_tf.model import Pix2Pix
 from pix2pix_tf.networks import build_discriminator, build_generator
-from pix2pix_tf.optim import make_optimizer
+from pix2pix_tf.optim import ConstantThenLinearDecay, make_optimizer
 from pix2pix_tf.precision import apply_precision, measure_on_this_cpu, resolve_precision
 from pix2pix_tf.rundir import (
     RunDir,
     RunLock,
     checkpoint_manager,
+    checkpoint_step,
     data_root,
     restore,
     training_checkpoint,
@@ -156,8 +168,6 @@ def schedule_steps(config: Config, steps_per_epoch: int) -> tuple[int, int]:
     """(constant, decay) steps: from epochs, or ``--steps`` split in the epochs' proportion."""
     if config.steps is None:
         return config.epochs * steps_per_epoch, config.epochs_decay * steps_per_epoch
-    if config.steps <= 0:
-        raise UserError(f"--steps {config.steps}: must be positive")
     epochs = config.epochs + config.epochs_decay
     constant = round(config.steps * config.epochs / epochs) if epochs else config.steps
     return constant, config.steps - constant
@@ -233,6 +243,8 @@ def _strategy_name(run: RunDir, flags: dict) -> str:
 
 
 def _run_config(run: RunDir, flags: dict, *, chief: bool = True) -> Config:
+    if run.root.exists() and not run.root.is_dir():
+        raise UserError(f"--run-dir {run.root}: exists and is not a directory")
     if run.exists():
         return resumed_config(load_config(run.root), flags, run.config)
     if chief and run.root.exists() and any(run.root.iterdir()):
@@ -245,8 +257,33 @@ def _open_run(run: RunDir, flags: dict, strategy: tf.distribute.Strategy, *, chi
               remeasure_precision: bool = False) -> Prepared:
     """The run's spec; ``auto`` precision is measured only where one process trains on one device, so
     that every worker of a cluster takes the same (rule-based) choice."""
-    return prepare(_run_config(run, flags, chief=chief), measure_precision=strategy.num_replicas_in_sync == 1,
-                   remeasure_precision=remeasure_precision)
+    config = _run_config(run, flags, chief=chief)
+    replicas = strategy.num_replicas_in_sync
+    if config.batch_size % replicas:
+        raise UserError(f"--batch-size {config.batch_size}: not divisible by the {replicas} replicas of "
+                        f"{describe(strategy)}; each replica takes an equal share of every batch")
+    prepared = prepare(config, measure_precision=replicas == 1, remeasure_precision=remeasure_precision)
+    if run.exists():
+        _check_new_length(run, load_config(run.root), prepared.config, flags)
+    return prepared
+
+
+def _check_new_length(run: RunDir, stored: RunSpec, spec: RunSpec, flags: dict) -> None:
+    """A resumed run given a new length: refused below the step it has reached, else the recomputed
+    schedule is printed. The learning rate stays a function of the step (``optim``), so from the
+    current step on it is the new schedule's: constant to its boundary, then linear to zero at its end."""
+    if (stored.constant_steps, stored.decay_steps) == (spec.constant_steps, spec.decay_steps):
+        return
+    latest = tf.train.latest_checkpoint(str(run.checkpoints))
+    step = checkpoint_step(latest) if latest else 0
+    asked = " ".join(f"{flag_name(name)} {flags[name]}" for name in schedule_fields() if name in flags)
+    if spec.total_steps < step:
+        raise UserError(f"{asked}: {spec.total_steps} steps in all, but {run.root} is already at step {step}; "
+                        "a run can be made longer, or shorter down to its current step")
+    old, new = ConstantThenLinearDecay.for_run(stored), ConstantThenLinearDecay.for_run(spec)
+    print(f"new length ({asked}): {stored.total_steps} -> {spec.total_steps} steps. Learning rate schedule "
+          f"recomputed as for a new run of that length: {new.describe()}. At the current step {step} it is "
+          f"{new.rate_at(step):.3g} (the old schedule: {old.rate_at(step):.3g})")
 
 
 def _sample_arrays(prepared: Prepared) -> tuple[np.ndarray, np.ndarray]:
@@ -269,12 +306,23 @@ def train(run_dir: str | Path, flags: dict, *, verbose: int | str = "auto",
     prepared = _open_run(run, flags, strategy, chief=chief, remeasure_precision=remeasure_precision)
     target = CheckpointTarget.for_process(run.checkpoints, strategy)
     if chief:
-        run.root.mkdir(parents=True, exist_ok=True)
+        _make_run_dir(run)
     try:
         with RunLock(run) if chief else contextlib.nullcontext():
             return _train(run, prepared, strategy, target, verbose)
     finally:
         target.cleanup()
+
+
+def _make_run_dir(run: RunDir) -> None:
+    """Created only once the data and settings have passed their checks; refused in one line if the
+    place cannot hold it (a file on its path, no permission, a read-only filesystem)."""
+    try:
+        run.root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"--run-dir {run.root}: cannot create it ({err.strerror or err})") from None
+    if not os.access(run.root, os.W_OK | os.X_OK):
+        raise UserError(f"--run-dir {run.root}: not writable")
 
 
 def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, target: CheckpointTarget,

@@ -116,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "the data's native size, stored with the run), translate, resize back; native: "
                              "translate the pixels as they are (default: training)")
     parser.add_argument("--quiet", action="store_true", help="no line per image, only notes, failures and the summary")
+    cli.add_verbose(parser)
     return parser
 
 

@@ -46,3 +46,28 @@ def test_run_cli_turns_a_user_error_into_one_line_and_status_2(capsys):
         cli.run_cli(lambda: 1)
     assert stopped.value.code == 1
     cli.run_cli(lambda: 0)
+
+
+def test_run_cli_turns_a_filesystem_failure_into_one_line_naming_the_path(capsys):
+    import errno
+
+    import tensorflow as tf
+
+    def full_disk():
+        raise OSError(errno.ENOSPC, "No space left on device", "/runs/a/samples/step_0000004.png")
+
+    def tf_full_disk():  # as TensorFlow's file system raises it from a SavedModel write
+        raise tf.errors.OutOfRangeError(None, None, "{{function_node __wrapped__SaveV2_device_/job:localhost}} "
+                                                    "/out/variables/part-0.data; File too large [Op:SaveV2]")
+
+    for main, line in ((full_disk, "error: /runs/a/samples/step_0000004.png: No space left on device\n"),
+                       (tf_full_disk, "error: /out/variables/part-0.data: File too large\n")):
+        with pytest.raises(SystemExit) as stopped:
+            cli.run_cli(main)
+        assert stopped.value.code == 2 and capsys.readouterr().err == line
+
+    def bug():
+        raise tf.errors.InvalidArgumentError(None, None, "Batch size must be greater than zero. [Op:BatchDatasetV2]")
+
+    with pytest.raises(tf.errors.InvalidArgumentError):  # not the filesystem: a bug keeps its traceback
+        cli.run_cli(bug)

@@ -53,3 +53,39 @@ def test_resume_keeps_frozen_values_and_takes_the_others(tmp_path, tiny_data):
     assert type(resumed) is Config and resumed.save_every == 7 and resumed.ngf == stored.ngf
     with pytest.raises(UserError, match="--ngf 16"):
         resumed_config(stored, {"ngf": 16}, tmp_path)
+
+
+def test_every_number_field_declares_its_range():
+    """``config.validate`` checks what the fields declare: a number field without a range would let
+    a negative count through to Keras or tf.data."""
+    import typing
+
+    hints = typing.get_type_hints(Config)
+    for field in dataclasses.fields(Config):
+        kinds = typing.get_args(hints[field.name]) or (hints[field.name],)
+        if int in kinds or float in kinds:
+            assert field.metadata["range"] or field.metadata["choices"], field.name
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("ngf", "many", "ngf 'many': expected a whole number"),
+    ("ngf", True, "ngf True: expected a whole number"),
+    ("dropout", "0.5", "dropout '0.5': expected a number"),
+    ("flip", 1, "flip 1: expected true or false"),
+    ("norm", "weird", "norm 'weird': choose one of batch, instance, none"),
+    ("lr", -1, "lr -1: must be positive"),
+    ("beta2", 1.0, r"beta2 1.0: must be in \[0, 1\)"),
+    ("image_size", "abc", "image_size 'abc': expected a positive size"),
+    ("decay_steps", -5, "decay_steps -5: must be at least 0"),
+])
+def test_stored_values_are_checked_by_type_and_range(tmp_path, key, value, message):
+    import json
+
+    spec = RunSpec(input_nc=3, output_nc=3, depth=5, steps_per_epoch=1, constant_steps=1, decay_steps=1,
+                   precision="float32")
+    path = save_config(spec, tmp_path)
+    stored = json.loads(path.read_text())
+    stored["config"][key] = value
+    path.write_text(json.dumps(stored))
+    with pytest.raises(UserError, match=f"^{path}: {message}"):
+        load_config(tmp_path)

@@ -24,10 +24,11 @@ import os
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 from pix2pix_tf.atomic import staging_dir
 from pix2pix_tf.config import INFERENCE_MODES, Config
-from pix2pix_tf.errors import UserError
+from pix2pix_tf.errors import UserError, filesystem_failure
 from pix2pix_tf.export.publish import (
     ExportOptions,
     ExportResult,
@@ -58,16 +59,22 @@ def export(options: ExportOptions) -> ExportResult:
     out = options.out
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(out)
-    with staging_dir(out, prefix=f"{TEMP_PREFIX}{os.getpid()}-") as work:
-        result = ExportResult(out, version, options.mode, None)
-        if "saved_model" in options.formats:
-            staged = work / "saved_model"
-            write_saved_model(trained, settings, staged)
-            result.rows += verify_saved_model(trained, settings, staged, images)
-        if "tflite" in options.formats:
-            result.rows += export_tflite(trained, settings, list(options.quantizations), work / "tflite", work,
-                                         images, calibration)
-        publish(options, settings, work, result)
+    try:
+        with staging_dir(out, prefix=f"{TEMP_PREFIX}{os.getpid()}-") as work:
+            result = ExportResult(out, version, options.mode, None)
+            if "saved_model" in options.formats:
+                staged = work / "saved_model"
+                write_saved_model(trained, settings, staged)
+                result.rows += verify_saved_model(trained, settings, staged, images)
+            if "tflite" in options.formats:
+                result.rows += export_tflite(trained, settings, list(options.quantizations), work / "tflite",
+                                             work, images, calibration)
+            publish(options, settings, work, result)
+    except (OSError, tf.errors.OpError) as err:
+        failure = filesystem_failure(err)
+        if failure is None:
+            raise
+        raise UserError(f"--out {out}: cannot write the export ({failure[1]}); nothing was kept") from None
     return result
 
 

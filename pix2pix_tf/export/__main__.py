@@ -59,7 +59,7 @@ def human_size(size: int) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = cli.OneLineParser(
         prog="python -m pix2pix_tf.export", description=__doc__.splitlines()[0],
         epilog="Architecture, channels, size and direction come from the run's config.json. Differences in the "
                "table are on the generator's [-1, 1] output scale, against the Keras generator on images of the "
@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli.add_inference(parser, dest="mode")
     add_arguments(parser)
     web_demo.add_arguments(parser)
+    cli.add_verbose(parser)
     return parser
 
 
@@ -111,7 +112,9 @@ def print_result(result: ExportResult) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     web = web_demo.pop_request(args)
-    options = ExportOptions(**vars(args))
+    values = vars(args)
+    del values["verbose"]  # acted on at import (pix2pix_tf.tf_logs)
+    options = ExportOptions(**values)
     print(f"exporting {options.run_dir} ({options.checkpoint}) in {options.mode} mode to {options.out}", flush=True)
     try:
         result = export(options)
