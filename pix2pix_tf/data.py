@@ -18,13 +18,13 @@ import tensorflow as tf
 
 from pix2pix_tf.config import Config
 from pix2pix_tf.errors import UserError
+from pix2pix_tf.geometry import resize_tf
 from pix2pix_tf.images import (
     GRAPH_IMAGE_SUFFIXES,
     decode_tf,
     is_image_name,
     not_a_file,
     read_header,
-    resize_tf,
     to_network_range,
     undecodable,
 )

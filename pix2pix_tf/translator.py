@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from pix2pix_tf import images
+from pix2pix_tf import geometry, images
 from pix2pix_tf.config import Config, parse_size
 from pix2pix_tf.images import ImageError
 from pix2pix_tf.inference import load_generator
@@ -130,7 +130,7 @@ class Translator:
 
     @property
     def min_side(self) -> int:
-        return images.min_side(self.multiple)
+        return geometry.min_side(self.multiple)
 
     @property
     def scale_description(self) -> str:
@@ -185,12 +185,12 @@ class Translator:
         h, w = image.shape[:2]
         scaled_hw = self.scaled_size(h, w)
         if scaled_hw == (h, w):
-            images.check_min_side(h, w, self.multiple)
+            geometry.check_min_side(h, w, self.multiple)
             return self._at_own_scale(image)
-        images.check_min_side(*scaled_hw, self.multiple,
+        geometry.check_min_side(*scaled_hw, self.multiple,
                               context=f" (the {w}x{h} image at the training scale; --scale native translates it "
                                       "as it is)")
-        return images.resize(self._at_own_scale(images.resize(image, scaled_hw)), (h, w))
+        return geometry.resize(self._at_own_scale(geometry.resize(image, scaled_hw)), (h, w))
 
     def _at_own_scale(self, image: np.ndarray) -> np.ndarray:
         padded_side = -(-max(image.shape[:2]) // self.multiple) * self.multiple
@@ -200,7 +200,7 @@ class Translator:
 
     def _padded(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
-        padded, (top, left) = images.reflect_pad(images.to_network_range(image), self.multiple)
+        padded, (top, left) = geometry.reflect_pad(images.to_network_range(image), self.multiple)
         if max(padded.shape[:2]) > self.tile:
             output = self._tiled(padded)
         else:
@@ -228,10 +228,10 @@ class Translator:
         h, w = image.shape[:2]
         scale = self.tile / max(h, w)
         small_hw = (max(1, min(self.tile, round(h * scale))), max(1, min(self.tile, round(w * scale))))
-        images.check_min_side(*small_hw, self.multiple,
+        geometry.check_min_side(*small_hw, self.multiple,
                               context=f" (the {w}x{h} image downscaled to fit --max-side {self.tile}; "
                                       "--large tile keeps its size)")
-        return images.resize(self._padded(images.resize(image, small_hw)), (h, w))
+        return geometry.resize(self._padded(geometry.resize(image, small_hw)), (h, w))
 
 
 def load(run_dir: str | Path, checkpoint: str | int = "latest", *, inference: str = "deterministic",

@@ -212,7 +212,7 @@ def test_bytes_signature_refuses_non_images_and_bombs(det_export, payload, messa
 
 
 def test_signatures_refuse_images_under_the_minimum_side(det_export):
-    """The same rule as translate (pix2pix_tf.images.min_side): 64x128 training gives a multiple of 64."""
+    """The same rule as translate (pix2pix_tf.geometry.min_side): 64x128 training gives a multiple of 64."""
     loaded = tf.saved_model.load(str(det_export.saved_model))
     with pytest.raises(tf.errors.InvalidArgumentError, match="at least 32 px on each side"):
         loaded.signatures["serving_default"](images=tf.zeros([1, 31, 200, 3]))

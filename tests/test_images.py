@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from pix2pix_tf import images
+from pix2pix_tf import geometry, images
 
 
 def encoded(array: np.ndarray, fmt: str) -> bytes:
@@ -21,8 +21,8 @@ def encoded(array: np.ndarray, fmt: str) -> bytes:
 @pytest.mark.parametrize("multiple", [4, 32])
 def test_reflect_padding_numpy_and_graph_agree(hw, multiple):
     image = np.random.default_rng(0).uniform(-1, 1, (*hw, 3)).astype(np.float32)
-    padded, (top, left) = images.reflect_pad(image, multiple)
-    graph, graph_top, graph_left = images.reflect_pad_tf(tf.constant(image[None]), multiple)
+    padded, (top, left) = geometry.reflect_pad(image, multiple)
+    graph, graph_top, graph_left = geometry.reflect_pad_tf(tf.constant(image[None]), multiple)
     np.testing.assert_array_equal(padded, graph.numpy()[0])
     assert (top, left) == (int(graph_top), int(graph_left))
     assert padded.shape[0] % multiple == 0 and padded.shape[1] % multiple == 0
@@ -30,7 +30,7 @@ def test_reflect_padding_numpy_and_graph_agree(hw, multiple):
 
 
 def test_minimum_side_is_half_the_multiple():
-    assert [images.min_side(m) for m in (2, 4, 32, 256)] == [2, 2, 16, 128]
+    assert [geometry.min_side(m) for m in (2, 4, 32, 256)] == [2, 2, 16, 128]
 
 
 def test_range_conversion_numpy_and_graph_agree():

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from pix2pix_tf import geometry
 from pix2pix_tf import images as image_lib
 from pix2pix_tf.export.settings import (
     BYTES_KEY,
@@ -107,7 +108,7 @@ def seed_keras_dropout(generator: keras.Model, seed: int) -> None:
 def generate_any_size(network: keras.Model, images: tf.Tensor, multiple: int) -> tf.Tensor:
     """Run the generator on images of any size: pad to its multiple, run, crop back to the input's size."""
     shape = tf.shape(images)
-    padded, top, left = image_lib.reflect_pad_tf(images, multiple)
+    padded, top, left = geometry.reflect_pad_tf(images, multiple)
     outputs = network(padded, training=False)
     return outputs[:, top: top + shape[1], left: left + shape[2], :]
 
@@ -137,7 +138,7 @@ def serving_archive(trained: TrainedGenerator, settings: ExportSettings) -> kera
     def float_images(images):
         shape = tf.shape(images)
         with tf.control_dependencies([image_lib.assert_pixel_limit_tf(shape[1], shape[2], max_pixels, FLOAT_KEY),
-                                      image_lib.assert_min_side_tf(shape[1], shape[2], multiple, FLOAT_KEY)]):
+                                      geometry.assert_min_side_tf(shape[1], shape[2], multiple, FLOAT_KEY)]):
             return {FLOAT_KEY: generate_any_size(network, images, multiple)}
 
     def encoded_images(image_bytes):
@@ -174,7 +175,7 @@ def saved_model_metadata(settings: ExportSettings) -> dict:
         SIGNATURE_FLOAT: {"inputs": {FLOAT_KEY: f"float32 [batch, height, width, {settings.input_nc}] in [-1, 1]"},
                           "outputs": {FLOAT_KEY: f"float32 [batch, height, width, {settings.output_nc}] in [-1, 1]"}},
         SIGNATURE_BYTES: {"inputs": {BYTES_KEY: f"string [batch]: encoded JPEG or PNG files, each side at least "
-                                                f"{image_lib.min_side(settings.multiple)} px; pixels as stored "
+                                                f"{geometry.min_side(settings.multiple)} px; pixels as stored "
                                                 "(EXIF orientation is not applied)"},
                           "outputs": {BYTES_KEY: "string [batch]: 8-bit PNG files of the inputs' sizes"}},
         SIGNATURE_METADATA: {"inputs": {}, "outputs": {k: "scalar" for k in metadata_constants(settings)}},
