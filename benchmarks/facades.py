@@ -11,6 +11,12 @@ learning) and the real test photos (the judge's ceiling).
     python benchmarks/facades.py --only pix2pix       # train one model (run two of these side by side)
     python benchmarks/facades.py --no-train           # score the checkpoints there are
 
+Two more runs answer where G's adversarial gradient should come from (``--d-forward``): the paper's
+objective with D's forward pass from the D step reused, and the default (D recomputed after its
+update) with another seed, which measures run-to-run noise. Train them to a budget with
+``--only pix2pix-reuse --stop-at 2000`` and ``--only pix2pix-seed1 --stop-at 2000``; they are scored
+side by side with the first pix2pix run at the steps all three have.
+
 Every run is an ordinary run directory under --runs-dir, so an interrupted benchmark resumes where it
 stopped and can be finished across several sittings. Writes results.md / results.json there, and the
 figures (class IoU against steps, test images side by side) to --figures.
@@ -32,8 +38,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "facades"
 DEFAULT_RUNS = REPO / "runs" / "facades-bench"
-VARIANTS = {"pix2pix": 1.0, "l1-only": 0.0}
-LABELS = {"pix2pix": "pix2pix (λ_GAN 1, λ_L1 100)", "l1-only": "L1 only (λ_GAN 0, λ_L1 100)"}
+VARIANTS = {  # name: (label, flags that differ from the paper's objective)
+    "pix2pix": ("pix2pix (λ_GAN 1, λ_L1 100)", {}),
+    "l1-only": ("L1 only (λ_GAN 0, λ_L1 100)", {"lambda_gan": 0.0}),
+    "pix2pix-reuse": ("pix2pix, --d-forward reuse", {"d_forward": "reuse"}),
+    "pix2pix-seed1": ("pix2pix, --seed 1", {"seed": 1}),
+}
+MAIN = ("l1-only", "pix2pix")
+D_FORWARD = ("pix2pix", "pix2pix-seed1", "pix2pix-reuse")
 EVAL_BATCH = 8
 REALISM = ("pixel_acc", "class_acc", "class_iou")
 
@@ -49,6 +61,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--image-size", default="256", help="training size (default: 256, the paper's)")
     parser.add_argument("--only", choices=(*VARIANTS, "judge"), default=None,
                         help="train only this one, then stop (to train the models in parallel processes)")
+    parser.add_argument("--stop-at", type=int, default=None, metavar="STEP",
+                        help="with --only: stop that run at this step (its schedule stays that of --steps)")
     parser.add_argument("--no-train", dest="train", action="store_false", help="only score the checkpoints there are")
     parser.add_argument("--samples", type=int, default=4, help="test images in the sample grid (default: 4)")
     parser.add_argument("--figures", type=Path, default=None, help="folder for the two figures (default: RUNS)")
@@ -69,12 +83,12 @@ def train_variant(args, name: str) -> None:
     from pix2pix_tf.training import train
 
     flags = {"data": str(args.data), "direction": "BtoA", "image_size": args.image_size, "steps": args.steps,
-             "lambda_gan": VARIANTS[name], "save_every": args.every, "sample_every": args.every,
-             "keep_checkpoints": args.steps // args.every + 2, "log_every": 100}
+             "lambda_gan": 1.0, "save_every": args.every, "sample_every": args.every,
+             "keep_checkpoints": args.steps // args.every + 2, "log_every": 100, **VARIANTS[name][1]}
     if RunDir(run_dir(args, name)).exists():  # precision and the rest come from the stored config
         flags = {k: flags[k] for k in ("data", "save_every", "sample_every", "keep_checkpoints", "log_every")}
     print(f"\n== {name}: {run_dir(args, name)}", flush=True)
-    summary = train(run_dir(args, name), flags, verbose=2)
+    summary = train(run_dir(args, name), flags, verbose=2, stop_at=args.stop_at)
     print(f"{name}: steps {summary.start_step} -> {summary.end_step} in {summary.seconds:.0f} s", flush=True)
 
 
@@ -135,6 +149,15 @@ def mean_photo_row(args, judge_path: Path) -> dict:
     return {**{k: v / images for k, v in sums.items()}, **{k: realism[k] for k in REALISM}}
 
 
+def result_rows(results: dict, names: tuple, steps: list[int]) -> list[dict]:
+    rows = []
+    for step in steps:
+        for name in names:
+            rows += [{"model": VARIANTS[name][0], "steps": step, **r.mean, **{k: r.realism[k] for k in REALISM}}
+                     for r in results[name] if r.step == step]
+    return rows
+
+
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -168,7 +191,7 @@ def iou_plot(curves: dict[str, list[tuple[int, float]]], real: float, mean_photo
     ax = fig.subplots()
     for name, points in curves.items():
         if points:
-            ax.plot(*zip(*points), marker="o", label=LABELS[name])
+            ax.plot(*zip(*points), marker="o", label=VARIANTS[name][0], linestyle="-" if name in MAIN else ":")
     ax.axhline(real, color="#2a9d8f", linestyle="--", label="real test photos (ceiling)")
     ax.axhline(mean_photo, color="#999999", linestyle=":", label="mean training photo")
     ax.set_xlabel("training steps (batch 1)")
@@ -191,7 +214,7 @@ def sample_grid(args, step: int, out: Path) -> Path:
     pairs = data_lib.list_pairs(args.data, "test")
     picks = [pairs[i] for i in np.linspace(0, len(pairs) - 1, args.samples).round().astype(int)]
     outputs = {}
-    for name in VARIANTS:
+    for name in MAIN:
         trained = load_generator(run_dir(args, name), step)
         sources, targets = next(iter(data_lib.evaluation_dataset(picks, trained.config, batch_size=len(picks))))
         outputs[name] = trained.generator(sources, training=False)
@@ -211,8 +234,11 @@ def main(argv=None) -> int:
         return 0
     began = time.monotonic()
     args.runs_dir.mkdir(parents=True, exist_ok=True)
+    if args.stop_at is not None and not args.only:
+        print("--stop-at needs --only NAME (the run to stop)", file=sys.stderr)
+        return 2
     if args.train:
-        for name in ([args.only] if args.only else [*VARIANTS, "judge"]):
+        for name in ([args.only] if args.only else [*MAIN, "judge"]):
             train_judge(args) if name == "judge" else train_variant(args, name)
         if args.only:
             return 0
@@ -221,18 +247,18 @@ def main(argv=None) -> int:
     judge = load_judge(judge_dir(args))
     real = score_real_images(judge, args.data, "test")
     print(f"\n== scoring with the judge at step {judge.step}", flush=True)
-    results = {name: score_variant(args, name, judge_dir(args)) for name in VARIANTS}
+    results = {name: score_variant(args, name, judge_dir(args)) if run_dir(args, name).is_dir() else []
+               for name in VARIANTS}
     mean_row = mean_photo_row(args, judge_dir(args))
     rows = [{"model": "mean training photo (no learning)", "steps": 0, **mean_row},
             {"model": "real test photos (the judge's ceiling)", "steps": "–",
              **{k: real[k] for k in REALISM}}]
-    for step in sorted({r.step for rs in results.values() for r in rs}):
-        for name in ("l1-only", "pix2pix"):
-            for r in results[name]:
-                if r.step == step:
-                    rows.append({"model": LABELS[name], "steps": step, **r.mean,
-                                 **{k: r.realism[k] for k in REALISM}})
+    rows += result_rows(results, MAIN, sorted({r.step for name in MAIN for r in results[name]}))
+    shared = sorted(set.intersection(*({r.step for r in results[name]} for name in D_FORWARD)))
     table = markdown_table(rows)
+    if shared:
+        table += "\n\nWhere G's adversarial gradient comes from, with a second seed for run-to-run noise:\n\n"
+        table += markdown_table(result_rows(results, D_FORWARD, shared))
     figures = args.figures or args.runs_dir
     curves = {name: [(r.step, r.realism["class_iou"]) for r in results[name]] for name in VARIANTS}
     plot = iou_plot(curves, real["class_iou"], mean_row["class_iou"], figures / "facades_realism.png")

@@ -1,6 +1,8 @@
 """Training and inference throughput: the plain float32 recipe against what `fit` does by default.
 
     python benchmarks/throughput.py [--size 256] [--batches 1,4] [--steps 8] [--repeats 4]
+    python benchmarks/throughput.py --loop [--steps 20] [--repeats 6]
+    python benchmarks/throughput.py --profile [--steps 8] [--top 15]
     python benchmarks/throughput.py --whole-process [--process-steps 150] [--repeats 4] [--long-run]
 
 Both configurations are built once and then timed in alternation (A B A B ...), so drift of a
@@ -11,6 +13,16 @@ operations as a fraction of this CPU's matmul peak (measured on the spot in floa
 and TFLite latency with the interpreter's threads set to the core count. Three steps are compared:
 the tutorial's recipe exactly (float32, Keras Adam, one D forward on the fake serving both losses),
 the same with this project's step (D recomputed after its update), and `fit`'s default.
+
+``--loop`` measures what ``fit`` costs around its step: inside one ``fit()`` call with the callbacks
+``fit`` uses (TensorBoard scalars, sample grids, the non-finite guard, checkpoints, the progress
+bar), each epoch of --steps steps is followed by as many bare ``train_function`` calls, so the two
+alternate; it also times validation per image against a training step and gives the share of
+training time that per-epoch validation costs on facades and on a 16-pair dataset.
+
+``--profile`` runs the TensorFlow profiler over --steps train steps in float32 and in the default
+precision and prints where the time goes: op types by their share of the time on TensorFlow's
+compute threads, and the casts, optimiser updates and finiteness checks as groups.
 
 ``--whole-process`` times what a user waits for instead: ``python -m pix2pix_tf.fit`` against
 ``benchmarks/tutorial_recipe.py`` as whole processes of --process-steps steps on facades,
@@ -205,6 +217,147 @@ def whole_process(args) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+class AlternateBareSteps(keras.callbacks.Callback):
+    """After each epoch of ``fit()``, as many bare ``train_function`` calls on a second iterator: fit's
+    window runs from the end of the previous bare window to this epoch's end (everything fit does
+    between epochs included); the bare window is the steps alone."""
+
+    def __init__(self, iterator, steps: int):
+        super().__init__()
+        self.iterator, self.steps = iterator, steps
+        self.fit_times, self.bare_times = [], []
+        self.mark = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.mark is None:
+            self.mark = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        int(self.model.train_steps.numpy())
+        self.fit_times.append(time.perf_counter() - self.mark)
+        began = time.perf_counter()
+        for _ in range(self.steps):
+            logs = self.model.train_function(self.iterator)
+        float(np.asarray(logs["g_l1"]))
+        self.bare_times.append(time.perf_counter() - began)
+        self.mark = time.perf_counter()
+
+
+def loop_overhead(args) -> None:
+    """fit's loop against its bare step, and validation's share of training time."""
+    import tempfile
+
+    from pix2pix_tf.rundir import RunDir, checkpoint_manager
+    from pix2pix_tf.training import (
+        VALIDATION_STEPS_PER_IMAGE,
+        training_callbacks,
+        validation_every_epochs,
+    )
+
+    data = str(FACADES) if FACADES.is_dir() else "builtin"
+    prepared = prepare(Config(data=data, direction="BtoA", image_size=str(args.size), steps=10_000))
+    config = prepared.config
+    print(f"data: {data}; {args.size}x{args.size}, batch 1, {config.precision}; {args.repeats} alternating "
+          f"windows of {args.steps} steps after one warm-up pair; callbacks as fit runs them (scalars every "
+          f"{config.log_every}, sample grid every {config.sample_every}, checkpoint every {config.save_every} steps)")
+    model = build_model(config)
+    model.make_train_function()
+    bare = AlternateBareSteps(iter(data_lib.training_dataset(prepared.train_pairs, config)), args.steps)
+    with tempfile.TemporaryDirectory(prefix="loop-") as tmp:
+        run = RunDir(Path(tmp))
+        run.checkpoints.mkdir(parents=True)
+        manager = checkpoint_manager(tf.train.Checkpoint(generator=model.generator), run, 2)
+        callbacks = training_callbacks(run, prepared, manager, None)
+        model.fit(data_lib.training_dataset(prepared.train_pairs, config), epochs=args.repeats + 1,
+                  steps_per_epoch=args.steps, callbacks=[*callbacks, bare], verbose=1, shuffle=False)
+    ratios = [f / b for f, b in zip(bare.fit_times[1:], bare.bare_times[1:])]
+    step = statistics.median(bare.bare_times[1:]) / args.steps
+    print(f"\nfit loop: {statistics.median(bare.fit_times[1:]) / args.steps:.3f} s/step, bare train_function "
+          f"{step:.3f} s/step; fit takes {statistics.median(ratios) - 1:+.1%} over its step (median of "
+          f"{len(ratios)} pairs; min {min(ratios) - 1:+.1%}, max {max(ratios) - 1:+.1%})")
+    val_pairs = prepared.val_pairs
+    val_ds = data_lib.evaluation_dataset(val_pairs, config)
+    model.evaluate(val_ds, verbose=0)
+    began = time.perf_counter()
+    model.evaluate(val_ds, verbose=0)
+    per_image = (time.perf_counter() - began) / len(val_pairs)
+    print(f"validation: {per_image:.3f} s per image = {per_image / step:.2f} training steps "
+          f"(the budget assumes at most 1/{VALIDATION_STEPS_PER_IMAGE})")
+    for name, train_pairs, val_images in (("facades", len(prepared.train_pairs), len(val_pairs)),
+                                          ("a 16-pair dataset with 16 held out", 16, 16)):
+        every = validation_every_epochs(val_images, train_pairs)
+        share = val_images * per_image / (every * train_pairs * step)
+        print(f"  {name}: {val_images} images every {every} epoch(s) of {train_pairs} steps = "
+              f"{share:.1%} of training time")
+
+
+OP_GROUPS = {  # a group's share, from op types and names on the compute threads
+    "convolutions (forward and both backprops)": lambda kind, name: "Conv2D" in kind,
+    "casts float32 <-> bfloat16": lambda kind, name: kind == "Cast",
+    "optimiser updates (Adam)": lambda kind, name: "Apply" in kind,
+    "finiteness checks (IsFinite, All)": lambda kind, name: kind in ("IsFinite", "All"),
+}
+
+
+def op_profile(model, iterator, steps: int) -> tuple[float, dict[str, float], dict[str, float]]:
+    """(seconds per step, op type -> share, group -> share) over ``steps`` profiled train steps."""
+    import collections
+    import glob
+    import tempfile
+
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    with tempfile.TemporaryDirectory(prefix="profile-") as logdir:
+        tf.profiler.experimental.start(logdir)
+        began = time.perf_counter()
+        for _ in range(steps):
+            logs = model.train_function(iterator)
+        float(np.asarray(logs["g_l1"]))
+        per_step = (time.perf_counter() - began) / steps
+        tf.profiler.experimental.stop()
+        space = xplane_pb2.XSpace()
+        space.ParseFromString(Path(glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True)[0]).read_bytes())
+    kinds, groups = collections.Counter(), collections.Counter()
+    for plane in space.planes:
+        for line in plane.lines:
+            if not line.name.startswith("tf_Compute"):
+                continue
+            for event in line.events:
+                meta = plane.event_metadata[event.metadata_id]
+                if not meta.display_name:  # executor bookkeeping, not an op
+                    continue
+                kinds[meta.display_name] += event.duration_ps
+                for group, member in OP_GROUPS.items():
+                    if member(meta.display_name, meta.name):
+                        groups[group] += event.duration_ps
+    total = sum(kinds.values()) or 1
+    return (per_step, {k: v / total for k, v in kinds.most_common()},
+            {g: groups[g] / total for g in OP_GROUPS})
+
+
+def profile_precisions(args) -> None:
+    config, pairs = base_config(args, 1)
+    policies = ["float32"] + ([config.precision] if config.precision != "float32" else [])
+    results = {}
+    for policy in policies:
+        candidate = make_candidate(policy, dataclasses.replace(config, precision=policy), pairs, baseline=False)
+        candidate.run(2)
+        results[policy] = op_profile(candidate.model, candidate.iterator, args.steps)
+        del candidate
+    print(f"\nop time on TensorFlow's compute threads, {args.steps} profiled steps at {args.size}x{args.size}, "
+          "batch 1 (shares of each precision's own op time)\n")
+    print("| op type | " + " | ".join(policies) + " |")
+    print("| --- |" + " ---: |" * len(policies))
+    top = []
+    for policy in policies:
+        top += [k for k in list(results[policy][1])[:args.top] if k not in top]
+    for kind in top:
+        print(f"| {kind} | " + " | ".join(f"{results[p][1].get(kind, 0):.1%}" for p in policies) + " |")
+    for group in OP_GROUPS:
+        print(f"| **{group}** | " + " | ".join(f"{results[p][2][group]:.1%}" for p in policies) + " |")
+    print("| **seconds per step (profiler on)** | " + " | ".join(f"{results[p][0]:.3f}" for p in policies) + " |")
+
+
 def make_candidate(name: str, config: Config, pairs, baseline: bool) -> Candidate:
     began = time.perf_counter()
     model = build_model(config)
@@ -282,6 +435,11 @@ def main() -> None:
     parser.add_argument("--memory-probe", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--whole-process", action="store_true", help="time the fit command against the tutorial "
                         "recipe as whole processes instead")
+    parser.add_argument("--loop", action="store_true", help="time fit's loop against its bare step, and "
+                        "validation's share of training time, instead")
+    parser.add_argument("--profile", action="store_true", help="profile the step's ops in float32 and the "
+                        "default precision instead")
+    parser.add_argument("--top", type=int, default=15, help="with --profile: op types listed per precision")
     parser.add_argument("--process-steps", type=int, default=150, help="steps of each whole-process run")
     parser.add_argument("--long-run", action="store_true", help="with --whole-process: also a 2,000-step fit run")
     args = parser.parse_args()
@@ -290,6 +448,10 @@ def main() -> None:
     print(f"CPU: {cpu_description()}")
     if args.whole_process:
         return whole_process(args)
+    if args.loop:
+        return loop_overhead(args)
+    if args.profile:
+        return profile_precisions(args)
 
     hw = (args.size, args.size)
     default_policy = resolve_precision("auto")

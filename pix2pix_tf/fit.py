@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pix2pix_tf.cli import OneLineParser, add_verbose, run_cli
 from pix2pix_tf.config import BUILTIN_DEMO, Config, canonical_size, cli_fields, flag_name, validate
+from pix2pix_tf.errors import UserError
 
 SIZE_FIELDS = {"image_size", "load_size"}
 
@@ -32,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--remeasure-precision", action="store_true",
                         help="with --precision auto on a bf16 CPU: time float32 against mixed_bfloat16 again "
                              "instead of reusing the cached choice (~/.cache/pix2pix_tf/precision.json)")
+    parser.add_argument("--stop-at", type=int, default=None, metavar="STEP",
+                        help="stop at this step and save a checkpoint; the learning-rate schedule stays the full "
+                             "run's, so running again without it carries on (to train a long run in sittings)")
     return parser
 
 
@@ -70,7 +74,9 @@ def parse_flags(argv: list[str] | None) -> tuple[Path, dict, dict]:
     are returned, so a resumed run can tell a deliberate change from a default."""
     args = vars(build_parser().parse_args(argv))
     run_dir = args.pop("run_dir")
-    options = {name: args.pop(name) for name in ("quiet", "verbose", "remeasure_precision")}
+    options = {name: args.pop(name) for name in ("quiet", "verbose", "remeasure_precision", "stop_at")}
+    if options["stop_at"] is not None and options["stop_at"] < 1:
+        raise UserError(f"--stop-at {options['stop_at']}: must be a step of at least 1")
     normalise_flags(args)
     return Path(run_dir) if run_dir else default_run_dir(args.get("data", "builtin")), args, options
 
@@ -88,11 +94,15 @@ def main(argv: list[str] | None = None) -> None:
     from pix2pix_tf.training import train
 
     summary = train(run_dir, flags, verbose=0 if options["quiet"] else "auto",
-                    remeasure_precision=options["remeasure_precision"])
+                    remeasure_precision=options["remeasure_precision"], stop_at=options["stop_at"])
     if summary.end_step == summary.start_step:
         print(f"{run_dir}: already trained to step {summary.end_step}; nothing to do")
         return
     print(f"\ntrained steps {summary.start_step} -> {summary.end_step} in {summary.seconds:.0f} s")
+    if options["stop_at"] is not None and summary.end_step == options["stop_at"] and not summary.stopped_by:
+        print(f"stopped at step {summary.end_step} as asked (--stop-at); carry on with: "
+              f"python -m pix2pix_tf.fit --run-dir {run_dir}")
+        return
     if summary.stopped_by:
         print(f"stopped by {summary.stopped_by}; checkpoint saved at step {summary.end_step}; "
               f"resume with: python -m pix2pix_tf.fit --run-dir {run_dir}")

@@ -293,8 +293,9 @@ def _sample_arrays(prepared: Prepared) -> tuple[np.ndarray, np.ndarray]:
 
 
 def train(run_dir: str | Path, flags: dict, *, verbose: int | str = "auto",
-          remeasure_precision: bool = False) -> TrainingSummary:
-    """Create or resume the run in ``run_dir`` and train it to its last step.
+          remeasure_precision: bool = False, stop_at: int | None = None) -> TrainingSummary:
+    """Create or resume the run in ``run_dir`` and train it to its last step, or to ``stop_at`` if
+    that comes first (the schedule stays the full run's, so a long run can be trained in sittings).
 
     Under a multi-worker strategy every worker runs this with the same flags and run directory; only
     the chief writes there (config, checkpoints, logs, samples). The others save their checkpoints to
@@ -309,7 +310,7 @@ def train(run_dir: str | Path, flags: dict, *, verbose: int | str = "auto",
         _make_run_dir(run)
     try:
         with RunLock(run) if chief else contextlib.nullcontext():
-            return _train(run, prepared, strategy, target, verbose)
+            return _train(run, prepared, strategy, target, verbose, stop_at)
     finally:
         target.cleanup()
 
@@ -326,7 +327,7 @@ def _make_run_dir(run: RunDir) -> None:
 
 
 def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, target: CheckpointTarget,
-           verbose: int | str) -> TrainingSummary:
+           verbose: int | str, stop_at: int | None) -> TrainingSummary:
     config = prepared.config
     if target.chief:
         save_config(config, run.root)
@@ -349,18 +350,12 @@ def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, ta
         print(f"validation: {len(prepared.val_pairs)} held-out pairs {every}")
     first_val = _val_score(model, val_ds) if val_ds is not None and start == 0 else None
     stopper = StopOnSignal()
-    callbacks = [stopper]
-    if target.chief:
-        sources, targets = _sample_arrays(prepared)
-        callbacks += [ScalarLogger(run.tensorboard, config.log_every),
-                      SampleGrid(sources, targets, run.samples, run.tensorboard, config.sample_every)]
-        if val_ds is not None and config.validate_every:
-            callbacks.append(PeriodicValidation(val_ds, run.tensorboard, config.validate_every))
-    callbacks += [NonFiniteGuard(config.max_nonfinite_steps, manager), PeriodicCheckpoint(manager, config.save_every)]
+    callbacks = [stopper, *training_callbacks(run, prepared, manager, val_ds, chief=target.chief)]
     began = time.monotonic()
     last_val = None
     with stopper:
-        for at, initial_epoch, epochs, steps in epoch_segments(start, config.total_steps, config.steps_per_epoch):
+        last = config.total_steps if stop_at is None else min(stop_at, config.total_steps)
+        for at, initial_epoch, epochs, steps in epoch_segments(start, last, config.steps_per_epoch):
             history = model.fit(
                 data_lib.training_dataset(prepared.train_pairs, config, start_step=at),
                 initial_epoch=initial_epoch, epochs=epochs, steps_per_epoch=steps,
@@ -377,6 +372,22 @@ def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, ta
                    if target.chief and run.samples.is_dir() else None)
     return TrainingSummary(run.root, start, end, time.monotonic() - began, model.VAL_METRIC, first_val, last_val,
                            last_sample, stopper.received)
+
+
+def training_callbacks(run: RunDir, prepared: Prepared, manager: tf.train.CheckpointManager,
+                       val_ds: tf.data.Dataset | None, *, chief: bool = True) -> list[keras.callbacks.Callback]:
+    """What ``fit()`` runs around every step besides the signal handler: TensorBoard scalars, sample
+    grids and step-wise validation (the chief only), the non-finite guard and checkpoints."""
+    config = prepared.config
+    callbacks = []
+    if chief:
+        sources, targets = _sample_arrays(prepared)
+        callbacks += [ScalarLogger(run.tensorboard, config.log_every),
+                      SampleGrid(sources, targets, run.samples, run.tensorboard, config.sample_every)]
+        if val_ds is not None and config.validate_every:
+            callbacks.append(PeriodicValidation(val_ds, run.tensorboard, config.validate_every))
+    return callbacks + [NonFiniteGuard(config.max_nonfinite_steps, manager),
+                        PeriodicCheckpoint(manager, config.save_every)]
 
 
 def _val_score(model: keras.Model, val_ds) -> float:

@@ -39,12 +39,25 @@ def test_bad_data_gives_one_line_and_leaves_no_run_directory(tmp_path):
     (["--image-size", "48"], "--image-size 48x48: the short side must be a power of two"),
     (["--data", "/nonexistent/data"], "--data /nonexistent/data: no such directory"),
     (["--batch-size", "64"], "--batch-size 64: larger than the 8 training pairs"),
+    (["--stop-at", "0"], "--stop-at 0: must be a step of at least 1"),
 ])
 def test_flag_mistakes_are_one_line(tiny_data, tmp_path, flags, message):
     result = run_fit("--data", str(tiny_data), "--run-dir", str(tmp_path / "run"), *TINY_FLAGS, *flags)
     assert result.returncode == 2
     assert message in error_line(result)
     assert not (tmp_path / "run").exists()
+
+
+def test_stop_at_trains_part_of_the_schedule_and_the_next_run_carries_on(tiny_data, tmp_path):
+    run = tmp_path / "run"
+    first = run_fit("--data", str(tiny_data), "--run-dir", str(run), "--steps", "4", "--stop-at", "2", *TINY_FLAGS)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert latest_step(run) == 2 and "stopped at step 2 as asked" in first.stdout
+    config = json.loads((run / "config.json").read_text())["config"]
+    assert config["constant_steps"] + config["decay_steps"] == 4
+    rest = run_fit("--run-dir", str(run), "--quiet")
+    assert rest.returncode == 0 and "trained steps 2 -> 4" in rest.stdout
+    assert latest_step(run) == 4
 
 
 def test_resume_refuses_contradicting_flags_and_busy_run_dirs(tiny_data, tmp_path):
