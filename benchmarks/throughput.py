@@ -295,12 +295,13 @@ OP_GROUPS = {  # a group's share, from op types and names on the compute threads
     "convolutions (forward and both backprops)": lambda kind, name: "Conv2D" in kind,
     "casts float32 <-> bfloat16": lambda kind, name: kind == "Cast",
     "optimiser updates (Adam)": lambda kind, name: "Apply" in kind,
-    "finiteness checks (IsFinite, All)": lambda kind, name: kind in ("IsFinite", "All"),
+    "finiteness checks of the gradients": lambda kind, name: "finite_check" in name,
 }
 
 
-def op_profile(model, iterator, steps: int) -> tuple[float, dict[str, float], dict[str, float]]:
-    """(seconds per step, op type -> share, group -> share) over ``steps`` profiled train steps."""
+def op_profile(model, iterator, steps: int) -> tuple[float, dict[str, float], dict[str, tuple[float, float]]]:
+    """(seconds per step, op type -> share, group -> (share, op milliseconds per step)) over ``steps``
+    profiled train steps. Op time is summed over the compute threads, so it exceeds wall time."""
     import collections
     import glob
     import tempfile
@@ -332,7 +333,7 @@ def op_profile(model, iterator, steps: int) -> tuple[float, dict[str, float], di
                         groups[group] += event.duration_ps
     total = sum(kinds.values()) or 1
     return (per_step, {k: v / total for k, v in kinds.most_common()},
-            {g: groups[g] / total for g in OP_GROUPS})
+            {g: (groups[g] / total, groups[g] / steps / 1e9) for g in OP_GROUPS})
 
 
 def profile_precisions(args) -> None:
@@ -354,7 +355,8 @@ def profile_precisions(args) -> None:
     for kind in top:
         print(f"| {kind} | " + " | ".join(f"{results[p][1].get(kind, 0):.1%}" for p in policies) + " |")
     for group in OP_GROUPS:
-        print(f"| **{group}** | " + " | ".join(f"{results[p][2][group]:.1%}" for p in policies) + " |")
+        print(f"| **{group}** | " + " | ".join(f"{results[p][2][group][0]:.1%} ({results[p][2][group][1]:.0f} ms)"
+                                                 for p in policies) + " |")
     print("| **seconds per step (profiler on)** | " + " | ".join(f"{results[p][0]:.3f}" for p in policies) + " |")
 
 

@@ -112,4 +112,9 @@ def apply_update(optimizer: keras.optimizers.Optimizer, grads: list, variables: 
 
 
 def _all_finite(grads: list) -> tf.Tensor:
-    return tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads if g is not None])
+    """Whether every gradient element is finite, in one pass over each gradient: a NaN or an
+    infinity makes its tensor's sum non-finite (``is_finite`` then ``reduce_all`` reads each
+    gradient and then writes and reads a boolean copy of it). A sum of finite values that overflows
+    also counts as non-finite; such a step deserves skipping as much."""
+    with tf.name_scope("finite_check"):
+        return tf.math.is_finite(tf.add_n([tf.reduce_sum(tf.cast(g, tf.float32)) for g in grads if g is not None]))
