@@ -10,9 +10,10 @@ shared machine falls on both. Prints seconds per step, images per second, the de
 ratio with its spread over the repeats, time to the first step, the input pipeline alone, peak
 memory (measured in a fresh process), GFLOP/s from an analytic count of the step's floating-point
 operations as a fraction of this CPU's matmul peak (measured on the spot in float32 and bfloat16),
-and TFLite latency with the interpreter's threads set to the core count. Three steps are compared:
+and TFLite latency with the interpreter's threads set to the core count. Four steps are compared:
 the tutorial's recipe exactly (float32, Keras Adam, one D forward on the fake serving both losses),
-the same with this project's step (D recomputed after its update), and `fit`'s default.
+the same with D recomputed after its update, `fit`'s default, and the default with the other
+``--d-forward`` choice.
 
 ``--loop`` measures what ``fit`` costs around its step: inside one ``fit()`` call with the callbacks
 ``fit`` uses (TensorBoard scalars, sample grids, the non-finite guard, checkpoints, the progress
@@ -476,21 +477,28 @@ def main() -> None:
                                   baseline=True)
         baseline = make_candidate("baseline (float32, Keras Adam, plain tf.data)",
                                   dataclasses.replace(config, precision="float32"), pairs, baseline=True)
-        default = make_candidate(f"default ({default_policy}, fused Adam, tuned tf.data)", config, pairs,
-                                 baseline=False)
+        default = make_candidate(f"default ({default_policy}, fused Adam, tuned tf.data, --d-forward "
+                                 f"{config.d_forward})", config, pairs, baseline=False)
+        other = "reuse" if config.d_forward == "recompute" else "recompute"
+        variant = make_candidate(f"default with --d-forward {other}",
+                                 dataclasses.replace(config, d_forward=other), pairs, baseline=False)
         for _ in range(args.repeats):
-            tutorial.run(args.steps)
-            baseline.run(args.steps)
-            default.run(args.steps)
+            for candidate in (tutorial, baseline, default, variant):
+                candidate.run(args.steps)
         flops = train_step_flops(default.model, hw, batch)
         shared_flops = flops - batch * 2 * forward_flops(default.model.discriminator, hw)
+        default_flops = flops if config.d_forward == "recompute" else shared_flops
         for c, work, peak in ((tutorial, shared_flops, peaks["float32"]), (baseline, flops, peaks["float32"]),
-                              (default, flops, peaks[default_policy])):
+                              (default, default_flops, peaks[default_policy]),
+                              (variant, flops + shared_flops - default_flops, peaks[default_policy])):
             step = statistics.median(c.times)
             print(f"| {batch} | {c.name} | {step:.3f} | {batch / step:.2f} | {c.first_step_s:.1f} s | "
                   f"{work / step / 1e9:.0f} ({work / step / 1e9 / peak:.0%} of peak) |")
         ratios = [b / d for b, d in zip(baseline.times, default.times)]
         tutorial_ratios = [t / d for t, d in zip(tutorial.times, default.times)]
+        variant_ratios = [v / d for v, d in zip(variant.times, default.times)]
+        summary.append(f"batch {batch}: --d-forward {other} takes {statistics.median(variant_ratios):.2f}x the "
+                       f"default's time per step (min {min(variant_ratios):.2f}, max {max(variant_ratios):.2f})")
         summary.append(f"batch {batch}: default/tutorial recipe images/s = {statistics.median(tutorial_ratios):.2f}x "
                        f"(min {min(tutorial_ratios):.2f}, max {max(tutorial_ratios):.2f})")
         pipeline = pipeline_images_per_s(pairs, config)
@@ -499,7 +507,7 @@ def main() -> None:
                        f"input pipeline alone {pipeline:.0f} images/s = "
                        f"{pipeline / (batch / statistics.median(default.times)):.0f}x the default step; "
                        f"analytic {flops / 1e9:.1f} GFLOP per step")
-        del tutorial, baseline, default
+        del tutorial, baseline, default, variant
     print()
     for line in summary:
         print(line)
