@@ -59,7 +59,7 @@ class Pix2Pix(SteppedModel):
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, *, gan_mode: str = "vanilla",
-                 lambda_l1: float = 100.0, lambda_gan: float = 1.0, seed: int = 0, d_forward: str = "recompute",
+                 lambda_l1: float = 100.0, lambda_gan: float = 1.0, seed: int = 0, d_forward: str = "reuse",
                  **kwargs):
         trackers = {name: keras.metrics.Mean(name=name) for name in TRAIN_METRICS + VAL_METRICS}
         trackers[SKIPPED] = keras.metrics.Sum(name=SKIPPED)

@@ -2,6 +2,7 @@
 real type hints, and the run directory's facts."""
 
 import dataclasses
+import json
 
 import pytest
 from conftest import make_run
@@ -53,6 +54,16 @@ def test_resume_keeps_frozen_values_and_takes_the_others(tmp_path, tiny_data):
     assert type(resumed) is Config and resumed.save_every == 7 and resumed.ngf == stored.ngf
     with pytest.raises(UserError, match="--ngf 16"):
         resumed_config(stored, {"ngf": 16}, tmp_path)
+
+
+def test_runs_stored_before_d_forward_existed_keep_recomputing(tmp_path, tiny_data):
+    make_run(tmp_path / "run", tiny_data)
+    assert load_config(tmp_path / "run").d_forward == "reuse" == Config().d_forward
+    path = tmp_path / "run" / "config.json"
+    payload = json.loads(path.read_text())
+    del payload["config"]["d_forward"]
+    path.write_text(json.dumps(payload))
+    assert load_config(tmp_path / "run").d_forward == "recompute"
 
 
 def test_every_number_field_declares_its_range():
