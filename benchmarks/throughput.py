@@ -5,12 +5,13 @@
     python benchmarks/throughput.py --profile [--steps 8] [--top 15]
     python benchmarks/throughput.py --whole-process [--process-steps 150] [--repeats 4] [--long-run]
 
-Both configurations are built once and then timed in alternation (A B A B ...), so drift of a
+The configurations are built once and then timed in alternation (A B A B ...), so drift of a
 shared machine falls on both. Prints seconds per step, images per second, the default/baseline
 ratio with its spread over the repeats, time to the first step, the input pipeline alone, peak
 memory (measured in a fresh process), GFLOP/s from an analytic count of the step's floating-point
 operations as a fraction of this CPU's matmul peak (measured on the spot in float32 and bfloat16),
-and TFLite latency with the interpreter's threads set to the core count. Four steps are compared:
+and Keras inference latency (TFLite latency on the exported files is in ``pix2pix_tf.export``'s
+table, with the interpreter's threads set to the core count). Four steps are compared:
 the tutorial's recipe exactly (float32, Keras Adam, one D forward on the fake serving both losses),
 the same with D recomputed after its update, `fit`'s default, and the default with the other
 ``--d-forward`` choice.
@@ -163,24 +164,6 @@ def matmul_peak_gflops(dtype: tf.DType, n: int = 2048, reps: int = 10) -> float:
     return 2 * n ** 3 * reps / (time.perf_counter() - began) / 1e9
 
 
-def tflite_latency_ms(generator: keras.Model, hw, channels: int, reps: int = 5) -> float:
-    """The float32 TFLite generator with the interpreter's threads set to the core count."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    spec = tf.TensorSpec((1, *hw, channels), tf.float32)
-    function = tf.function(lambda x: generator(x, training=False), input_signature=[spec])
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()], generator)
-    interpreter = Interpreter(model_content=converter.convert(), num_threads=os.cpu_count())
-    interpreter.allocate_tensors()
-    index = interpreter.get_input_details()[0]["index"]
-    interpreter.set_tensor(index, np.random.uniform(-1, 1, (1, *hw, channels)).astype(np.float32))
-    interpreter.invoke()
-    began = time.perf_counter()
-    for _ in range(reps):
-        interpreter.invoke()
-    return (time.perf_counter() - began) / reps * 1000
-
-
 def whole_process(args) -> None:
     """fit and the tutorial recipe as the processes a user runs, alternated; median ratio."""
     if not FACADES.is_dir():
@@ -252,6 +235,7 @@ def loop_overhead(args) -> None:
     from pix2pix_tf.training import (
         VALIDATION_STEPS_PER_IMAGE,
         training_callbacks,
+        validation_dataset,
         validation_every_epochs,
     )
 
@@ -277,13 +261,13 @@ def loop_overhead(args) -> None:
           f"{step:.3f} s/step; fit takes {statistics.median(ratios) - 1:+.1%} over its step (median of "
           f"{len(ratios)} pairs; min {min(ratios) - 1:+.1%}, max {max(ratios) - 1:+.1%})")
     val_pairs = prepared.val_pairs
-    val_ds = data_lib.evaluation_dataset(val_pairs, config)
+    val_ds = validation_dataset(prepared)
     model.evaluate(val_ds, verbose=0)
     began = time.perf_counter()
     model.evaluate(val_ds, verbose=0)
     per_image = (time.perf_counter() - began) / len(val_pairs)
     print(f"validation: {per_image:.3f} s per image = {per_image / step:.2f} training steps "
-          f"(the budget assumes at most 1/{VALIDATION_STEPS_PER_IMAGE})")
+          f"(fit validates N images at most every {VALIDATION_STEPS_PER_IMAGE}N steps)")
     for name, train_pairs, val_images in (("facades", len(prepared.train_pairs), len(val_pairs)),
                                           ("a 16-pair dataset with 16 held out", 16, 16)):
         every = validation_every_epochs(val_images, train_pairs)
@@ -517,9 +501,8 @@ def main() -> None:
     config, _ = base_config(args, 1)
     for row in inference_rows(config, hw, default_policy):
         print(row)
-    generator = build_model(dataclasses.replace(config, precision="float32")).generator
-    print(f"\nTFLite float32 generator, {os.cpu_count()} interpreter threads: "
-          f"{tflite_latency_ms(generator, hw, config.input_nc):.0f} ms per image")
+    print("\nTFLite latency (interpreter threads = core count) is measured on the real exported files by "
+          "`python -m pix2pix_tf.export`.")
 
 
 if __name__ == "__main__":

@@ -154,9 +154,25 @@ def validation_subset(pairs: list, count: int) -> list:
     return [pairs[(i * len(pairs)) // count] for i in range(count)]
 
 
-# Validating one image costs about a third of a training step at batch 1 (G's forward only):
-# validating N images at most every 3N training steps keeps validation near 10% of the time.
+# Validating one image (decode, G's forward in batches, the metrics) costs well under a third of a
+# default training step (benchmarks/throughput.py --loop): validating N images at most every 3N
+# training steps keeps validation under 10% of training time.
 VALIDATION_STEPS_PER_IMAGE = 3
+
+
+# Validation runs G in deterministic mode, where each image is normalised with its own statistics, so
+# the batch does not change a score. Eight 256x256 images at a time (fewer when larger) use the cores
+# better than the training batch of 1.
+VALIDATION_PIXELS = 8 * 256 * 256
+
+
+def validation_dataset(prepared: Prepared) -> tf.data.Dataset | None:
+    config = prepared.config
+    if not prepared.val_pairs:
+        return None
+    height, width = config.crop_hw
+    batch = max(config.batch_size, VALIDATION_PIXELS // (height * width))
+    return data_lib.evaluation_dataset(prepared.val_pairs, config, batch_size=batch)
 
 
 def validation_every_epochs(val_images: int, steps_per_epoch: int) -> int:
@@ -342,7 +358,7 @@ def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, ta
     start = int(model.train_steps.numpy())
     if start:
         print(f"resuming {run.root} at step {start} of {config.total_steps}")
-    val_ds = data_lib.evaluation_dataset(prepared.val_pairs, config) if prepared.val_pairs else None
+    val_ds = validation_dataset(prepared)
     val_freq = validation_every_epochs(len(prepared.val_pairs), config.steps_per_epoch)
     if val_ds is not None:
         every = ("after each epoch" if val_freq == 1

@@ -130,7 +130,7 @@ def test_a_run_saved_with_wrapped_optimizers_resumes(tiny_data, tmp_path):
 
 def test_validation_is_a_fixed_subset_at_a_bounded_cost(tiny_data):
     from pix2pix_tf.config import new_config
-    from pix2pix_tf.training import prepare, validation_every_epochs, validation_subset
+    from pix2pix_tf.training import prepare, validation_dataset, validation_every_epochs, validation_subset
 
     pairs = [f"pair{i}" for i in range(106)]
     subset = validation_subset(pairs, 64)
@@ -142,3 +142,4 @@ def test_validation_is_a_fixed_subset_at_a_bounded_cost(tiny_data):
     prepared = prepare(new_config({"data": str(tiny_data), "image_size": "32", "precision": "float32",
                                    "val_images": 2}))
     assert len(prepared.val_pairs) == 2
+    assert next(iter(validation_dataset(prepared)))[0].shape[0] == 2  # batched beyond the training batch of 1
