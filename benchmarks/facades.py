@@ -66,7 +66,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-train", dest="train", action="store_false", help="only score the checkpoints there are")
     parser.add_argument("--samples", type=int, default=4, help="test images in the sample grid (default: 4)")
     parser.add_argument("--figures", type=Path, default=None, help="folder for the two figures (default: RUNS)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.stop_at is not None and not args.only:
+        parser.error("--stop-at needs --only NAME (the run to stop)")
+    return args
 
 
 def run_dir(args, name: str) -> Path:
@@ -234,9 +237,6 @@ def main(argv=None) -> int:
         return 0
     began = time.monotonic()
     args.runs_dir.mkdir(parents=True, exist_ok=True)
-    if args.stop_at is not None and not args.only:
-        print("--stop-at needs --only NAME (the run to stop)", file=sys.stderr)
-        return 2
     if args.train:
         for name in ([args.only] if args.only else [*MAIN, "judge"]):
             train_judge(args) if name == "judge" else train_variant(args, name)

@@ -231,7 +231,7 @@ def loop_overhead(args) -> None:
     """fit's loop against its bare step, and validation's share of training time."""
     import tempfile
 
-    from pix2pix_tf.rundir import RunDir, checkpoint_manager
+    from pix2pix_tf.rundir import RunDir, checkpoint_manager, training_checkpoint
     from pix2pix_tf.training import (
         VALIDATION_STEPS_PER_IMAGE,
         training_callbacks,
@@ -251,7 +251,7 @@ def loop_overhead(args) -> None:
     with tempfile.TemporaryDirectory(prefix="loop-") as tmp:
         run = RunDir(Path(tmp))
         run.checkpoints.mkdir(parents=True)
-        manager = checkpoint_manager(tf.train.Checkpoint(generator=model.generator), run, 2)
+        manager = checkpoint_manager(training_checkpoint(model), run, 2)
         callbacks = training_callbacks(run, prepared, manager, None)
         model.fit(data_lib.training_dataset(prepared.train_pairs, config), epochs=args.repeats + 1,
                   steps_per_epoch=args.steps, callbacks=[*callbacks, bare], verbose=1, shuffle=False)

@@ -11,9 +11,8 @@ import sys
 import typing
 from pathlib import Path
 
-from pix2pix_tf.cli import OneLineParser, add_verbose, run_cli
+from pix2pix_tf.cli import OneLineParser, add_verbose, require_positive, run_cli
 from pix2pix_tf.config import BUILTIN_DEMO, Config, canonical_size, cli_fields, flag_name, validate
-from pix2pix_tf.errors import UserError
 
 SIZE_FIELDS = {"image_size", "load_size"}
 
@@ -75,8 +74,8 @@ def parse_flags(argv: list[str] | None) -> tuple[Path, dict, dict]:
     args = vars(build_parser().parse_args(argv))
     run_dir = args.pop("run_dir")
     options = {name: args.pop(name) for name in ("quiet", "verbose", "remeasure_precision", "stop_at")}
-    if options["stop_at"] is not None and options["stop_at"] < 1:
-        raise UserError(f"--stop-at {options['stop_at']}: must be a step of at least 1")
+    if options["stop_at"] is not None:
+        require_positive("--stop-at", options["stop_at"])
     normalise_flags(args)
     return Path(run_dir) if run_dir else default_run_dir(args.get("data", "builtin")), args, options
 

@@ -39,7 +39,7 @@ def test_bad_data_gives_one_line_and_leaves_no_run_directory(tmp_path):
     (["--image-size", "48"], "--image-size 48x48: the short side must be a power of two"),
     (["--data", "/nonexistent/data"], "--data /nonexistent/data: no such directory"),
     (["--batch-size", "64"], "--batch-size 64: larger than the 8 training pairs"),
-    (["--stop-at", "0"], "--stop-at 0: must be a step of at least 1"),
+    (["--stop-at", "0"], "--stop-at 0: must be positive"),
 ])
 def test_flag_mistakes_are_one_line(tiny_data, tmp_path, flags, message):
     result = run_fit("--data", str(tiny_data), "--run-dir", str(tmp_path / "run"), *TINY_FLAGS, *flags)
