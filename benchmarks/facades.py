@@ -1,25 +1,26 @@
-"""Facades benchmark: what the GAN buys, measured with the realism judge (the paper's FCN-score).
+"""Facades benchmark: what the GAN buys, measured with the realism judge (the paper's FCN-score and a
+Fréchet distance in the judge's features).
 
-Trains labels -> photo (BtoA) on ../shared/data/facades at 256x256 twice, the paper's objective
-(lambda_GAN 1, lambda_L1 100) and L1 alone (lambda_GAN 0), keeping a checkpoint every --every steps;
-trains a judge (``python -m pix2pix_tf.judge``, photo -> CMP label map) on the training photos; then
-scores every kept checkpoint of both on the 106 test images: L1, PSNR, SSIM and the judge's pixel
-accuracy, class accuracy and class IoU. Two fixed rows frame them: the mean training photo (no
-learning) and the real test photos (the judge's ceiling).
+Trains labels -> photo (BtoA) on ../shared/data/facades at 256x256 with the project's defaults: the
+paper's objective (lambda_GAN 1, lambda_L1 100) and L1 alone (lambda_GAN 0), keeping a checkpoint every
+--every steps; trains a judge (``python -m pix2pix_tf.judge``, photo -> CMP label map) on the training
+photos; then scores every kept checkpoint on the 106 test images: L1, PSNR, SSIM and the judge's pixel
+accuracy, class accuracy, class IoU and distance. The judge's ladder frames them: the real test photos,
+the same blurred (sigma 1, 2, 4 at the judge's size) and the mean training photo.
 
     python benchmarks/facades.py                      # train what is missing, resume what stopped, score
     python benchmarks/facades.py --only pix2pix       # train one model (run two of these side by side)
     python benchmarks/facades.py --no-train           # score the checkpoints there are
 
-Two more runs answer where G's adversarial gradient should come from (``--d-forward``): the paper's
-objective with D's forward pass from the D step reused, and with D recomputed after its update (as the
-first two runs do) but another seed, which measures run-to-run noise. Train them to a budget with
-``--only pix2pix-reuse --stop-at 2000`` and ``--only pix2pix-seed1 --stop-at 2000``; they are scored
-side by side with the first pix2pix run at the steps all three have.
+Three more runs answer where G's adversarial gradient should come from (``--d-forward``) against the
+seed-to-seed noise: the default (reuse) with seed 1, and recompute with seeds 0 and 1. Train them to a
+budget with ``--only recompute --stop-at 2000`` and so on; they are scored side by side with the
+pix2pix run at the steps all four have.
 
 Every run is an ordinary run directory under --runs-dir, so an interrupted benchmark resumes where it
-stopped and can be finished across several sittings. Writes results.md / results.json there, and the
-figures (class IoU against steps, test images side by side) to --figures.
+stopped and can be finished across several sittings. Writes results.md / results.json to --results
+(committed, so no finished measurement has to be trained again), and the figures (class IoU and
+distance against steps, test images side by side) to --figures.
 """
 
 from __future__ import annotations
@@ -38,16 +39,18 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "facades"
 DEFAULT_RUNS = REPO / "runs" / "facades-bench"
-VARIANTS = {  # name: (label, flags over the paper's objective; the first runs predate --d-forward reuse)
-    "pix2pix": ("pix2pix (λ_GAN 1, λ_L1 100)", {"d_forward": "recompute"}),
-    "l1-only": ("L1 only (λ_GAN 0, λ_L1 100)", {"lambda_gan": 0.0, "d_forward": "recompute"}),
-    "pix2pix-reuse": ("pix2pix, --d-forward reuse", {"d_forward": "reuse"}),
-    "pix2pix-seed1": ("pix2pix, --seed 1", {"seed": 1, "d_forward": "recompute"}),
+DEFAULT_RESULTS = REPO / "benchmarks" / "results"
+VARIANTS = {  # name: (label, flags over the project's defaults)
+    "pix2pix": ("pix2pix (λ_GAN 1, λ_L1 100)", {}),
+    "l1-only": ("L1 only (λ_GAN 0, λ_L1 100)", {"lambda_gan": 0.0}),
+    "pix2pix-seed1": ("pix2pix, --seed 1", {"seed": 1}),
+    "recompute": ("pix2pix, --d-forward recompute", {"d_forward": "recompute"}),
+    "recompute-seed1": ("pix2pix, --d-forward recompute --seed 1", {"d_forward": "recompute", "seed": 1}),
 }
 MAIN = ("l1-only", "pix2pix")
-D_FORWARD = ("pix2pix", "pix2pix-seed1", "pix2pix-reuse")
+D_FORWARD = ("pix2pix", "pix2pix-seed1", "recompute", "recompute-seed1")
 EVAL_BATCH = 8
-REALISM = ("pixel_acc", "class_acc", "class_iou")
+REALISM = ("pixel_acc", "class_acc", "class_iou", "distance")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -66,6 +69,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-train", dest="train", action="store_false", help="only score the checkpoints there are")
     parser.add_argument("--samples", type=int, default=4, help="test images in the sample grid (default: 4)")
     parser.add_argument("--figures", type=Path, default=None, help="folder for the two figures (default: RUNS)")
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
+                        help=f"folder for facades.md and facades.json (default: {DEFAULT_RESULTS})")
     args = parser.parse_args(argv)
     if args.stop_at is not None and not args.only:
         parser.error("--stop-at needs --only NAME (the run to stop)")
@@ -77,7 +82,7 @@ def run_dir(args, name: str) -> Path:
 
 
 def judge_dir(args) -> Path:
-    return args.runs_dir / f"judge-{args.image_size}px"
+    return args.runs_dir / "judge"
 
 
 def train_variant(args, name: str) -> None:
@@ -102,8 +107,7 @@ def train_judge(args) -> None:
     print(f"\n== judge: {judge_dir(args)}", flush=True)
     flags = ["--run-dir", str(judge_dir(args)), "--quiet"]
     if not RunDir(judge_dir(args)).exists():
-        flags += ["--data", str(args.data), "--direction", "BtoA", "--palette", "facades",
-                  "--image-size", args.image_size]
+        flags += ["--data", str(args.data), "--direction", "BtoA", "--palette", "facades"]
     judge_main(flags)
 
 
@@ -176,35 +180,69 @@ def fmt(value, digits: int) -> str:
 
 
 def markdown_table(rows: list[dict]) -> str:
-    lines = ["| model | steps | L1 ↓ | PSNR dB ↑ | SSIM ↑ | pixel acc ↑ | class acc ↑ | class IoU ↑ |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| model | steps | L1 ↓ | PSNR dB ↑ | SSIM ↑ | pixel acc ↑ | class acc ↑ | class IoU ↑ | distance ↓ |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
         lines.append(f"| {r['model']} | {r['steps']} | {fmt(r.get('l1'), 4)} | {fmt(r.get('psnr'), 2)} | "
                      f"{fmt(r.get('ssim'), 4)} | {fmt(r['pixel_acc'], 3)} | {fmt(r['class_acc'], 3)} | "
-                     f"{fmt(r['class_iou'], 3)} |")
+                     f"{fmt(r['class_iou'], 3)} | {fmt(r.get('distance'), 1)} |")
     return "\n".join(lines)
 
 
-def iou_plot(curves: dict[str, list[tuple[int, float]]], real: float, mean_photo: float, path: Path) -> Path:
+def realism_plot(curves: dict[str, list[tuple[int, dict]]], ladder: list[dict], path: Path) -> Path:
+    """Class IoU and distance against steps, with the ladder's rungs as horizontal lines."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.4, 4.0), dpi=100)
+    fig = Figure(figsize=(10, 4.0), dpi=100)
     FigureCanvasAgg(fig)
-    ax = fig.subplots()
-    for name, points in curves.items():
-        if points:
-            ax.plot(*zip(*points), marker="o", label=VARIANTS[name][0], linestyle="-" if name in MAIN else ":")
-    ax.axhline(real, color="#2a9d8f", linestyle="--", label="real test photos (ceiling)")
-    ax.axhline(mean_photo, color="#999999", linestyle=":", label="mean training photo")
-    ax.set_xlabel("training steps (batch 1)")
-    ax.set_ylabel("class IoU of the judge (higher: more realistic)")
-    ax.set_title("facades labels -> photo, 106 test images")
-    ax.legend(fontsize=8)
+    axes = fig.subplots(1, 2)
+    styles = {"real": ("#2a9d8f", "--"), "blur2": ("#e9c46a", "--"), "blur4": ("#f4a261", "--"),
+              "mean": ("#999999", ":")}
+    for ax, score, label in ((axes[0], "class_iou", "class IoU of the judge (higher: more realistic)"),
+                             (axes[1], "distance", "distance to real photos (lower: more realistic)")):
+        for name, points in curves.items():
+            if points:
+                ax.plot([p[0] for p in points], [p[1][score] for p in points], marker="o", label=VARIANTS[name][0],
+                        linestyle="-" if name in MAIN else ":")
+        for rung in ladder:
+            if rung["rung"] in styles:
+                color, style = styles[rung["rung"]]
+                ax.axhline(rung[score], color=color, linestyle=style, label=rung["label"])
+        ax.set_xlabel("training steps (batch 1)")
+        ax.set_ylabel(label)
+        if score == "distance":
+            ax.set_yscale("log")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("facades labels -> photo, 106 test images")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return path
+
+
+def benchmark_criteria(rows: list[dict], real: dict) -> list[str]:
+    """The real photos must score better than every model at every checkpoint on class IoU and distance."""
+    models = [r for r in rows if isinstance(r["steps"], int) and r["steps"] > 0]
+    lines = []
+    for score, better in (("class_iou", lambda m: m < real["class_iou"]), ("distance", lambda m: m > real["distance"])):
+        beaten = [f"{r['model']} at {r['steps']}" for r in models if not better(r[score])]
+        lines.append(f"{'ok  ' if not beaten else 'FAIL'} real photos better than every model on {score}"
+                     + (f" (not: {', '.join(beaten)})" if beaten else f" ({len(models)} rows)"))
+    return lines
+
+
+def seed_comparison(results: dict, step: int) -> list[str]:
+    """Mean of two seeds per --d-forward choice, and the seed-to-seed spread, at ``step``."""
+    lines = []
+    for label, names in (("reuse (default)", ("pix2pix", "pix2pix-seed1")),
+                         ("recompute", ("recompute", "recompute-seed1"))):
+        found = [r.realism for name in names for r in results[name] if r.step == step]
+        if len(found) == 2:
+            parts = [f"{k} {np.mean([f[k] for f in found]):.3f} (seeds differ by {abs(found[0][k] - found[1][k]):.3f})"
+                     for k in ("pixel_acc", "class_iou", "distance")]
+            lines.append(f"{label} at {step} steps, mean of 2 seeds: " + "; ".join(parts))
+    return lines
 
 
 def sample_grid(args, step: int, out: Path) -> Path:
@@ -242,39 +280,47 @@ def main(argv=None) -> int:
             train_judge(args) if name == "judge" else train_variant(args, name)
         if args.only:
             return 0
-    from pix2pix_tf.realism import load_judge, score_real_images
+    from pix2pix_tf.ladder import ladder
+    from pix2pix_tf.realism import load_judge
 
     judge = load_judge(judge_dir(args))
-    real = score_real_images(judge, args.data, "test")
+    stored = judge.ladder
+    rungs = stored if stored is not None else ladder(judge, args.data, "test")["rungs"]
+    real = next(r for r in rungs if r["rung"] == "real")
     print(f"\n== scoring with the judge at step {judge.step}", flush=True)
     results = {name: score_variant(args, name, judge_dir(args)) if run_dir(args, name).is_dir() else []
                for name in VARIANTS}
     mean_row = mean_photo_row(args, judge_dir(args))
-    rows = [{"model": "mean training photo (no learning)", "steps": 0, **mean_row},
-            {"model": "real test photos (the judge's ceiling)", "steps": "–",
-             **{k: real[k] for k in REALISM}}]
-    rows += result_rows(results, MAIN, sorted({r.step for name in MAIN for r in results[name]}))
+    rows = [{"model": "mean training photo (no learning)", "steps": 0, **mean_row}]
+    rows += [{"model": r["label"], "steps": "–", **{k: r[k] for k in REALISM}} for r in rungs if r["rung"] != "mean"]
+    model_rows = result_rows(results, MAIN, sorted({r.step for name in MAIN for r in results[name]}))
+    rows += model_rows
     shared = sorted(set.intersection(*({r.step for r in results[name]} for name in D_FORWARD)))
+    d_rows = result_rows(results, D_FORWARD, shared)
     table = markdown_table(rows)
     if shared:
-        table += "\n\nWhere G's adversarial gradient comes from, with a second seed for run-to-run noise:\n\n"
-        table += markdown_table(result_rows(results, D_FORWARD, shared))
+        table += "\n\nWhere G's adversarial gradient comes from, two seeds each:\n\n" + markdown_table(d_rows)
+    verdicts = benchmark_criteria(model_rows + d_rows, real)
+    verdicts += [line for step in shared for line in seed_comparison(results, step)]
     figures = args.figures or args.runs_dir
-    curves = {name: [(r.step, r.realism["class_iou"]) for r in results[name]] for name in VARIANTS}
-    plot = iou_plot(curves, real["class_iou"], mean_row["class_iou"], figures / "facades_realism.png")
+    curves = {name: [(r.step, r.realism) for r in results[name]] for name in VARIANTS}
+    plot = realism_plot(curves, rungs, figures / "facades_realism.png")
     common = sorted({r.step for r in results["pix2pix"]} & {r.step for r in results["l1-only"]})
     grid = sample_grid(args, common[-1], figures / "facades_samples.png") if common else None
     command = "python benchmarks/facades.py " + " ".join(sys.argv[1:] if argv is None else argv)
     notes = (f"facades labels -> photo (BtoA), {args.image_size}x{args.image_size}, batch 1, deterministic inference, "
              f"{cpu_name()}; 106 test images at {args.image_size}x{args.image_size}; L1/PSNR/SSIM on the [0, 1] scale, "
-             f"averaged per image; judge scores from one confusion matrix over all test images (judge "
-             f"{judge_dir(args)} at step {judge.step}, 12 CMP classes).")
-    print(f"\n{table}\n\n{notes}\ncommand: {command}\nplot: {plot}\nsample grid: {grid}")
-    (args.runs_dir / "results.md").write_text(f"{table}\n\n{notes}\n\ncommand: `{command}`\n")
-    (args.runs_dir / "results.json").write_text(json.dumps(
-        {"command": command, "cpu": cpu_name(), "judge_step": judge.step, "rows": rows,
-         "real_per_class_iou": dict(zip(judge.palette.names, real["per_class_iou"])),
-         "plot": str(plot), "sample_grid": str(grid)}, indent=2, default=str) + "\n")
+             f"averaged per image; judge scores from one confusion matrix over all test images, distance to the "
+             f"judge's features of the 400 training photos (judge {judge_dir(args)} at step {judge.step}, "
+             "12 CMP classes).")
+    text = f"{table}\n\n" + "\n".join(verdicts) + f"\n\n{notes}\ncommand: {command}\nplot: {plot}\nsample grid: {grid}"
+    print(f"\n{text}")
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "facades.md").write_text(f"{table}\n\n" + "\n".join(f"- {v}" for v in verdicts)
+                                             + f"\n\n{notes}\n\ncommand: `{command}`\n")
+    (args.results / "facades.json").write_text(json.dumps(
+        {"command": command, "cpu": cpu_name(), "judge_step": judge.step, "ladder": rungs, "rows": rows,
+         "d_forward_rows": d_rows, "verdicts": verdicts}, indent=2, default=str) + "\n")
     print(f"scored in {time.monotonic() - began:.0f} s")
     return 0
 

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from pix2pix_tf.config import Config
 from pix2pix_tf.errors import UserError
-from pix2pix_tf.geometry import resize_tf
+from pix2pix_tf.geometry import resize_labels_tf, resize_tf
 from pix2pix_tf.images import (
     GRAPH_IMAGE_SUFFIXES,
     decode_tf,
@@ -243,10 +243,22 @@ def _pair_tensors(pairs: list[Pair]) -> tuple[tf.Tensor, tf.Tensor, bool]:
     return a, b, side_by_side
 
 
+def labels_side(config: Config) -> str | None:
+    """Which side of a pair is a colour-coded label map, resized nearest-neighbour only (any other
+    resize invents in-between colours at every edge, classes present on neither side): a judge's
+    target. A pix2pix run does not know whether its input is a label map, and resizes both sides as
+    the paper does."""
+    return _oriented(config, "A", "B")[1] if config.task == "judge" else None
+
+
+def _resizer(config: Config, side: str):
+    return resize_labels_tf if labels_side(config) == side else resize_tf
+
+
 def _jitter(a: tf.Tensor, b: tf.Tensor, config: Config, seed: tf.Tensor):
     """The paper's jitter, applied to A and B stacked on the channel axis so both get one window."""
     if config.preprocess == "resize_and_crop":
-        a, b = resize_tf(a, config.load_hw), resize_tf(b, config.load_hw)
+        a, b = _resizer(config, "A")(a, config.load_hw), _resizer(config, "B")(b, config.load_hw)
     stacked = tf.concat([a, b], axis=-1)
     a_nc = tf.shape(a)[-1]
     if config.preprocess != "none":
@@ -255,14 +267,22 @@ def _jitter(a: tf.Tensor, b: tf.Tensor, config: Config, seed: tf.Tensor):
         stacked = tf.image.stateless_random_crop(stacked, size, seed=seed)
     if config.flip:
         stacked = tf.image.stateless_random_flip_left_right(stacked, seed=seed[::-1])
-    return stacked[..., :a_nc], stacked[..., a_nc:]
+    a, b = stacked[..., :a_nc], stacked[..., a_nc:]
+    if config.task == "judge":  # the judge's own augmentation of its input photos
+        from pix2pix_tf.judge_network import augment_photo
+
+        if config.direction == "AtoB":
+            a = augment_photo(a, seed)
+        else:
+            b = augment_photo(b, seed)
+    return a, b
 
 
-def _fit_to_size(image: tf.Tensor, config: Config) -> tf.Tensor:
+def _fit_to_size(image: tf.Tensor, config: Config, side: str) -> tf.Tensor:
     """The deterministic counterpart of the jitter, for validation and samples."""
     crop_h, crop_w = config.crop_hw
     if config.preprocess == "resize_and_crop":
-        return resize_tf(image, (crop_h, crop_w))
+        return _resizer(config, side)(image, (crop_h, crop_w))
     if config.preprocess == "crop":
         return tf.image.resize_with_crop_or_pad(image, crop_h, crop_w)
     return image
@@ -318,7 +338,7 @@ def evaluation_dataset(pairs: list[Pair], config: Config, batch_size: int | None
 
     def load(a_path, b_path):
         a, b = _load_pair(a_path, b_path, side_by_side, a_nc, b_nc)
-        return _finish(_fit_to_size(a, config), _fit_to_size(b, config), config)
+        return _finish(_fit_to_size(a, config, "A"), _fit_to_size(b, config, "B"), config)
 
     dataset = tf.data.Dataset.from_tensor_slices((a_paths, b_paths))
     dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

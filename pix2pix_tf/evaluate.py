@@ -24,6 +24,7 @@ from pix2pix_tf.errors import UserError
 from pix2pix_tf.report import (
     HIGHER_IS_BETTER,
     METRICS,
+    PER_IMAGE_REALISM,
     REALISM,
     EvalSummary,
     ImageScore,
@@ -109,7 +110,7 @@ def score_pairs(trained, pairs, config, out_dir: Path, *, run_dir: str | Path = 
         from pix2pix_tf.realism import RealismTally
 
         tally = RealismTally(judge)
-    metrics = METRICS + (REALISM if tally else ())
+    metrics = METRICS + (PER_IMAGE_REALISM if tally else ())
     csv_path = out_dir / "metrics.csv"
     with replacing(csv_path) as tmp_csv, open(tmp_csv, "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -202,11 +203,13 @@ class CheckpointComparison:
 
     def table(self) -> str:
         realism = bool(self.results[0].realism)
-        extra = "".join(f"  {label:>9}" for label in ("pixel acc", "class acc", "class IoU")) if realism else ""
+        extra = "".join(f"  {label:>9}" for label in ("pixel acc", "class acc", "class IoU", "distance")) \
+            if realism else ""
         lines = [f"{'step':>8}  {'L1':>8}  {'PSNR':>7}  {'SSIM':>7}{extra}"]
         for r in self.results:
             mark = "  <- best" if r is self.best else ""
-            scores = "".join(f"  {r.realism[m]:>9.4f}" for m in REALISM) if realism else ""
+            scores = "".join(f"  {r.realism[m]:>9.4f}" for m in PER_IMAGE_REALISM) \
+                + f"  {r.realism['distance']:>9.2f}" if realism else ""
             lines.append(f"{r.step:>8}  {r.mean['l1']:>8.4f}  {r.mean['psnr']:>7.2f}  {r.mean['ssim']:>7.4f}"
                          f"{scores}{mark}")
         return "\n".join(lines)
@@ -279,7 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "the realism scores need --judge)")
     parser.add_argument("--judge", default=None,
                         help="a judge run directory (python -m pix2pix_tf.judge): adds the realism scores "
-                             "(pixel accuracy, class accuracy, class IoU of the judge on the outputs)")
+                             "(pixel accuracy, class accuracy, class IoU of the judge on the outputs, and the "
+                             "distance of their features to the real training photos) beside the judge's ladder")
     parser.add_argument("--data", default=None, help="dataset root (default: the run's training data)")
     parser.add_argument("--split", default=None, help="split folder to score (default: the run's val or test split)")
     cli.add_inference(parser)
@@ -305,7 +309,13 @@ def _report(summary: EvalSummary) -> None:
         from pix2pix_tf.realism import format_scores
 
         realism = summary.realism
-        print(f"  realism (judge step {realism['judge_step']}): {format_scores(realism, realism['classes'])}")
+        print(f"  realism (judge step {realism['judge_step']}; distance to its real training photos, lower is "
+              f"better): {format_scores(realism, realism['classes'])}")
+        if realism.get("ladder"):
+            from pix2pix_tf.ladder import format_ladder
+
+            print("  on the judge's ladder (real held-out photos, blurred, the mean photo):")
+            print(format_ladder(realism["ladder"], [{**realism, "label": "this run"}]))
     out = Path(summary.out_dir)
     page = out / "index.html"
     if page.exists():

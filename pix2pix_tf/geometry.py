@@ -64,6 +64,14 @@ def resize_tf(image: tf.Tensor, hw) -> tf.Tensor:
     return tf.clip_by_value(resized, 0.0, 1.0)
 
 
+def resize_labels_tf(image: tf.Tensor, hw) -> tf.Tensor:
+    """Nearest-neighbour resize, for colour-coded label maps: every output pixel is one of the input's
+    colours, so no class appears that neither neighbour had."""
+    import tensorflow as tf
+
+    return tf.image.resize(image, hw, method="nearest")
+
+
 def resize(image: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     """The host version of ``resize_tf`` (the same ops, run eagerly)."""
     import tensorflow as tf

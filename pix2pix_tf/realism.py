@@ -12,13 +12,20 @@ accumulated over all test images (rows: true class, columns: predicted) and
 so a class absent from the images and never predicted is left out of the means (0/0 = nan), and a
 class absent but predicted counts as IoU 0.
 
-The judge is a run directory like any other, trained by ``training.train`` with ``task='judge'``:
-the project's U-Net with one logit per palette class, per-pixel cross-entropy, the same data
-pipeline, checkpoints, resume and TensorBoard. ``Segmenter`` is its training model.
+Beside these FCN-scores, the Fréchet distance between the judge's bottleneck features of the generated
+images and of the real training photos (``pix2pix_tf.frechet``) scores the set as a whole, like FID.
+
+The judge is a run directory like any other, trained by ``training.train`` with ``task='judge'``: an
+ordinary segmentation network (``pix2pix_tf.judge_network``) with per-pixel cross-entropy, the same
+data pipeline (label maps resized nearest-neighbour only), checkpoints, resume and TensorBoard.
+``Segmenter`` is its training model; ``pix2pix_tf.ladder`` checks that it ranks real photos above
+blurred ones above the mean photo.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,17 +34,24 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pix2pix_tf.config import Config, load_config
+from pix2pix_tf.config import Config, load_config, parse_size
 from pix2pix_tf.errors import UserError
+from pix2pix_tf.frechet import FeatureStats, stats_distance
+from pix2pix_tf.judge_network import segmentation_network
 from pix2pix_tf.losses import to_unit_range
 from pix2pix_tf.model import SteppedModel
-from pix2pix_tf.networks import unet_generator
 from pix2pix_tf.optim import apply_update
 from pix2pix_tf.palette import Palette
 from pix2pix_tf.rundir import RunDir, checkpoint_path, checkpoint_step, restore
 
 SCORES = ("pixel_acc", "class_acc", "class_iou")
-SCORE_LABELS = {"pixel_acc": "pixel accuracy", "class_acc": "class accuracy", "class_iou": "class IoU"}
+DISTANCE = "distance"
+SCORE_LABELS = {"pixel_acc": "pixel accuracy", "class_acc": "class accuracy", "class_iou": "class IoU",
+                DISTANCE: "distance"}
+REFERENCE_FILE = "judge_reference.npz"  # feature statistics of the real training photos
+SCORES_FILE = "judge_scores.json"  # the ladder, written by python -m pix2pix_tf.judge
+# The field of view (share of the native image) a run's evaluated images may differ from the judge's by.
+SCALE_TOLERANCE = 0.1
 # The judge's palette must describe the run's label maps: their median pixel must lie this close to a
 # palette colour (facades with their own palette: 4.6 RGB units; with a wrong palette: 37 and more).
 PALETTE_FIT_RGB = 24.0
@@ -82,11 +96,8 @@ def _nanmean(values: np.ndarray) -> float:
 
 
 def build_segmenter_network(config: Config, palette: Palette) -> keras.Model:
-    """The project's U-Net with one logit per class (no tanh): the judge's network."""
-    return unet_generator(config.input_nc, palette.num_classes, depth=config.depth, ngf=config.ngf,
-                          norm=config.norm, dropout=config.dropout, leaky_slope=config.leaky_slope,
-                          init_std=config.init_std, norm_epsilon=config.norm_epsilon,
-                          output_activation="linear", name="segmenter")
+    """The judge's network: ``config.ngf`` is its width."""
+    return segmentation_network(config.input_nc, palette.num_classes, width=config.ngf)
 
 
 class Segmenter(SteppedModel):
@@ -110,11 +121,11 @@ class Segmenter(SteppedModel):
         g_optimizer.build(self.generator.trainable_variables)
 
     def call(self, inputs, training=False):
-        return self.generator(inputs, training=training)
+        return self.generator(inputs, training=training)[0]
 
     def _per_example(self, source, target, training: bool):
         labels = self.palette.classify_tensor(target)
-        logits = tf.cast(self.generator(source, training=training), tf.float32)
+        logits = tf.cast(self.generator(source, training=training)[0], tf.float32)
         per_pixel = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
         per_example = tf.reduce_mean(tf.reshape(per_pixel, [tf.shape(per_pixel)[0], -1]), axis=1)
         correct = tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels), tf.float32)
@@ -144,7 +155,7 @@ class Segmenter(SteppedModel):
 
     def sample_images(self, sources) -> tf.Tensor:
         """Predicted label maps in the palette's colours, on the [0, 1] scale of the sample grids."""
-        classes = tf.argmax(self.generator(sources, training=False), axis=-1)
+        classes = tf.argmax(self.generator(sources, training=False)[0], axis=-1)
         return tf.gather(tf.constant(self.palette.colors, tf.float32) / 255.0, classes)
 
 
@@ -153,12 +164,14 @@ class Segmenter(SteppedModel):
 
 @dataclass
 class Judge:
-    """A trained judge read back from its run directory, in float32, deterministic."""
+    """A trained judge read back from its run directory, in float32, deterministic: batch norm at its
+    population statistics, so an image's verdict does not depend on the rest of its batch."""
 
     config: Config
     palette: Palette
     network: keras.Model
     checkpoint: str
+    _reference: FeatureStats | None = None
 
     @property
     def step(self) -> int:
@@ -168,26 +181,84 @@ class Judge:
     def run_dir(self) -> str:
         return str(Path(self.checkpoint).parent.parent)
 
-    def classes(self, images: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
-        """Predicted classes of ``images`` ([-1, 1]) at ``size``: the judge sees them at its own
-        training size and its logits are resized back, so any run size can be judged."""
+    def run(self, images: tf.Tensor, blur_sigma: float = 0.0) -> tuple[tf.Tensor, tf.Tensor]:
+        """(logits, bottleneck features) of ``images`` ([-1, 1], any size), seen at the judge's own
+        training size; ``blur_sigma`` blurs them there first (the ladder's rungs)."""
+        from pix2pix_tf.ladder import gaussian_blur
+
         hw = self.config.crop_hw
         inputs = tf.image.resize(images, hw, method="bilinear", antialias=True) \
             if tuple(images.shape[1:3]) != hw else images
-        logits = self.network(inputs, training=False)
+        if blur_sigma:
+            inputs = gaussian_blur(inputs, blur_sigma)
+        logits, features = self.network(inputs, training=False)
+        return logits, features
+
+    def classes(self, images: tf.Tensor, size: tuple[int, int], blur_sigma: float = 0.0) -> tf.Tensor:
+        """Predicted classes of ``images`` at ``size``: logits are resized back, so any run size can be judged."""
+        return self._classes(self.run(images, blur_sigma)[0], size)
+
+    @staticmethod
+    def _classes(logits: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
         if tuple(logits.shape[1:3]) != tuple(size):
             logits = tf.image.resize(logits, size, method="bilinear")
         return tf.argmax(logits, axis=-1, output_type=tf.int32)
 
-    def confusion(self, images: tf.Tensor, label_maps: tf.Tensor) -> tf.Tensor:
-        """Per-image confusion matrices of the judge on ``images`` against colour ``label_maps``."""
+    def judge(self, images: tf.Tensor, label_maps: tf.Tensor, blur_sigma: float = 0.0) -> tuple[tf.Tensor, tf.Tensor]:
+        """(per-image confusion matrices against colour ``label_maps``, bottleneck features)."""
+        logits, features = self.run(images, blur_sigma)
         true = self.palette.classify_tensor(label_maps)
-        predicted = self.classes(images, tuple(label_maps.shape[1:3]))
-        return confusion_matrices(true, predicted, self.palette.num_classes)
+        predicted = self._classes(logits, tuple(label_maps.shape[1:3]))
+        return confusion_matrices(true, predicted, self.palette.num_classes), features
+
+    def confusion(self, images: tf.Tensor, label_maps: tf.Tensor) -> tf.Tensor:
+        return self.judge(images, label_maps)[0]
+
+    @functools.cached_property
+    def graph(self):
+        """``judge`` as one graph function for every batch (a blur sigma is a constant of its trace)."""
+        return tf.function(self.judge, reduce_retracing=True)
+
+    @property
+    def reference(self) -> FeatureStats:
+        """Feature statistics of the real training photos at this checkpoint, the distance's reference:
+        read from the judge's run directory, or computed there once (the judge's own training split)."""
+        if self._reference is None:
+            path = Path(self.run_dir) / REFERENCE_FILE
+            if path.is_file():
+                stats, extra = FeatureStats.load(path)
+                if int(extra.get("step", -1)) == self.step:
+                    self._reference = stats
+            if self._reference is None:
+                from pix2pix_tf.ladder import real_photo_statistics
+
+                self.set_reference(real_photo_statistics(self)[0])
+        return self._reference
+
+    def set_reference(self, stats: FeatureStats) -> None:
+        stats.save(Path(self.run_dir) / REFERENCE_FILE, step=self.step)
+        self._reference = stats
+
+    @property
+    def ladder(self) -> list[dict] | None:
+        """The rungs of the ladder this checkpoint scored when it was trained, if it did."""
+        try:
+            stored = json.loads((Path(self.run_dir) / SCORES_FILE).read_text())
+            return stored["rungs"] if stored.get("step") == self.step else None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def scoring_config(self, data_size: str | None = None) -> Config:
+        """The judge's config at the data's native size: label maps are scored at the resolution they
+        come in (the logits are resized to them), the images resized to the judge's size inside ``run``."""
+        import dataclasses
+
+        native = data_size or self.config.data_size or self.config.image_size
+        return dataclasses.replace(self.config, image_size=native, load_size=None)
 
     def check_fits(self, run_config: Config, label_maps: np.ndarray, run_dir: str | Path) -> None:
         """Refuse, in one line, a judge that cannot score this run: the run's outputs must be the
-        judge's inputs, and the run's inputs must be label maps in the judge's palette."""
+        judge's inputs, at the judge's pixel scale, and the run's inputs label maps in its palette."""
         where = f"--judge {self.run_dir}"
         if run_config.direction == self.config.direction:
             raise UserError(f"{where}: it reads the {self.config.direction[:1]} side and {run_dir} generates the "
@@ -198,6 +269,7 @@ class Judge:
                             f"{run_config.output_nc}-channel ones")
         if run_config.input_nc != 3:
             raise UserError(f"{where}: {run_dir} takes {run_config.input_nc}-channel inputs, not colour label maps")
+        self._check_scale(run_config, run_dir)
         rgb = (np.asarray(label_maps, np.float32) + 1.0) * 127.5
         nearest = self.palette.colors_distance(rgb)
         median = float(np.median(nearest))
@@ -205,6 +277,43 @@ class Judge:
             raise UserError(f"{where}: its palette ({self.palette.source or 'unnamed'}) does not describe the label "
                             f"maps of {run_dir}: their median pixel is {median:.0f} RGB units from the nearest "
                             f"palette colour (at most {PALETTE_FIT_RGB:.0f} expected)")
+
+    def _check_scale(self, run_config: Config, run_dir: str | Path) -> None:
+        """The judge resizes what it is given to its own size, so a run's images must show as much of a
+        scene as the judge's did, in training (the jitter's crop of the loaded image) and in evaluation."""
+        for what, run_view, judge_view in (("trained on", training_view(run_config), training_view(self.config)),
+                                           ("evaluated on", evaluation_view(run_config),
+                                            evaluation_view(self.config))):
+            if run_view is None or judge_view is None:
+                continue
+            if any(abs(r / j - 1.0) > SCALE_TOLERANCE for r, j in zip(run_view, judge_view)):
+                raise UserError(
+                    f"--judge {self.run_dir}: {run_dir} was {what} {_view_words(run_view)} of each image but the "
+                    f"judge {what} {_view_words(judge_view)} (--image-size, --load-size, --preprocess set this); "
+                    "train a judge at the run's scale")
+
+
+def _view_words(view: tuple[float, float]) -> str:
+    return f"{view[0]:.0%} x {view[1]:.0%} (height x width)"
+
+
+def training_view(config: Config) -> tuple[float, float] | None:
+    """The share of a training image (height, width) one jittered crop shows; None when the run stored no
+    native size."""
+    crop = config.crop_hw
+    if config.preprocess == "resize_and_crop":
+        return tuple(c / size for c, size in zip(crop, config.load_hw))
+    return evaluation_view(config)
+
+
+def evaluation_view(config: Config) -> tuple[float, float] | None:
+    """The share of a held-out image (height, width) one evaluated image shows: all of it when it is
+    resized to the crop size, the centre crop otherwise."""
+    if config.preprocess in ("resize_and_crop", "none"):
+        return (1.0, 1.0)
+    if not config.data_size:
+        return None
+    return tuple(min(1.0, c / n) for c, n in zip(config.crop_hw, parse_size(config.data_size, "data size")))
 
 
 def load_judge(run_dir: str | Path, checkpoint: str | int = "latest") -> Judge:
@@ -222,8 +331,11 @@ def load_judge(run_dir: str | Path, checkpoint: str | int = "latest") -> Judge:
 
 
 def format_scores(scores: dict, names: tuple[str, ...] | list[str] | None = None) -> str:
-    """One line of the three scores, then (given class names) the per-class IoU."""
+    """One line of the scores (and the distance, where there is one), then (given class names) the
+    per-class IoU."""
     line = "   ".join(f"{SCORE_LABELS[k]} {scores[k]:.3f}" for k in SCORES)
+    if scores.get(DISTANCE) is not None:
+        line += f"   distance {scores[DISTANCE]:.1f}"
     if names is None or "per_class_iou" not in scores:
         return line
     per_class = ", ".join(f"{name} {'n/a' if math.isnan(v) else f'{v:.2f}'}"
@@ -239,42 +351,31 @@ def sample_grid_rows(judge: Judge, images: tf.Tensor, label_maps: tf.Tensor) -> 
             for i, c, t in zip(images, colours, label_maps)]
 
 
-def score_real_images(judge: Judge, data: str | Path | None = None, split: str | None = None,
-                      batch_size: int = 8) -> dict:
-    """The judge on real held-out images (the paper's "ground truth" row, the ceiling of the score):
-    its own held-out split by default."""
-    from pix2pix_tf import data as data_lib
-    from pix2pix_tf.rundir import data_root, validation_split
-
-    root = Path(data) if data is not None else data_root(judge.config)
-    split = split or validation_split(judge.config, root)
-    if split is None:
-        raise UserError(f"--data {root}: no val/ or test/ split to score the judge on")
-    pairs = data_lib.list_pairs(root, split)
-    pairs, _ = data_lib.check_pairs(pairs, judge.config, what=split)
-    confusion = tf.function(judge.confusion, reduce_retracing=True)
-    total = np.zeros((judge.palette.num_classes,) * 2, np.int64)
-    for images, label_maps in data_lib.evaluation_dataset(pairs, judge.config, batch_size):
-        total += confusion(images, label_maps).numpy().sum(axis=0)
-    return {"data": str(root), "split": split, "images": len(pairs), "step": judge.step,
-            **scores_from_confusion(total)}
-
-
 class RealismTally:
-    """The judge's scores while a run's outputs stream past: per image (for the CSV and the page)
-    and over all images from one summed confusion matrix (the reported figure, as in the paper)."""
+    """The judge's scores while a set of images streams past: per image (for the CSV and the page),
+    over all images from one summed confusion matrix (the reported figure, as in the paper), and the
+    set's feature statistics for the distance to the real training photos."""
 
-    def __init__(self, judge: Judge):
+    def __init__(self, judge: Judge, blur_sigma: float = 0.0):
         self.judge = judge
         self.total = np.zeros((judge.palette.num_classes,) * 2, np.int64)
-        self._confusion = tf.function(judge.confusion, reduce_retracing=True)
+        self.features: FeatureStats | None = None
+        self.blur_sigma = blur_sigma
 
     def add(self, outputs: tf.Tensor, label_maps: tf.Tensor) -> list[dict]:
-        """Score generated ``outputs`` against the label maps they were generated from."""
-        matrices = self._confusion(outputs, label_maps).numpy()
+        """Score ``outputs`` (generated or real images) against the label maps they belong to."""
+        matrices, features = self.judge.graph(outputs, label_maps, self.blur_sigma)
+        matrices = matrices.numpy()
+        if self.features is None:
+            self.features = FeatureStats.empty(features.shape[-1])
+        self.features.add(features.numpy())
         self.total += matrices.sum(axis=0)
         return [{k: v for k, v in scores_from_confusion(m).items() if k in SCORES} for m in matrices]
 
+    def distance(self) -> float:
+        return stats_distance(self.features, self.judge.reference) if self.features else float("nan")
+
     def summary(self) -> dict:
         return {"judge": self.judge.run_dir, "judge_step": self.judge.step, "classes": list(self.judge.palette.names),
-                **scores_from_confusion(self.total)}
+                **scores_from_confusion(self.total), DISTANCE: self.distance(),
+                "distance_reference": "the judge's real training photos", "ladder": self.judge.ladder}

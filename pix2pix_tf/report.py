@@ -13,10 +13,14 @@ from pathlib import Path
 from pix2pix_tf.atomic import replacing, write_text
 
 METRICS = ("l1", "psnr", "ssim")
-REALISM = ("pixel_acc", "class_acc", "class_iou")  # with --judge: pix2pix_tf.realism
-HIGHER_IS_BETTER = {"l1": False, "psnr": True, "ssim": True, "pixel_acc": True, "class_acc": True, "class_iou": True}
+PER_IMAGE_REALISM = ("pixel_acc", "class_acc", "class_iou")  # with --judge: pix2pix_tf.realism
+# The judge's scores of the whole set: the FCN-scores from one confusion matrix, and the distance, which
+# only a set has (an image is ranked on the page by class IoU when --metric distance chooses checkpoints).
+REALISM = PER_IMAGE_REALISM + ("distance",)
+HIGHER_IS_BETTER = {"l1": False, "psnr": True, "ssim": True, "pixel_acc": True, "class_acc": True, "class_iou": True,
+                    "distance": False}
 METRIC_LABELS = {"l1": "L1 (0-1 scale)", "psnr": "PSNR (dB)", "ssim": "SSIM", "pixel_acc": "pixel accuracy",
-                 "class_acc": "class accuracy", "class_iou": "class IoU"}
+                 "class_acc": "class accuracy", "class_iou": "class IoU", "distance": "distance to real photos"}
 
 
 @dataclass
@@ -30,7 +34,7 @@ class ImageScore:
     realism: dict[str, float] = field(default_factory=dict)
 
     def value(self, metric: str) -> float:
-        return self.realism[metric] if metric in REALISM else getattr(self, metric)
+        return self.realism[metric] if metric in PER_IMAGE_REALISM else getattr(self, metric)
 
 
 @dataclass
@@ -55,7 +59,8 @@ class EvalSummary:
 
     @property
     def metrics(self) -> tuple[str, ...]:
-        return METRICS + (REALISM if self.realism else ())
+        """The per-image metrics (the page's columns and histograms)."""
+        return METRICS + (PER_IMAGE_REALISM if self.realism else ())
 
     def score(self, metric: str) -> float:
         """The run's figure for ``metric``: the mean over images, or for the judge's scores the
@@ -195,10 +200,12 @@ def results_page(summary: EvalSummary, scores: list[ImageScore], metric: str = "
         return f"{value:.2f}" if m == "psnr" else f"{value:.4f}"
 
     metrics = summary.metrics
-    means = " &middot; ".join(f"{METRIC_LABELS[m]} <b>{fmt(summary.score(m), m)}</b>" for m in metrics)
+    means = " &middot; ".join(f"{METRIC_LABELS[m]} <b>{fmt(summary.score(m), m)}</b>"
+                              for m in metrics + (("distance",) if summary.realism else ()))
     head = "".join(f'<th data-col="{k + 2}" data-num title="click to sort">{esc(METRIC_LABELS[m])}</th>'
                    for k, m in enumerate(metrics))
     rows = []
+    metric = metric if metric in metrics else "class_iou"
     for rank, score in enumerate(ranked(scores, metric), start=1):
         cells = "".join(f'<td data-v="{score.value(m)!r}">{fmt(score.value(m), m)}</td>' for m in metrics)
         thumb = (f'<img src="{esc(score.thumbnail)}" alt="{esc(score.name)}" loading="lazy">'
@@ -238,16 +245,33 @@ the summary in <a href="summary.json">summary.json</a>.</p>
 
 
 def _realism_section(summary: EvalSummary) -> str:
-    """The judge's per-class IoU table (classes absent from the images and never predicted: n/a)."""
+    """The judge's ladder with this run placed on it, and its per-class IoU table (classes absent from
+    the images and never predicted: n/a)."""
     if not summary.realism:
         return ""
     r = summary.realism
     cells = "".join(f"<tr><td>{html.escape(name)}</td><td>{'n/a' if not math.isfinite(v) else f'{v:.3f}'}</td></tr>"
                     for name, v in zip(r["classes"], r["per_class_iou"]))
+    ladder = ""
+    if r.get("ladder"):
+        rows = sorted([*r["ladder"], {**r, "label": "this run"}], key=lambda row: -row["class_iou"])
+        body = "".join(f"<tr><td>{'<b>this run</b>' if row['label'] == 'this run' else html.escape(row['label'])}</td>"
+                       + "".join(f"<td>{fmt_score(row.get(m), m)}</td>" for m in REALISM) + "</tr>" for row in rows)
+        head = "".join(f"<th>{html.escape(METRIC_LABELS[m])}</th>" for m in REALISM)
+        ladder = (f"\n<p>Where this run sits on the judge's ladder (real held-out photos, the same blurred, the mean "
+                  f"training photo):</p>\n<table><thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>")
     return (f"\n<p>Realism (FCN-score): judge <code>{html.escape(r['judge'])}</code> at step {r['judge_step']} "
             "segments each output; its accuracies and IoU against the input label maps come from one confusion "
-            "matrix over all images (per-image values in the table below).</p>\n"
+            "matrix over all images (per-image values in the table below). The distance is the Fréchet distance "
+            f"between the judge's features of the outputs and of {html.escape(r.get('distance_reference', ''))} "
+            f"(lower is better).</p>{ladder}\n"
             f"<table><thead><tr><th>class</th><th>IoU</th></tr></thead><tbody>{cells}</tbody></table>")
+
+
+def fmt_score(value, metric: str) -> str:
+    if value is None or not math.isfinite(value):
+        return "–"
+    return f"{value:.1f}" if metric == "distance" else f"{value:.3f}"
 
 
 def write_results(summary: EvalSummary, scores: list[ImageScore], out_dir: Path, metric: str, page: bool) -> None:

@@ -119,7 +119,7 @@ def test_shrinking_filters_in_training_evaluation_and_translate(scaled_run):
     config = Config(image_size="32")  # resized to 36x36, then cropped to 32x32
     image = tf.constant(stripes(NATIVE, NATIVE))
     jittered, _ = data_lib._jitter(image, image, config, tf.constant([0, 0], tf.int64))
-    fitted = data_lib._fit_to_size(image, config)
+    fitted = data_lib._fit_to_size(image, config, "A")
     # Filtered, 48 stripe pairs squeezed into 18 pixel pairs average to grey; unfiltered they alias.
     for shrunk in (jittered, fitted):
         assert float(tf.math.reduce_std(shrunk)) < 0.05

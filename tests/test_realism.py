@@ -112,7 +112,7 @@ def judge_run(tmp_path_factory) -> tuple[Path, Path]:
     return data, judge
 
 
-def test_judge_trains_as_a_run_directory_and_scores_real_images(judge_run):
+def test_judge_trains_as_a_run_directory_and_scores_its_ladder(judge_run):
     data, judge = judge_run
     config = json.loads((judge / "config.json").read_text())["config"]
     assert config["task"] == "judge" and config["direction"] == "BtoA"  # it reads B, labels A
@@ -120,24 +120,38 @@ def test_judge_trains_as_a_run_directory_and_scores_real_images(judge_run):
     assert (judge / "checkpoints" / "ckpt-6.index").is_file()
     scores = json.loads((judge / "judge_scores.json").read_text())
     assert scores["split"] == "test" and scores["images"] == 4 and scores["step"] == 6
-    for key in ("pixel_acc", "class_acc", "class_iou"):
-        assert 0.0 <= scores[key] <= 1.0
+    assert [r["rung"] for r in scores["rungs"]] == ["real", "blur1", "blur2", "blur4", "mean"]
+    for rung in scores["rungs"]:
+        for key in ("pixel_acc", "class_acc", "class_iou"):
+            assert 0.0 <= rung[key] <= 1.0
+        assert rung["distance"] >= 0.0
+    assert len(scores["criteria"]) == 5 and all(isinstance(c["passed"], bool) for c in scores["criteria"])
+    assert (judge / "judge_reference.npz").is_file()
     loaded = load_judge(judge)
     assert loaded.step == 6 and loaded.palette.num_classes == 4
+    assert loaded.ladder == scores["rungs"]
     again = run_module("pix2pix_tf.judge", "--run-dir", str(judge), "--quiet")
     assert again.returncode == 0, again.stderr[-2000:]
-    assert "trained steps 6 -> 6" in again.stdout
+    assert "trained steps 6 -> 6" in again.stdout and "real, blurred sigma 2" in again.stdout
 
 
-def test_judge_learns_on_tiny_data(tmp_path):
+def test_a_trained_judge_orders_its_ladder(tmp_path):
+    """Real photos above the same blurred, above the more blurred, above the mean photo, on every
+    criterion score; and the command says whether the criteria hold."""
     data = write_paired(tmp_path / "data", split="train", count=8, size=32)
     write_paired(data, split="test", count=4, size=32, start=100)
     judge = tmp_path / "judge"
     result = run_module("pix2pix_tf.judge", "--data", str(data), "--direction", "AtoB", "--run-dir", str(judge),
-                        *TINY, "--steps", "120", "--lr", "0.002")
+                        *TINY, "--steps", "150", "--lr", "0.003")
     assert result.returncode == 0, result.stderr[-3000:]
     scores = json.loads((judge / "judge_scores.json").read_text())
-    assert scores["pixel_acc"] > 0.6, scores  # chance is about 0.25 for 4 balanced classes
+    rungs = {r["rung"]: r for r in scores["rungs"]}
+    assert rungs["real"]["pixel_acc"] > 0.9, rungs["real"]  # chance is about 0.25 for 4 balanced classes
+    for key in ("pixel_acc", "class_iou"):
+        assert rungs["real"][key] > rungs["blur2"][key] > rungs["blur4"][key] > rungs["mean"][key], key
+    assert rungs["real"]["distance"] < rungs["blur2"]["distance"] < rungs["blur4"]["distance"] \
+        < rungs["mean"]["distance"]
+    assert "class IoU: real > blur2 > blur4 > mean" in result.stdout
 
 
 def test_a_judge_that_does_not_fit_is_refused(judge_run, tmp_path):
@@ -191,3 +205,38 @@ def test_evaluate_with_a_judge_writes_the_realism_columns(judge_run, tmp_path):
     assert no_judge.returncode == 2 and "--judge" in error_line(no_judge)
     wrong = run_module("pix2pix_tf.evaluate", "--run-dir", str(run), "--judge", str(run))
     assert wrong.returncode == 2 and "not a judge run directory" in error_line(wrong)
+
+
+def test_evaluate_with_a_judge_reports_the_distance_beside_the_ladder(judge_run, tmp_path):
+    data, judge = judge_run
+    run = tmp_path / "run"
+    trained = run_fit("--data", str(data), "--run-dir", str(run), "--direction", "AtoB", "--steps", "2",
+                      "--image-size", "32", "--ngf", "8", "--ndf", "8", "--precision", "float32", "--quiet")
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    out = tmp_path / "eval"
+    result = run_module("pix2pix_tf.evaluate", "--run-dir", str(run), "--judge", str(judge), "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "this run" in result.stdout and "mean training photo" in result.stdout and "distance" in result.stdout
+    realism = json.loads((out / "summary.json").read_text())["realism"]
+    assert realism["distance"] > 0 and [r["rung"] for r in realism["ladder"]][0] == "real"
+    assert "this run" in (out / "index.html").read_text()
+    comparison = run_module("pix2pix_tf.evaluate", "--run-dir", str(run), "--judge", str(judge), "--all-checkpoints",
+                            "--metric", "distance", "--no-page", "--out", str(tmp_path / "all"))
+    assert comparison.returncode == 0, comparison.stderr[-3000:]
+    assert "distance" in comparison.stdout and "best on distance" in comparison.stdout
+    listing = json.loads((tmp_path / "all" / "test-checkpoints.json").read_text())
+    assert listing["higher_is_better"] is False
+    assert listing["checkpoints"][-1]["realism"]["distance"] == pytest.approx(realism["distance"])
+
+
+def test_a_run_at_another_pixel_scale_is_refused(judge_run):
+    data, judge = judge_run
+    loaded = load_judge(judge)
+    labels = np.stack([np.asarray(Image.open(data / "train" / f"{i}.png"))[:, :32] for i in (1, 2)])
+    labels = labels.astype(np.float32) / 127.5 - 1.0
+    same = dict(direction="AtoB", input_nc=3, output_nc=3, data_size="32x32")
+    loaded.check_fits(Config(**same, image_size="16"), labels, "run")  # smaller, same field of view: fine
+    with pytest.raises(UserError, match="at the run's scale"):  # centre crops: half the scene
+        loaded.check_fits(Config(**same, image_size="16", preprocess="crop"), labels, "run")
+    with pytest.raises(UserError, match="trained on"):  # crops of a 2x enlargement
+        loaded.check_fits(Config(**same, image_size="32", load_size="64"), labels, "run")
