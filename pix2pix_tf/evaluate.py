@@ -86,6 +86,7 @@ def score_pairs(trained, pairs, config, out_dir: Path, *, run_dir: str | Path = 
     import tensorflow as tf
 
     from pix2pix_tf import data as data_lib
+    from pix2pix_tf.artefacts import ArtefactTally
     from pix2pix_tf.losses import image_metrics
     from pix2pix_tf.networks import dropout_noise
 
@@ -111,6 +112,7 @@ def score_pairs(trained, pairs, config, out_dir: Path, *, run_dir: str | Path = 
 
         tally = RealismTally(judge)
     metrics = METRICS + (PER_IMAGE_REALISM if tally else ())
+    artefacts = ArtefactTally()
     csv_path = out_dir / "metrics.csv"
     with replacing(csv_path) as tmp_csv, open(tmp_csv, "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -122,6 +124,8 @@ def score_pairs(trained, pairs, config, out_dir: Path, *, run_dir: str | Path = 
             output, values = run(source, target, tf.constant(batch, tf.int64))
             values = {k: v.numpy() for k, v in values.items()}
             realism = tally.add(output, source) if tally is not None else [{}] * source.shape[0]
+            artefacts.add(output.numpy(), target.numpy(),
+                          judge.palette.classify_tensor(source).numpy() if judge is not None else None)
             for i in range(source.shape[0]):
                 index = len(scores)
                 score = ImageScore(index, pair_name(pairs[index]), *(float(values[m][i]) for m in METRICS),
@@ -139,7 +143,7 @@ def score_pairs(trained, pairs, config, out_dir: Path, *, run_dir: str | Path = 
         run_dir=str(run_dir), checkpoint=str(trained.checkpoint), step=trained.step, inference=trained.mode,
         data=str(data), split=split, images=len(scores), image_size=config.image_size, mean=means, std=stds,
         seconds=round(time.monotonic() - began, 3), out_dir=str(out_dir),
-        realism=tally.summary() if tally is not None else None)
+        realism=tally.summary() if tally is not None else None, artefacts=artefacts.summary())
     for m in metrics:
         order = ranked(scores, m)
         if order:
@@ -258,7 +262,7 @@ def evaluate_all_checkpoints(run_dir: str | Path, *, metric: str = "l1", data: s
     payload = {"metric": metric, "higher_is_better": HIGHER_IS_BETTER[metric], "best_step": best.step,
                "best_checkpoint": best.checkpoint, "split": split, "inference": mode,
                "checkpoints": [{"step": r.step, "checkpoint": r.checkpoint, "mean": r.mean, "realism": r.realism,
-                                "out_dir": r.out_dir} for r in results]}
+                                "artefacts": r.artefacts, "out_dir": r.out_dir} for r in results]}
     write_text(base / f"{split}-checkpoints{suffix}.json",
                json.dumps(finite_or_none(payload), indent=2, allow_nan=False) + "\n")
     return comparison
@@ -305,6 +309,10 @@ def _report(summary: EvalSummary) -> None:
     print(f"{summary.images} images of {Path(summary.data) / summary.split} at {summary.image_size} px, "
           f"checkpoint step {summary.step}, {summary.inference} inference:")
     print(f"  mean L1 {m['l1']:.4f} (0-1 scale)   PSNR {m['psnr']:.2f} dB   SSIM {m['ssim']:.4f}")
+    if summary.artefacts:
+        from pix2pix_tf.artefacts import format_artefacts
+
+        print(f"  artefacts: {format_artefacts(summary.artefacts)}")
     if summary.realism:
         from pix2pix_tf.realism import format_scores
 

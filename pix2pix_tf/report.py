@@ -56,6 +56,7 @@ class EvalSummary:
     seconds: float = 0.0
     out_dir: str | None = None
     realism: dict | None = None
+    artefacts: dict | None = None
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -228,7 +229,7 @@ td img {{ display: block; }}
 <p>Run <code>{esc(summary.run_dir)}</code>, checkpoint step {summary.step}, {esc(summary.inference)} inference;
 {summary.images} images of <code>{esc(str(Path(summary.data) / summary.split))}</code>
 at {esc(summary.image_size)} px.</p>
-<p>Means: {means}</p>{_realism_section(summary)}
+<p>Means: {means}</p>{_artefact_section(summary)}{_realism_section(summary)}
 <p><img src="metrics.png" alt="metric distributions" style="max-width: 100%"></p>
 <p>Rows are ordered best to worst by {esc(METRIC_LABELS[metric])} ({better} first); click a header to sort.
 Thumbnails: input | output | target. Per-image numbers are also in <a href="metrics.csv">metrics.csv</a>,
@@ -266,6 +267,15 @@ def _realism_section(summary: EvalSummary) -> str:
             f"between the judge's features of the outputs and of {html.escape(r.get('distance_reference', ''))} "
             f"(lower is better).</p>{ladder}\n"
             f"<table><thead><tr><th>class</th><th>IoU</th></tr></thead><tbody>{cells}</tbody></table>")
+
+
+def _artefact_section(summary: EvalSummary) -> str:
+    if not summary.artefacts:
+        return ""
+    from pix2pix_tf.artefacts import format_artefacts
+
+    text = html.escape(format_artefacts(summary.artefacts))
+    return f"\n<p>Artefacts (see <code>pix2pix_tf.artefacts</code>): {text}</p>"
 
 
 def fmt_score(value, metric: str) -> str:
