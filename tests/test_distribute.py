@@ -257,7 +257,7 @@ def test_two_workers_train_chief_checkpoints_and_resume_on_one_device(tiny_data,
     kept = sorted(p.name for p in (run / "checkpoints").iterdir())
     assert kept == ["checkpoint", "ckpt-2.data-00000-of-00001", "ckpt-2.index",
                     "ckpt-4.data-00000-of-00001", "ckpt-4.index"], kept
-    assert sorted(p.name for p in run.iterdir()) == [".lock", "checkpoints", "config.json", "samples",
+    assert sorted(p.name for p in run.iterdir()) == [".lock", "checkpoints", "config.json", "examples", "samples",
                                                      "tensorboard"]
     assert list(worker_tmp.iterdir()) == [], "the non-chief worker left its temporary checkpoints"
     config = json.loads((run / "config.json").read_text())["config"]
