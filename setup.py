@@ -17,6 +17,9 @@ setup(
     description="pix2pix conditional GAN image-to-image translation in TensorFlow/Keras 3",
     python_requires=">=3.10",
     packages=find_packages(include=["pix2pix_tf", "pix2pix_tf.*"]),
+    # The browser demo's page and the npm files that pin its LiteRT.js runtime (web_demo.py reads them).
+    package_data={"pix2pix_tf": ["web/*.html", "web/*.js", "web/*.css", "web/package.json",
+                                 "web/package-lock.json"]},
     install_requires=[
         f"keras{KERAS}",
         "numpy>=1.26",

@@ -2,9 +2,11 @@
 
 import importlib.util
 
+from pix2pix_tf.keras_objects import register_when_keras_loads
 from pix2pix_tf.tf_logs import quiet_tensorflow
 
 quiet_tensorflow()  # before anything imports TensorFlow; --verbose keeps its logs
+register_when_keras_loads()  # generator.keras files load with keras.saving.load_model after `import pix2pix_tf`
 
 if importlib.util.find_spec("tensorflow") is None:
     raise ImportError('pix2pix_tf needs TensorFlow: pip install -e ".[cpu]" (or ".[gpu]" with CUDA)')

@@ -113,6 +113,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"run directory: {run_dir}")
     if summary.last_sample:
         print(f"latest sample grid: {summary.last_sample}")
+    examples = run_dir / "examples"
+    if examples.is_dir():
+        print(f"inputs to try: python -m pix2pix_tf.translate --run-dir {run_dir} {examples} "
+              f"--out {run_dir / 'translated'}")
     print(f"TensorBoard: tensorboard --logdir {run_dir / 'tensorboard'}")
     print(f"resume: python -m pix2pix_tf.fit --run-dir {run_dir}")
 

@@ -20,6 +20,7 @@ from pix2pix_tf.config import Config, generator_depth
 DROPOUT_LAYERS = 3
 
 
+@keras.saving.register_keras_serializable(package="pix2pix_tf")
 class PerImageBatchNorm(layers.BatchNormalization):
     """Batch statistics in training, each image's own statistics otherwise; never moving averages.
 
@@ -40,6 +41,7 @@ class PerImageBatchNorm(layers.BatchNormalization):
         return keras.ops.cast(x, self.compute_dtype)
 
 
+@keras.saving.register_keras_serializable(package="pix2pix_tf")
 class SeededDropout(layers.Dropout):
     """Dropout whose training mask is a pure function of (seed, step, layer, replica).
 

@@ -40,6 +40,11 @@ class RunDir:
         return self.root / "samples"
 
     @property
+    def examples(self) -> Path:
+        """A few held-out inputs at the data's own size, written by fit: something to try translate on."""
+        return self.root / "examples"
+
+    @property
     def lock_file(self) -> Path:
         return self.root / ".lock"
 

@@ -308,6 +308,30 @@ def _sample_arrays(prepared: Prepared) -> tuple[np.ndarray, np.ndarray]:
     return sources.numpy(), targets.numpy()
 
 
+EXAMPLE_INPUTS = 4
+
+
+def write_examples(run: RunDir, prepared: Prepared) -> None:
+    """``RUN/examples/``: the generator's side of a few held-out pairs (else training pairs), as stored (size,
+    bit depth), so a newcomer has inputs to try ``translate`` on. Written once, when the run starts."""
+    if run.examples.exists():
+        return
+    from pix2pix_tf.atomic import publish_dir, staging_dir
+    from pix2pix_tf.images import from_unit_float, kind_of_bits, read_image, write_png
+
+    source_side = 0 if prepared.config.direction == "AtoB" else 1
+    with staging_dir(run.root, prefix=".examples-") as stage:
+        for pair in (prepared.val_pairs or prepared.train_pairs)[:EXAMPLE_INPUTS]:
+            path = Path(pair.a if pair.b is None else (pair.a, pair.b)[source_side])
+            image = read_image(path)
+            pixels = image.pixels
+            if pair.b is None:  # side by side: A on the left half, B on the right
+                half = pixels.shape[1] // 2
+                pixels = pixels[:, half:] if source_side else pixels[:, :half]
+            write_png(from_unit_float(pixels, kind_of_bits(image.bits)), stage / f"{path.stem}.png")
+        publish_dir(stage, run.examples)
+
+
 def train(run_dir: str | Path, flags: dict, *, verbose: int | str = "auto",
           remeasure_precision: bool = False, stop_at: int | None = None) -> TrainingSummary:
     """Create or resume the run in ``run_dir`` and train it to its last step, or to ``stop_at`` if
@@ -347,6 +371,7 @@ def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, ta
     config = prepared.config
     if target.chief:
         save_config(config, run.root)
+        write_examples(run, prepared)
     print(f"strategy: {describe(strategy)}; precision: {config.precision}; generator depth {config.depth}; "
           f"{config.steps_per_epoch} steps per epoch, {config.total_steps} in all")
     model = build_model(config, strategy) if config.task == "pix2pix" else build_judge_model(config, strategy)

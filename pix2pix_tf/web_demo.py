@@ -3,22 +3,25 @@ export's verified TFLite files in a phone or desktop browser with LiteRT.js.
 
 Layout of ``OUT/web/`` (works behind any static server, e.g. ``python -m http.server`` inside it)::
 
-    index.html, app.js, style.css         the page (sources in export/web/)
+    index.html, app.js, style.css         the page (package data: pix2pix_tf/web/)
     demo.json                             what the page needs: size, channels, direction, mode, model, palette
     <model>_<quant>.tflite                the chosen variant, byte for byte the verified export
     examples/*.png                        a few held-out inputs of the run, at the model's input size
-    litert/                               the LiteRT.js runtime (JS + wasm), copied from export/web/node_modules
+    litert/                               the LiteRT.js runtime (JS + wasm), copied from a node_modules folder
 
-The runtime comes from ``npm ci`` in export/web (pinned by its package-lock.json), never from a CDN: the
-page works offline and on a network without internet access.
+The runtime is npm's ``@litertjs/core``, pinned by pix2pix_tf/web/package-lock.json, never fetched from a
+CDN: the page works offline. ``runtime_dir`` says where it is looked for; ``python -m pix2pix_tf.web_demo
+--install-litert-js`` installs it into the user cache.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.resources
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +31,12 @@ import numpy as np
 from pix2pix_tf.errors import UserError
 from pix2pix_tf.palette import Palette, palette_from_arg
 
-SOURCES = Path(__file__).resolve().parents[1] / "export" / "web"
 PAGE_FILES = ("index.html", "app.js", "style.css")
+NPM_FILES = ("package.json", "package-lock.json")
+# Where a source checkout keeps the runtime after `npm ci` in pix2pix_tf/web (an installed package has none).
+CHECKOUT_RUNTIME = Path(__file__).resolve().parent / "web" / "node_modules"
+RUNTIME_ENV = "PIX2PIX_TF_LITERT_JS"
+INSTALL_COMMAND = "python -m pix2pix_tf.web_demo --install-litert-js"
 # node_modules path -> path in the web folder. Only the single-threaded builds: the threaded one needs a
 # cross-origin-isolated page (COOP/COEP headers a plain static server does not send), and the JSPI one is
 # only needed for WebNN or for splitting a model between WebGPU and wasm.
@@ -39,7 +46,7 @@ RUNTIME_FILES = {
     **{f"@litertjs/core/wasm/{build}{ext}": f"litert/wasm/{build}{ext}"
        for build in ("litert_wasm_internal", "litert_wasm_compat_internal") for ext in (".js", ".wasm")},
 }
-VARIANT_LABELS = {"none": "float32", "float16": "float16 weights", "dynamic": "int8 weights (dynamic range)",
+VARIANT_LABELS = {"float32": "float32", "float16": "float16 weights", "dynamic": "int8 weights (dynamic range)",
                   "int8": "full int8"}
 SMALLEST = "smallest"
 WEB_DIR = "web"
@@ -56,6 +63,7 @@ class WebRequest:
 
     variant: str
     palette: Palette | None
+    runtime: Path
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -66,37 +74,94 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("browser demo")
     group.add_argument("--web", action="store_true",
                        help=f"also write OUT/{WEB_DIR}/: a static page that runs a TFLite file in the browser with "
-                            "LiteRT.js (needs `npm ci` in export/web once)")
+                            f"LiteRT.js (install it once: {INSTALL_COMMAND})")
+    group.add_argument("--litert-js", default=None, type=Path, metavar="DIR",
+                       help=f"a node_modules folder holding @litertjs/core (default: ${RUNTIME_ENV}, else the "
+                            "checkout's pix2pix_tf/web/node_modules, else the user cache)")
     group.add_argument("--web-model", default=SMALLEST, choices=(SMALLEST, *VARIANT_LABELS),
                        help="the TFLite variant the page runs (default: the smallest file; every variant kept "
                             "has passed the export's check against the Keras generator)")
     group.add_argument("--palette", default=None,
-                       help="label colours for the page's drawing tools: 'facades' or a JSON file (default: the "
-                            "run's own, if it has one, e.g. the built-in demo data's; else a colour picker)")
+                       help="label colours for the page's drawing tools: 'facades' or a JSON file (default: a built-in "
+                            "palette that fits the run's label maps, e.g. facades; else the run's own, e.g. the "
+                            "built-in demo data's; else a colour picker)")
 
 
 def pop_request(args: argparse.Namespace) -> WebRequest | None:
     """Take the demo's flags off the parsed arguments and check them; None without ``--web``."""
-    web, variant, palette_arg = args.web, args.web_model, args.palette
-    del args.web, args.web_model, args.palette
+    web, variant, palette_arg, runtime = args.web, args.web_model, args.palette, args.litert_js
+    del args.web, args.web_model, args.palette, args.litert_js
     if not web:
-        if variant != SMALLEST or palette_arg is not None:
-            raise UserError("--web-model and --palette describe the browser demo; add --web")
+        if variant != SMALLEST or palette_arg is not None or runtime is not None:
+            raise UserError("--web-model, --palette and --litert-js describe the browser demo; add --web")
         return None
     if "tflite" not in args.formats:
         raise UserError(f"--web runs a TFLite file in the browser; --formats {','.join(args.formats)} has no tflite")
     if variant != SMALLEST and variant not in args.quantizations:
         raise UserError(f"--web-model {variant}: not among the exported variants (--tflite-quant "
                         f"{','.join(args.quantizations)})")
-    check_runtime(SOURCES)
-    return WebRequest(variant, None if palette_arg is None else palette_from_arg(palette_arg))
+    return WebRequest(variant, None if palette_arg is None else palette_from_arg(palette_arg), runtime_dir(runtime))
 
 
-def check_runtime(sources: Path) -> None:
-    missing = [name for name in RUNTIME_FILES if not (sources / "node_modules" / name).is_file()]
+# ----------------------------------------------------------------------------------------------------------
+# The LiteRT.js runtime
+
+
+def cache_runtime() -> Path:
+    """The user cache's copy, written by ``--install-litert-js`` (``PIX2PIX_TF_CACHE`` moves the cache)."""
+    from pix2pix_tf.synthetic import default_synthetic_root
+
+    return default_synthetic_root().parent / "litert-js" / "node_modules"
+
+
+def runtime_dir(given: Path | None = None) -> Path:
+    """The node_modules folder the page's runtime is copied from: ``--litert-js DIR``, else
+    ``$PIX2PIX_TF_LITERT_JS``, else the checkout's, else the user cache's. A folder named explicitly must
+    hold the runtime; otherwise the first that does wins. Missing: one line saying which was looked at."""
+    named = (given, "--litert-js") if given is not None else (os.environ.get(RUNTIME_ENV), f"${RUNTIME_ENV}")
+    if named[0]:
+        folder = Path(named[0]).expanduser()
+        folder = folder / "node_modules" if (folder / "node_modules").is_dir() else folder
+        check_runtime(folder, f"{named[1]} {named[0]}")
+        return folder
+    candidates = (CHECKOUT_RUNTIME, cache_runtime())
+    for folder in candidates:
+        if not missing_runtime_files(folder):
+            return folder
+    raise UserError(f"the LiteRT.js runtime for --web is not installed (looked in {candidates[0]} and "
+                    f"{candidates[1]}); run `{INSTALL_COMMAND}` (needs npm) or pass --litert-js DIR")
+
+
+def missing_runtime_files(folder: Path) -> list[str]:
+    return [name for name in RUNTIME_FILES if not (folder / name).is_file()]
+
+
+def check_runtime(folder: Path, named: str | None = None) -> None:
+    missing = missing_runtime_files(folder)
     if missing:
-        raise UserError(f"{sources / 'node_modules'}: the LiteRT.js runtime is not installed "
-                        f"({missing[0]} is missing); run `npm ci` in {sources}")
+        raise UserError(f"{named or folder}: not a LiteRT.js runtime ({folder / missing[0]} is missing); "
+                        f"run `{INSTALL_COMMAND}` (needs npm) or name a node_modules folder holding @litertjs/core")
+
+
+def install_runtime(target: Path | None = None) -> Path:
+    """``npm ci`` with the package's pinned package.json and lockfile in the user cache; returns node_modules."""
+    folder = (target or cache_runtime()).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in NPM_FILES:
+        (folder / name).write_bytes(page_source(name).read_bytes())
+    npm = shutil.which("npm")
+    if npm is None:
+        raise UserError("npm is not installed (Node.js); install it, or pass --litert-js DIR to export")
+    done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=folder)
+    if done.returncode:
+        raise UserError(f"npm ci in {folder} failed (exit status {done.returncode}); see npm's output above")
+    check_runtime(folder / "node_modules")
+    return folder / "node_modules"
+
+
+def page_source(name: str):
+    """One of the page's sources, package data of pix2pix_tf (works from a checkout and from a wheel)."""
+    return importlib.resources.files("pix2pix_tf") / "web" / name
 
 
 def how_to_open(web_dir: Path) -> str:
@@ -184,15 +249,15 @@ def demo_metadata(model_path: Path, tflite_meta: dict, run_name: str, palette, e
     }
 
 
-def copy_runtime(sources: Path, dest: Path) -> None:
-    check_runtime(sources)
+def copy_runtime(runtime: Path, dest: Path) -> None:
+    check_runtime(runtime)
     for name, target in RUNTIME_FILES.items():
         (dest / target).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(sources / "node_modules" / name, dest / target)
+        shutil.copyfile(runtime / name, dest / target)
 
 
 def write_web_demo(tflite_dir: Path, dest: Path, config, *, variant: str = SMALLEST, palette=None,
-                   data: str | None = None, run_name: str = "pix2pix", sources: Path = SOURCES) -> Path:
+                   data: str | None = None, run_name: str = "pix2pix", runtime: Path | None = None) -> Path:
     """Write the demo folder ``dest`` for one of the verified files in ``tflite_dir`` (an export's
     ``tflite/<version>/``). Staged beside ``dest`` and moved into place, so a failure keeps the old one."""
     variants = tflite_variants(tflite_dir)
@@ -203,8 +268,8 @@ def write_web_demo(tflite_dir: Path, dest: Path, config, *, variant: str = SMALL
     stage = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=dest.parent))
     try:
         for name in PAGE_FILES:
-            shutil.copyfile(sources / name, stage / name)
-        copy_runtime(sources, stage)
+            (stage / name).write_bytes(page_source(name).read_bytes())
+        copy_runtime(runtime or runtime_dir(), stage)
         shutil.copyfile(model_path, stage / model_path.name)
         (stage / "examples").mkdir()
         examples = []
@@ -219,6 +284,21 @@ def write_web_demo(tflite_dir: Path, dest: Path, config, *, variant: str = SMALL
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return dest
+
+
+def default_palette(config, label_maps: np.ndarray) -> Palette | None:
+    """The page's palette when ``--palette`` is not given: a built-in palette whose colours describe the run's
+    label maps (by the judge's fit test: median pixel within ``PALETTE_FIT_RGB`` of a palette colour), else
+    the run's own (``run_palette``)."""
+    if config.input_nc == 3 and len(label_maps):
+        from pix2pix_tf.palette import BUILTIN
+        from pix2pix_tf.realism import PALETTE_FIT_RGB
+
+        rgb = (np.asarray(label_maps, np.float32) + 1.0) * 127.5
+        for palette in BUILTIN.values():
+            if float(np.median(palette.colors_distance(rgb))) <= PALETTE_FIT_RGB:
+                return palette
+    return run_palette(config)
 
 
 def run_palette(config) -> Palette | None:
@@ -238,7 +318,32 @@ def write_for_export(request: WebRequest, result, options) -> str:
 
     run_dir = Path(options.run_dir)
     config = load_config(run_dir)
+    palette = request.palette or default_palette(config, example_inputs(config, options.data, EXAMPLE_COUNT))
     web_dir = write_web_demo(Path(options.out) / "tflite" / str(result.version), Path(options.out) / WEB_DIR,
-                             config, variant=request.variant, palette=request.palette or run_palette(config),
-                             data=options.data, run_name=run_dir.resolve().name)
+                             config, variant=request.variant, palette=palette,
+                             data=options.data, run_name=run_dir.resolve().name, runtime=request.runtime)
     return how_to_open(web_dir)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    if args.install_litert_js:
+        print(f"LiteRT.js runtime installed in {install_runtime()}")
+    else:
+        print(f"LiteRT.js runtime: {runtime_dir()}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from pix2pix_tf.cli import OneLineParser
+
+    parser = OneLineParser(prog="python -m pix2pix_tf.web_demo",
+                           description="The browser demo's LiteRT.js runtime: where it is, or install it.")
+    parser.add_argument("--install-litert-js", action="store_true",
+                        help="npm ci the pinned @litertjs/core into the user cache (~/.cache/pix2pix_tf/litert-js)")
+    return parser
+
+
+if __name__ == "__main__":
+    from pix2pix_tf.cli import run_cli
+
+    run_cli(main, "python -m pix2pix_tf.web_demo")

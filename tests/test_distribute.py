@@ -83,7 +83,7 @@ def compare_replicas(norm: str, sync: str, global_batch: int, steps: int) -> dic
     before = weights(replicated)
     poisoned = targets[:global_batch].copy()
     poisoned[-1, 0, 0, 0] = np.nan
-    replicated.fit(tf.data.Dataset.from_tensors((sources[:global_batch], poisoned)), epochs=1, verbose=0)
+    replicated.fit(tf.data.Dataset.from_tensors((sources[:global_batch], poisoned)), epochs=1, verbose=0, shuffle=False)
     skipped = all(np.array_equal(a, b) for a, b in zip(before, weights(replicated)))
     masks = {name: dropout_masks(model, global_batch, config.seed)
              for name, model in (("single", single), ("replicated", replicated))}
@@ -118,7 +118,7 @@ def float16_poisoned_step() -> dict:
     poisoned = targets.copy()
     poisoned[-1, 0, 0, 0] = np.nan
     before = model.generator.get_weights() + model.discriminator.get_weights()
-    model.fit(tf.data.Dataset.from_tensors((sources, poisoned)), epochs=1, verbose=0)
+    model.fit(tf.data.Dataset.from_tensors((sources, poisoned)), epochs=1, verbose=0, shuffle=False)
     after = model.generator.get_weights() + model.discriminator.get_weights()
     return {"unchanged": all(np.array_equal(a, b) for a, b in zip(before, after)),
             "scales": [float(o.dynamic_scale.numpy()) for o in (model.g_optimizer, model.d_optimizer)]}
@@ -257,7 +257,7 @@ def test_two_workers_train_chief_checkpoints_and_resume_on_one_device(tiny_data,
     kept = sorted(p.name for p in (run / "checkpoints").iterdir())
     assert kept == ["checkpoint", "ckpt-2.data-00000-of-00001", "ckpt-2.index",
                     "ckpt-4.data-00000-of-00001", "ckpt-4.index"], kept
-    assert sorted(p.name for p in run.iterdir()) == [".lock", "checkpoints", "config.json", "samples",
+    assert sorted(p.name for p in run.iterdir()) == [".lock", "checkpoints", "config.json", "examples", "samples",
                                                      "tensorboard"]
     assert list(worker_tmp.iterdir()) == [], "the non-chief worker left its temporary checkpoints"
     config = json.loads((run / "config.json").read_text())["config"]

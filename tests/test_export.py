@@ -70,7 +70,7 @@ def det_export(run_dir, tmp_path_factory) -> ex.ExportResult:
 @pytest.fixture(scope="module")
 def paper_export(run_dir, tmp_path_factory) -> ex.ExportResult:
     out = tmp_path_factory.mktemp("paper") / "out"
-    return ex.export(ex.ExportOptions(run_dir=run_dir, out=out, mode="paper", quantizations=("none", "int8"),
+    return ex.export(ex.ExportOptions(run_dir=run_dir, out=out, mode="paper", quantizations=("float32", "int8"),
                                       verify_images=2, calibration_images=2))
 
 
@@ -299,7 +299,7 @@ def test_tflite_variants_load_in_litert_and_meet_tolerance(det_export, det_keras
         runner = interpreter.get_signature_runner("generate")
         outputs = np.concatenate([runner(image=image[None])["image"] for image in inputs])
         _, mean_abs, psnr = differences(reference, outputs)
-        if quant == "none":
+        if quant == "float32":
             assert mean_abs <= 1e-4
         else:
             assert psnr >= MIN_PSNR_DB[quant], (quant, psnr)
@@ -348,7 +348,7 @@ def test_paper_seeded_signature_equals_keras_paper_generator(paper_export, run_d
 def test_paper_tflite_has_builtin_random_dropout_and_noise_signature(paper_export, run_dir, inputs):
     from ai_edge_litert.interpreter import Interpreter
 
-    path = next(p for p in paper_export.tflite if p.stem.endswith("none"))
+    path = next(p for p in paper_export.tflite if p.stem.endswith("float32"))
     meta = json.loads(path.with_suffix(".json").read_text())
     assert meta["inference_mode"] == "paper" and meta["noise_signature"]["name"] == "generate_with_noise"
     interpreter = Interpreter(model_path=str(path))
@@ -497,3 +497,61 @@ def test_grpc_client_against_a_prediction_service(det_export, inputs):
         assert images.shape == (2, HEIGHT, WIDTH, 3)
     finally:
         server.stop(0)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# generator.keras: the Keras-native file
+
+KERAS_CHECK = """
+import sys
+import numpy as np
+import pix2pix_tf  # registers the networks' layers with Keras
+import keras
+
+model = keras.saving.load_model(sys.argv[1])
+images = np.load(sys.argv[2])
+seed = int(sys.argv[3])
+outputs = []
+for image in images:
+    if seed >= 0:  # paper mode: every dropout layer at seed state [seed, index], as the export's check does
+        drops = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+        for index, layer in enumerate(drops):
+            layer.seed_generator.state.assign(np.array([seed, index], dtype="int64"))
+    outputs.append(keras.ops.convert_to_numpy(model(image[None], training=False))[0])
+np.save(sys.argv[4], np.stack(outputs))
+"""
+
+
+@pytest.mark.parametrize("mode", ["deterministic", "paper"])
+def test_generator_keras_loads_in_a_plain_keras_session_and_matches(mode, det_export, paper_export, run_dir,
+                                                                     inputs, tmp_path):
+    result = det_export if mode == "deterministic" else paper_export
+    assert result.keras == result.out / "keras" / "1" / "generator.keras" and result.keras.is_file()
+    meta = json.loads(result.keras.with_suffix(".json").read_text())
+    assert meta["inference_mode"] == mode and meta["multiple"] == 2 ** 6
+    assert any(row.artefact == f"keras ({mode})" for row in result.rows)
+    np.save(tmp_path / "in.npy", inputs)
+    seed = 7 if mode == "paper" else -1
+    done = subprocess.run([sys.executable, "-c", KERAS_CHECK, str(result.keras), str(tmp_path / "in.npy"),
+                           str(seed), str(tmp_path / "out.npy")], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    trained = load_generator(run_dir, "latest", mode)
+    expected = []
+    for image in inputs:
+        if mode == "paper":
+            seed_keras_dropout(trained.generator, seed)
+        expected.append(trained.generator(image[None], training=False).numpy()[0])
+    assert np.abs(np.load(tmp_path / "out.npy") - np.stack(expected)).max() <= 1e-5
+
+
+def test_generator_keras_fine_tunes_and_nests_in_another_model(det_export, inputs):
+    import keras
+
+    generator = keras.saving.load_model(det_export.keras)
+    before = [w.numpy().copy() for w in generator.trainable_weights]
+    generator.compile(optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5), loss="mae")
+    generator.fit(inputs[:2], inputs[:2, ..., :3], epochs=1, batch_size=1, verbose=0)
+    assert any(not np.array_equal(b, w.numpy()) for b, w in zip(before, generator.trainable_weights))
+    image = keras.Input((HEIGHT, WIDTH, 3))
+    wrapped = keras.Model(image, keras.layers.Rescaling(0.5, offset=0.5)(generator(image)))
+    assert wrapped(inputs[:1]).shape == (1, HEIGHT, WIDTH, 3)

@@ -2,8 +2,10 @@
 
 import json
 
+import numpy as np
 import pytest
-from conftest import TINY_FLAGS, error_line, latest_step, run_fit, tiny_flags, write_paired
+from conftest import TINY_FLAGS, error_line, latest_step, pair_arrays, run_fit, tiny_flags, write_paired
+from PIL import Image
 
 
 def test_run_directory_holds_config_checkpoints_logs_and_samples(tiny_data, tmp_path):
@@ -20,6 +22,10 @@ def test_run_directory_holds_config_checkpoints_logs_and_samples(tiny_data, tmp_
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_0000003.png", "step_0000006.png"]
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
     assert "validation L1" in result.stdout and "resume" in result.stdout
+    examples = sorted((run / "examples").iterdir())
+    assert [p.name for p in examples] == ["101.png", "102.png", "103.png", "104.png"], "held-out inputs to try"
+    assert np.array_equal(np.asarray(Image.open(examples[0])), pair_arrays(100, 32)[0]), "the A side, as stored"
+    assert f"translate --run-dir {run} {run / 'examples'}" in result.stdout
 
     again = run_fit("--run-dir", str(run), "--quiet")
     assert again.returncode == 0 and "already trained to step 6" in again.stdout

@@ -37,8 +37,8 @@ def parameters_by_block(model: keras.Model) -> dict[str, int]:
 
 
 def test_parameter_counts_are_the_hand_counts_of_the_paper_architecture():
-    """Exact, block by block. (The PyTorch reference's unet_256 has 54,414,019: 512 fewer, as its
-    innermost convolution has no bias.)"""
+    """Exact, block by block. (The PyTorch reference's unet_256 has 54,413,955: 576 fewer, as its innermost
+    and outermost down-convolutions have no bias, 512 + 64.)"""
     generator = unet_generator(3, 3, depth=8, ngf=64)
     discriminator = patchgan_discriminator(3, 3, ndf=64)
     assert parameters_by_block(generator) == GENERATOR_256

@@ -2,7 +2,8 @@
 headless Chromium and computes what ai-edge-litert computes on the same file.
 
 Needs Debian's ``chromium`` (Playwright's own browser download is not reachable here), the ``playwright``
-package (the ``test`` extra) and ``npm ci`` in export/web. Without them these tests skip, except under CI
+package (the ``test`` extra) and the LiteRT.js runtime (``python -m pix2pix_tf.web_demo --install-litert-js``,
+or ``npm ci`` in pix2pix_tf/web). Without them these tests skip, except under CI
 (``CI=true``), where a missing piece is a failure.
 """
 
@@ -50,8 +51,10 @@ def require_browser_pieces() -> None:
     require(importlib.util.find_spec("playwright") is not None,
             "playwright is not installed (pip install -e '.[test]')")
     require(CHROMIUM.is_file(), f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    require(all((web_demo.SOURCES / "node_modules" / name).is_file() for name in web_demo.RUNTIME_FILES),
-            f"LiteRT.js is not installed: run `npm ci` in {web_demo.SOURCES}")
+    try:
+        web_demo.runtime_dir()
+    except UserError as err:
+        require(False, str(err))
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +192,7 @@ def exported(run_dir, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def paper_exported(run_dir, tmp_path_factory) -> Path:
     return export_cli(run_dir, tmp_path_factory.mktemp("paper") / "export", "--inference", "paper",
-                      "--tflite-quant", "none")
+                      "--tflite-quant", "float32")
 
 
 def variant_folder(exported: Path, run_dir: Path, quant: str, dest: Path) -> Path:
@@ -220,7 +223,7 @@ def test_web_folder_holds_page_runtime_model_metadata_and_examples(exported):
 
 @pytest.mark.parametrize("argv, message", [
     (["--formats", "saved_model", "--web"], "has no tflite"),
-    (["--tflite-quant", "none", "--web", "--web-model", "int8"], "--web-model int8: not among"),
+    (["--tflite-quant", "float32", "--web", "--web-model", "int8"], "--web-model int8: not among"),
     (["--palette", "facades"], "add --web"),
     (["--web", "--palette", "no-such-palette.json"], "--palette no-such-palette.json"),
 ])
@@ -238,16 +241,48 @@ def test_palette_defaults_to_the_runs_own():
     assert web_demo.run_palette(Config(data="/x", palette=FACADES.to_dict())) == FACADES
 
 
-def test_missing_runtime_names_npm_ci(tmp_path):
-    with pytest.raises(UserError, match=r"run `npm ci` in"):
-        web_demo.check_runtime(tmp_path)
+def test_palette_defaults_to_a_builtin_one_that_fits_the_label_maps():
+    facades_maps = np.asarray(FACADES.colors, np.float32)[np.arange(64) % 12].reshape(1, 8, 8, 3) / 127.5 - 1.0
+    assert web_demo.default_palette(Config(data="/x", input_nc=3), facades_maps) == FACADES
+    noise = np.random.default_rng(0).uniform(-1, 1, (1, 8, 8, 3)).astype(np.float32)
+    builtin = web_demo.default_palette(Config(data="builtin", input_nc=3), noise)
+    assert builtin.names[0] == "sky", "no built-in palette fits: the run's own"
+    assert web_demo.default_palette(Config(data="/x", input_nc=3), noise) is None
+
+
+def fake_runtime(folder: Path) -> Path:
+    for name in web_demo.RUNTIME_FILES:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("//")
+    return folder
+
+
+def test_runtime_is_found_from_the_flag_then_the_environment(tmp_path, monkeypatch):
+    flagged, env = fake_runtime(tmp_path / "a" / "node_modules"), fake_runtime(tmp_path / "b")
+    monkeypatch.setenv(web_demo.RUNTIME_ENV, str(env))
+    assert web_demo.runtime_dir() == env
+    assert web_demo.runtime_dir(tmp_path / "a") == flagged, "a folder with node_modules/ inside is accepted"
+    monkeypatch.setenv(web_demo.RUNTIME_ENV, str(tmp_path / "empty"))
+    with pytest.raises(UserError, match=rf"^\${web_demo.RUNTIME_ENV} .*empty: not a LiteRT.js runtime .*install"):
+        web_demo.runtime_dir()
+
+
+def test_missing_runtime_says_where_it_looked_and_how_to_install(tmp_path, monkeypatch):
+    monkeypatch.delenv(web_demo.RUNTIME_ENV, raising=False)
+    monkeypatch.setenv("PIX2PIX_TF_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(web_demo, "CHECKOUT_RUNTIME", tmp_path / "checkout" / "node_modules")
+    with pytest.raises(UserError) as err:
+        web_demo.runtime_dir()
+    message = str(err.value)
+    assert "\n" not in message and "checkout" in message and str(tmp_path / "cache") in message
+    assert web_demo.INSTALL_COMMAND in message and "--litert-js DIR" in message
 
 
 # ---------------------------------------------------------------------------------------------------------
 # The page in Chromium
 
 
-@pytest.mark.parametrize("quant", ["none", "float16", "dynamic", "int8"])
+@pytest.mark.parametrize("quant", ["float32", "float16", "dynamic", "int8"])
 def test_page_computes_what_litert_computes(quant, browser, exported, run_dir, tmp_path):
     folder = variant_folder(exported, run_dir, quant, tmp_path / "web")
     model = folder / json.loads((folder / web_demo.METADATA_FILE).read_text())["model"]["file"]
@@ -257,7 +292,7 @@ def test_page_computes_what_litert_computes(quant, browser, exported, run_dir, t
         image = fixed_input()
         found, expected = page.translate(image), litert_output(model, image)
         assert page.errors == []
-    if quant == "none":
+    if quant == "float32":
         assert np.abs(found - expected).mean() < ex.TFLITE_FLOAT32_MEAN_ABS
     else:
         assert psnr_db(expected, found) >= ex.MIN_PSNR_DB[quant]
@@ -265,12 +300,12 @@ def test_page_computes_what_litert_computes(quant, browser, exported, run_dir, t
 
 def test_webgpu_when_the_browser_has_it(playwright, exported, run_dir, tmp_path):
     """Software WebGPU (SwiftShader) stands in for a GPU: the page must pick WebGPU and compute the same."""
-    folder = variant_folder(exported, run_dir, "none", tmp_path / "web")
+    folder = variant_folder(exported, run_dir, "float32", tmp_path / "web")
     with launched(playwright, WEBGPU_FLAGS) as chromium, opened(chromium, folder) as (page, _):
         if page.state()["accelerator"] != "webgpu":
             pytest.skip("this Chromium offers no WebGPU adapter, not even SwiftShader")
         image = fixed_input(1)
-        found, expected = page.translate(image), litert_output(folder / "pix2pix_none.tflite", image)
+        found, expected = page.translate(image), litert_output(folder / "pix2pix_float32.tflite", image)
         assert "WebGPU" in page.page.inner_text("#stat-accelerator")
         assert page.errors == []
     assert np.abs(found - expected).mean() < ex.TFLITE_FLOAT32_MEAN_ABS

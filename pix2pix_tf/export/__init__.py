@@ -9,12 +9,14 @@ Layout of ``--out DIR``::
     DIR/saved_model/<name>/<version>/                 the SavedModel (tag ``serve``)
     DIR/saved_model/<name>/<version>/assets.extra/pix2pix_export.json
     DIR/tflite/<version>/<name>_<quant>.tflite        one per quantisation, with <name>_<quant>.json beside it
+    DIR/keras/<version>/generator.keras               the Keras 3 generator, with generator.json beside it
 
 Everything is written into a hidden temporary folder inside DIR, verified there, and only then moved into
 place, so an interrupted or failed export never leaves a half-written version directory for a server to load.
 
 One module per concern: ``settings`` (names, tolerances, what is recorded), ``serving`` (the SavedModel),
-``verify`` (SavedModel checks), ``tflite`` (conversion and its checks), ``publish`` (where it goes),
+``verify`` (SavedModel checks), ``tflite`` (conversion and its checks), ``keras_file`` (the .keras
+file), ``publish`` (where it goes),
 ``__main__`` (the command). This module ties them together.
 """
 
@@ -29,6 +31,7 @@ import tensorflow as tf
 from pix2pix_tf.atomic import staging_dir
 from pix2pix_tf.config import INFERENCE_MODES, Config
 from pix2pix_tf.errors import UserError, filesystem_failure
+from pix2pix_tf.export.keras_file import export_keras
 from pix2pix_tf.export.publish import (
     ExportOptions,
     ExportResult,
@@ -69,6 +72,8 @@ def export(options: ExportOptions) -> ExportResult:
             if "tflite" in options.formats:
                 result.rows += export_tflite(trained, settings, list(options.quantizations), work / "tflite",
                                              work, images, calibration)
+            if "keras" in options.formats:
+                result.rows.append(export_keras(trained, settings, work / "keras", images))
             publish(options, settings, work, result)
     except (OSError, tf.errors.OpError) as err:
         failure = filesystem_failure(err)

@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The export's own flags; each becomes the ``ExportOptions`` field of its ``dest``."""
     parser.add_argument("--formats", default=",".join(FORMATS), type=cli.csv_list,
-                        help=f"comma-separated, from {','.join(FORMATS)} (default: both)")
+                        help=f"comma-separated, from {','.join(FORMATS)} (default: all)")
     parser.add_argument("--tflite-quant", dest="quantizations", default=",".join(QUANTIZATIONS), type=cli.csv_list,
                         help=f"TFLite variants, from {','.join(QUANTIZATIONS)} (default: all)")
     parser.add_argument("--model-name", default=DEFAULT_MODEL_NAME,
@@ -104,6 +104,8 @@ def print_result(result: ExportResult) -> None:
               f"--model_config_file={(result.out / 'saved_model' / 'models.config').resolve()}")
     for path in result.tflite:
         print(f"TFLite: {path} (+ {path.with_suffix('.json').name})")
+    if result.keras:
+        print(f"Keras: {result.keras} (import pix2pix_tf, keras; keras.saving.load_model(path))")
     if result.mode == "paper" and result.tflite:
         print(f"TFLite paper mode: '{TFLITE_SIGNATURE}' draws dropout noise with the builtin RANDOM_UNIFORM op; "
               f"'{TFLITE_NOISE_SIGNATURE}' takes it as inputs (verified exactly against Keras through that one)")

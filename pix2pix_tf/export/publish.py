@@ -19,6 +19,7 @@ from pix2pix_tf.export.settings import (
     EXPORT_FORMAT,
     EXPORT_FORMAT_VERSION,
     FORMATS,
+    KERAS_FILE,
     QUANTIZATIONS,
     SUMMARY_FILE,
     TEMP_PREFIX,
@@ -54,6 +55,7 @@ class ExportResult:
     saved_model: Path | None
     tflite: list[Path] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
+    keras: Path | None = None
 
 
 def visible_entries(out: Path) -> list[str]:
@@ -84,7 +86,7 @@ def existing_versions(model_dir: Path) -> list[int]:
 def choose_version(options: ExportOptions) -> int:
     """The requested version, or the next free number: TF Serving serves the highest one."""
     versions = existing_versions(options.out / "saved_model" / options.model_name)
-    versions += existing_versions(options.out / "tflite")
+    versions += existing_versions(options.out / "tflite") + existing_versions(options.out / "keras")
     if options.version is not None:
         if options.version < 1:
             raise UserError(f"--version {options.version}: must be a positive integer")
@@ -125,12 +127,16 @@ def publish(options: ExportOptions, settings: ExportSettings, work: Path, result
     everything else already there."""
     out, name, version = options.out, settings.model_name, settings.version
     for row in result.rows:
-        if row.artefact.startswith("tflite") or row.artefact.startswith("saved_model"):
+        if row.artefact.startswith(("tflite", "saved_model", "keras")):
             row.path = row.path.replace(str(work / "saved_model"), str(out / "saved_model" / name / str(version)))
             row.path = row.path.replace(str(work / "tflite"), str(out / "tflite" / str(version)))
+            row.path = row.path.replace(str(work / "keras"), str(out / "keras" / str(version)))
     if "tflite" in options.formats:
         publish_dir(work / "tflite", out / "tflite" / str(version))
         result.tflite = sorted((out / "tflite" / str(version)).glob("*.tflite"))
+    if "keras" in options.formats:
+        publish_dir(work / "keras", out / "keras" / str(version))
+        result.keras = out / "keras" / str(version) / KERAS_FILE
     write_text(out / SUMMARY_FILE, json.dumps(summary(options, settings, result.rows), indent=2) + "\n")
     if "saved_model" in options.formats:
         base = out / "saved_model"

@@ -13,8 +13,8 @@ from pix2pix_tf.inference import TrainedGenerator
 
 EXPORT_FORMAT = "pix2pix_tf.export"
 EXPORT_FORMAT_VERSION = 1
-FORMATS = ("saved_model", "tflite")
-QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
+FORMATS = ("saved_model", "tflite", "keras")
+QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 
 # SavedModel signatures (tag "serve").
 SIGNATURE_FLOAT = "serving_default"
@@ -34,6 +34,7 @@ TFLITE_OUTPUT = "image"
 DEFAULT_MAX_PIXELS = 2048 * 2048
 DEFAULT_MODEL_NAME = "pix2pix"
 METADATA_FILE = "pix2pix_export.json"
+KERAS_FILE = "generator.keras"
 SUMMARY_FILE = "export.json"
 TEMP_PREFIX = ".tmp-export-"
 

@@ -159,7 +159,7 @@ def verify_tflite(path: Path, quant: str, trained: TrainedGenerator, images: np.
 
 
 def check_tolerance(path: Path, quant: str, mean_abs: float, psnr: float) -> None:
-    if quant == "none":
+    if quant == "float32":
         if not mean_abs <= TFLITE_FLOAT32_MEAN_ABS:
             raise VerificationError(f"{path}: float32 TFLite differs from Keras by {mean_abs:.3g} mean absolute "
                                     f"(tolerance {TFLITE_FLOAT32_MEAN_ABS})")
