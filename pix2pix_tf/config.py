@@ -87,6 +87,9 @@ class Config:
     ngf: int = _opt(64, "generator filters in the first layer", range=COUNT)
     ndf: int = _opt(64, "discriminator filters in the first layer", range=COUNT)
     norm: str = _opt("batch", "normalisation in both networks", choices=("batch", "instance", "none"))
+    upsample: str = _opt("transpose", "generator upsampling: 4x4 stride-2 transposed convolution (the paper), or "
+                         "nearest-neighbour resize then a 3x3 convolution (no checkerboard by construction)",
+                         choices=("transpose", "resize"))
     dropout: float = _opt(0.5, "dropout rate in the first three decoder layers (0 turns it off)",
                           range=FRACTION)
     d_layers: int = _opt(3, "PatchGAN stride-2 layers: 3 = 70x70 patches, 1 = 16x16, 5 = 286x286, 0 = 1x1 PixelGAN",
@@ -107,6 +110,8 @@ class Config:
     lambda_gan: float = _opt(1.0, "weight of the adversarial term (0 trains an L1-only generator)",
                              range=NON_NEGATIVE)
     lr: float = _opt(2e-4, "Adam learning rate of both networks", range=POSITIVE)
+    d_lr_ratio: float = _opt(1.0, "the discriminator's learning rate over the generator's (the paper: 1)",
+                             range=POSITIVE)
     beta1: float = _opt(0.5, "Adam beta1", range=FRACTION)
     beta2: float = _opt(0.999, "Adam beta2", range=FRACTION)
     adam_epsilon: float = _opt(1e-8, "Adam epsilon (PyTorch's default, not Keras' 1e-7)", range=POSITIVE,

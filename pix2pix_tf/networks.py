@@ -117,12 +117,14 @@ def _norm_layer(norm: str, *, epsilon: float, std: float, name: str,
 def unet_generator(input_nc: int = 3, output_nc: int = 3, *, depth: int = 8, ngf: int = 64,
                    norm: str = "batch", dropout: float = 0.5, dropout_at_inference: bool = False,
                    leaky_slope: float = 0.2, init_std: float = 0.02, norm_epsilon: float = 1e-5,
-                   sync_batch_norm: bool = False, output_activation: str = "tanh",
+                   sync_batch_norm: bool = False, output_activation: str = "tanh", upsample: str = "transpose",
                    name: str = "generator") -> keras.Model:
     """The paper's U-Net; fully convolutional, so it runs on any size divisible by 2**depth.
 
     ``sync_batch_norm`` takes batch-norm statistics over all replicas of a tf.distribute strategy.
-    ``output_activation`` "linear" gives logits, for the realism judge's segmenter.
+    ``output_activation`` "linear" gives logits. ``upsample`` "resize" replaces each 4x4 stride-2
+    transposed convolution by a nearest-neighbour 2x resize and a 3x3 convolution, which cannot paint
+    the uneven-overlap checkerboard of a transposed convolution (Odena et al., Distill 2016).
     """
     init = _conv_init(init_std)
     inputs = keras.Input((None, None, input_nc), name="input_image")
@@ -141,8 +143,7 @@ def unet_generator(input_nc: int = 3, output_nc: int = 3, *, depth: int = 8, ngf
     for j, skip in enumerate(reversed(skips[:-1])):
         channels = skip.shape[-1]
         x = layers.ReLU(name=f"up{j + 1}_relu")(x)
-        x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=norm == "none",
-                                   kernel_initializer=init, name=f"up{j + 1}_conv")(x)
+        x = _upsampling(x, channels, upsample, use_bias=norm == "none", init=init, name=f"up{j + 1}")
         if norm != "none":
             x = _norm_layer(norm, epsilon=norm_epsilon, std=init_std,
                             synchronized=sync_batch_norm, name=f"up{j + 1}_norm")(x)
@@ -150,10 +151,18 @@ def unet_generator(input_nc: int = 3, output_nc: int = 3, *, depth: int = 8, ngf
             x = SeededDropout(dropout, index=j, at_inference=dropout_at_inference, name=f"up{j + 1}_dropout")(x)
         x = layers.Concatenate(name=f"up{j + 1}_skip")([skip, x])
     x = layers.ReLU(name="out_relu")(x)
-    x = layers.Conv2DTranspose(output_nc, 4, strides=2, padding="same", kernel_initializer=init,
-                               name="out_conv")(x)
+    x = _upsampling(x, output_nc, upsample, use_bias=True, init=init, name="out")
     outputs = layers.Activation(output_activation, dtype="float32", name="output_image")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def _upsampling(x, channels: int, how: str, *, use_bias: bool, init, name: str):
+    if how == "resize":
+        x = layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_resize")(x)
+        return layers.Conv2D(channels, 3, padding="same", use_bias=use_bias, kernel_initializer=init,
+                             name=f"{name}_conv")(x)
+    return layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=use_bias,
+                                  kernel_initializer=init, name=f"{name}_conv")(x)
 
 
 def patchgan_discriminator(input_nc: int = 3, output_nc: int = 3, *, n_layers: int = 3, ndf: int = 64,
@@ -203,7 +212,8 @@ def build_generator(config: Config, *, dropout_at_inference: bool = False,
         config.input_nc, config.output_nc, depth=config.depth or generator_depth(config.crop_hw),
         ngf=config.ngf, norm=config.norm, dropout=config.dropout,
         dropout_at_inference=dropout_at_inference, leaky_slope=config.leaky_slope,
-        init_std=config.init_std, norm_epsilon=config.norm_epsilon, sync_batch_norm=sync_batch_norm)
+        init_std=config.init_std, norm_epsilon=config.norm_epsilon, sync_batch_norm=sync_batch_norm,
+        upsample=config.upsample)
 
 
 def build_discriminator(config: Config, *, sync_batch_norm: bool = False) -> keras.Model:

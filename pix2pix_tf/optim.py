@@ -34,8 +34,8 @@ class ConstantThenLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         return self.initial_learning_rate * (1.0 - tf.clip_by_value(progress, 0.0, 1.0))
 
     @classmethod
-    def for_run(cls, config: Config) -> ConstantThenLinearDecay:
-        return cls(config.lr, config.constant_steps, config.decay_steps)
+    def for_run(cls, config: Config, scale: float = 1.0) -> ConstantThenLinearDecay:
+        return cls(config.lr * scale, config.constant_steps, config.decay_steps)
 
     def rate_at(self, step: int) -> float:
         return float(self(step))
@@ -80,7 +80,7 @@ def make_optimizer(config: Config, policy: str, name: str, step: tf.Variable) ->
     """Adam at the schedule's rate for ``step``, the model's train step counter (what resume
     restores). The optimiser's own ``iterations`` counts applied updates, which is right for Adam's
     bias correction but lags the training step once a non-finite step has been skipped."""
-    schedule = ConstantThenLinearDecay.for_run(config)
+    schedule = ConstantThenLinearDecay.for_run(config, config.d_lr_ratio if name == "d_adam" else 1.0)
     optimizer = FusedAdam(lambda: schedule(step), beta_1=config.beta1, beta_2=config.beta2,
                           epsilon=config.adam_epsilon, name=name)
     if uses_loss_scaling(policy):
