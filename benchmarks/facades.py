@@ -46,6 +46,11 @@ VARIANTS = {  # name: (label, flags over the project's defaults)
     "pix2pix-seed1": ("pix2pix, --seed 1", {"seed": 1}),
     "recompute": ("pix2pix, --d-forward recompute", {"d_forward": "recompute"}),
     "recompute-seed1": ("pix2pix, --d-forward recompute --seed 1", {"d_forward": "recompute", "seed": 1}),
+    # image-quality experiments against the default at equal steps (issue 18)
+    "resize": ("pix2pix, --upsample resize", {"upsample": "resize"}),
+    "resize-seed1": ("pix2pix, --upsample resize --seed 1", {"upsample": "resize", "seed": 1}),
+    "float32": ("pix2pix, --precision float32", {"precision": "float32"}),
+    "d-lr-half": ("pix2pix, --d-lr-ratio 0.5", {"d_lr_ratio": 0.5}),
 }
 MAIN = ("l1-only", "pix2pix")
 D_FORWARD = ("pix2pix", "pix2pix-seed1", "recompute", "recompute-seed1")
