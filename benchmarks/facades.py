@@ -55,6 +55,7 @@ VARIANTS = {  # name: (label, flags over the project's defaults)
 MAIN = ("l1-only", "pix2pix")
 D_FORWARD = ("pix2pix", "pix2pix-seed1", "recompute", "recompute-seed1")
 EVAL_BATCH = 8
+TIMINGS = "timings.json"  # each training sitting of a run: steps, seconds, CPU, the cores it was pinned to
 REALISM = ("pixel_acc", "class_acc", "class_iou", "distance")
 
 
@@ -103,6 +104,12 @@ def train_variant(args, name: str) -> None:
     print(f"\n== {name}: {run_dir(args, name)}", flush=True)
     summary = train(run_dir(args, name), flags, verbose=2, stop_at=args.stop_at)
     print(f"{name}: steps {summary.start_step} -> {summary.end_step} in {summary.seconds:.0f} s", flush=True)
+    if summary.end_step > summary.start_step:
+        log = run_dir(args, name) / TIMINGS
+        sittings = json.loads(log.read_text()) if log.is_file() else []
+        sittings.append({"steps": [summary.start_step, summary.end_step], "seconds": round(summary.seconds, 1),
+                         "cpu": cpu_name(), "cores": sorted(os.sched_getaffinity(0))})
+        log.write_text(json.dumps(sittings, indent=2) + "\n")
 
 
 def train_judge(args) -> None:
