@@ -53,6 +53,9 @@ VARIANTS = {  # name: (label, flags over the project's defaults)
     "d-lr-half": ("pix2pix, --d-lr-ratio 0.5", {"d_lr_ratio": 0.5}),
 }
 MAIN = ("l1-only", "pix2pix")
+EXPERIMENTS = ("pix2pix", "pix2pix-seed1", "recompute", "recompute-seed1", "resize", "resize-seed1", "float32",
+               "d-lr-half")
+PAPER_INFERENCE = ("pix2pix", "pix2pix-seed1")  # also scored with dropout on at test time
 D_FORWARD = ("pix2pix", "pix2pix-seed1", "recompute", "recompute-seed1")
 EVAL_BATCH = 8
 TIMINGS = "timings.json"  # each training sitting of a run: steps, seconds, CPU, the cores it was pinned to
@@ -123,8 +126,9 @@ def train_judge(args) -> None:
     judge_main(flags)
 
 
-def score_variant(args, name: str, judge) -> list:
-    """Every kept checkpoint on the budget grid, on the test split, with the judge."""
+def score_variant(args, name: str, judge, mode: str = "deterministic") -> list:
+    """Every kept checkpoint on the budget grid, on the test split, with the judge (``mode``: the
+    inference mode, paper = dropout on as in training)."""
     from pix2pix_tf import evaluate as ev
     from pix2pix_tf.config import load_config
     from pix2pix_tf.rundir import RunDir, checkpoint_step, kept_checkpoints
@@ -136,7 +140,7 @@ def score_variant(args, name: str, judge) -> list:
         step = checkpoint_step(path)
         if step % args.every == 0 or step == total:
             results.append(ev.evaluate_run(directory, step, split="test", batch_size=EVAL_BATCH, page=step == total,
-                                           judge=judge))
+                                           judge=judge, mode=mode))
     return results
 
 
@@ -257,26 +261,70 @@ def seed_comparison(results: dict, step: int) -> list[str]:
     return lines
 
 
-def sample_grid(args, step: int, out: Path) -> Path:
-    """labels | L1 only | pix2pix | photo for test images spread over the split, at ``step``."""
+def sample_grid(args, step: int, out: Path, names: tuple = MAIN, modes: dict | None = None) -> Path:
+    """labels | each run's output | photo for test images spread over the split, at ``step``
+    (``modes``: a run's inference mode where it is not deterministic)."""
     from pix2pix_tf import data as data_lib
     from pix2pix_tf.callbacks import save_grid
     from pix2pix_tf.inference import load_generator
     from pix2pix_tf.losses import to_unit_range
+    from pix2pix_tf.networks import dropout_noise
 
+    modes = modes or {}
     pairs = data_lib.list_pairs(args.data, "test")
     picks = [pairs[i] for i in np.linspace(0, len(pairs) - 1, args.samples).round().astype(int)]
-    outputs = {}
-    for name in MAIN:
-        trained = load_generator(run_dir(args, name), step)
+    outputs = []
+    for name in names:
+        run, mode = (name.split("@") + ["deterministic"])[:2]
+        trained = load_generator(run_dir(args, run), step, mode)
         sources, targets = next(iter(data_lib.evaluation_dataset(picks, trained.config, batch_size=len(picks))))
-        outputs[name] = trained.generator(sources, training=False)
-    rows = [[to_unit_range(img).numpy()
-             for img in (sources[i], outputs["l1-only"][i], outputs["pix2pix"][i], targets[i])]
+        with dropout_noise(trained.config.seed, 0):
+            outputs.append(trained.generator(sources, training=False))
+    rows = [[to_unit_range(img).numpy() for img in (sources[i], *(o[i] for o in outputs), targets[i])]
             for i in range(len(picks))]
-    names = ", ".join(Path(p.a).name for p in picks)
-    return save_grid(rows, ("labels (input)", "L1 only", "pix2pix", "photo (target)"), out,
-                     title=f"facades test images {names}, step {step}")
+    files = ", ".join(Path(p.a).name for p in picks)
+    titles = [VARIANTS[n.split("@")[0]][0].split(" (")[0] + (" (paper inference)" if "@paper" in n else "")
+              for n in names]
+    return save_grid(rows, ("labels (input)", *titles, "photo (target)"), out,
+                     title=f"facades test images {files}, step {step}")
+
+
+def experiment_rows(args, results: dict, paper: dict) -> list[dict]:
+    """One row per run and scored step of the image-quality experiments, with the artefact measures
+    and the measured training speed."""
+    rows = []
+    for name, by_mode in [(n, {"deterministic": results[n]}) for n in EXPERIMENTS] + \
+            [(n, {"paper": paper[n]}) for n in paper]:
+        for mode, found in by_mode.items():
+            for r in found:
+                flags = VARIANTS[name][1]
+                rows.append({"model": VARIANTS[name][0] + (", paper inference" if mode == "paper" else ""),
+                             "steps": r.step, "seed": flags.get("seed", 0), **{k: r.realism[k] for k in REALISM},
+                             "checkerboard": r.artefacts["checkerboard"]["run"],
+                             "blotches": r.artefacts["blotches"]["run"], **seconds_per_step(args, name)})
+    return sorted(rows, key=lambda r: (r["steps"], r["model"]))
+
+
+def seconds_per_step(args, name: str) -> dict:
+    log = run_dir(args, name) / TIMINGS
+    if not log.is_file():
+        return {"seconds_per_step": None, "cpu": None}
+    sittings = json.loads(log.read_text())
+    steps = sum(b - a for a, b in (s["steps"] for s in sittings))
+    return {"seconds_per_step": sum(s["seconds"] for s in sittings) / steps if steps else None,
+            "cpu": sittings[-1]["cpu"]}
+
+
+def experiment_table(rows: list[dict], real: dict, artefacts_real: dict) -> str:
+    lines = ["| run | steps | seed | class IoU ↑ | distance ↓ | checkerboard ↓ | blotches ↓ | s/step |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+             f"| real test photos | – | – | {fmt(real['class_iou'], 3)} | {fmt(real['distance'], 1)} | "
+             f"{fmt(artefacts_real['checkerboard'], 5)} | {fmt(artefacts_real['blotches'], 4)} | – |"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['steps']} | {r['seed']} | {fmt(r['class_iou'], 3)} | "
+                     f"{fmt(r['distance'], 1)} | {fmt(r['checkerboard'], 5)} | {fmt(r['blotches'], 4)} | "
+                     f"{fmt(r['seconds_per_step'], 2)} |")
+    return "\n".join(lines)
 
 
 def main(argv=None) -> int:
@@ -312,13 +360,26 @@ def main(argv=None) -> int:
     table = markdown_table(rows)
     if shared:
         table += "\n\nWhere G's adversarial gradient comes from, two seeds each:\n\n" + markdown_table(d_rows)
-    verdicts = benchmark_criteria(model_rows + d_rows, real)
+    paper = {name: score_variant(args, name, judge_dir(args), "paper") for name in PAPER_INFERENCE
+             if run_dir(args, name).is_dir()}
+    experiments = experiment_rows(args, results, paper)
+    scored = [r for found in results.values() for r in found]
+    artefacts_real = {m: scored[0].artefacts[m]["real"] for m in ("checkerboard", "blotches")} if scored else {}
+    if experiments:
+        table += ("\n\nImage-quality experiments, each against the default at equal steps (seconds per step: "
+                  "the run's own training sittings, see timings.json):\n\n"
+                  + experiment_table(experiments, real, artefacts_real))
+    verdicts = benchmark_criteria(model_rows + d_rows + experiments, real)
     verdicts += [line for step in shared for line in seed_comparison(results, step)]
     figures = args.figures or args.runs_dir
     curves = {name: [(r.step, r.realism) for r in results[name]] for name in VARIANTS}
     plot = realism_plot(curves, rungs, figures / "facades_realism.png")
     common = sorted({r.step for r in results["pix2pix"]} & {r.step for r in results["l1-only"]})
     grid = sample_grid(args, common[-1], figures / "facades_samples.png") if common else None
+    compared = [n for n in ("pix2pix", "pix2pix@paper", "recompute", "resize", "float32", "d-lr-half")
+                if any(r.step == args.every for r in results[n.split("@")[0]])]
+    if len(compared) > 1:
+        sample_grid(args, args.every, figures / "facades_experiments.png", tuple(compared))
     command = "python benchmarks/facades.py " + " ".join(sys.argv[1:] if argv is None else argv)
     notes = (f"facades labels -> photo (BtoA), {args.image_size}x{args.image_size}, batch 1, deterministic inference, "
              f"{cpu_name()}; 106 test images at {args.image_size}x{args.image_size}; L1/PSNR/SSIM on the [0, 1] scale, "
@@ -332,7 +393,8 @@ def main(argv=None) -> int:
                                              + f"\n\n{notes}\n\ncommand: `{command}`\n")
     (args.results / "facades.json").write_text(json.dumps(
         {"command": command, "cpu": cpu_name(), "judge_step": judge.step, "ladder": rungs, "rows": rows,
-         "d_forward_rows": d_rows, "verdicts": verdicts}, indent=2, default=str) + "\n")
+         "d_forward_rows": d_rows, "experiments": experiments, "artefacts_real": artefacts_real,
+         "verdicts": verdicts}, indent=2, default=str) + "\n")
     print(f"scored in {time.monotonic() - began:.0f} s")
     return 0
 
