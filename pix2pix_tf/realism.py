@@ -24,10 +24,9 @@ blurred ones above the mean photo.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
@@ -172,6 +171,7 @@ class Judge:
     network: keras.Model
     checkpoint: str
     _reference: FeatureStats | None = None
+    _graphs: dict = field(default_factory=dict)
 
     @property
     def step(self) -> int:
@@ -189,8 +189,7 @@ class Judge:
         hw = self.config.crop_hw
         inputs = tf.image.resize(images, hw, method="bilinear", antialias=True) \
             if tuple(images.shape[1:3]) != hw else images
-        if blur_sigma:
-            inputs = gaussian_blur(inputs, blur_sigma)
+        inputs = gaussian_blur(inputs, blur_sigma)
         logits, features = self.network(inputs, training=False)
         return logits, features
 
@@ -214,10 +213,15 @@ class Judge:
     def confusion(self, images: tf.Tensor, label_maps: tf.Tensor) -> tf.Tensor:
         return self.judge(images, label_maps)[0]
 
-    @functools.cached_property
-    def graph(self):
-        """``judge`` as one graph function for every batch (a blur sigma is a constant of its trace)."""
-        return tf.function(self.judge, reduce_retracing=True)
+    def graph(self, images: tf.Tensor, label_maps: tf.Tensor, blur_sigma: float = 0.0) -> tuple[tf.Tensor, tf.Tensor]:
+        """``judge`` run as a graph: one function per image size, whatever the batch size and blur."""
+        key = (tuple(images.shape[1:]), tuple(label_maps.shape[1:]))
+        if key not in self._graphs:
+            self._graphs[key] = tf.function(self.judge, input_signature=[
+                tf.TensorSpec([None, *key[0]], tf.float32), tf.TensorSpec([None, *key[1]], tf.float32),
+                tf.TensorSpec([], tf.float32)])
+        return self._graphs[key](tf.cast(images, tf.float32), tf.cast(label_maps, tf.float32),
+                                 tf.constant(blur_sigma, tf.float32))
 
     @property
     def reference(self) -> FeatureStats:
