@@ -31,7 +31,9 @@ MIN_SIZE = 32
 
 # The wall's material, one class each: the photo's wall colour and texture, its window frames and door
 # follow from it (``synthetic_photo.MATERIALS``), so the label map predicts the photo's colours.
-WALL_CLASSES = ("cream wall", "green wall", "pink wall", "grey wall", "brick wall")
+# The dataset's images take them in turn, so each is as common as the others and the sample grid (the
+# first held-out images) shows four different ones.
+WALL_CLASSES = ("green wall", "brick wall", "pink wall", "cream wall", "grey wall")
 
 # Label colours, one per class, far apart so that nearest-colour decoding is unambiguous.
 PALETTE: dict[str, tuple[int, int, int]] = {
@@ -108,20 +110,21 @@ def write_synthetic_facades(root: str | os.PathLike, size: int = 64, n_train: in
     return root
 
 
-def render_facade_pair(size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """(label map, photo) as ``size x size x 3`` uint8 arrays drawn from one layout."""
-    layout = facade_layout(size, rng)
+def render_facade_pair(size: int, rng: np.random.Generator, wall: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(label map, photo) as ``size x size x 3`` uint8 arrays drawn from one layout; ``wall`` is its wall
+    class (default: a random one)."""
+    layout = facade_layout(size, rng, wall)
     return label_image(layout, size), photo_image(layout, size, rng)
 
 
-def facade_layout(size: int, rng: np.random.Generator) -> Facade:
-    """One random facade scaled to ``size`` pixels."""
+def facade_layout(size: int, rng: np.random.Generator, wall: str | None = None) -> Facade:
+    """One random facade scaled to ``size`` pixels, with this wall class or a random one."""
     s = size
     sky_h = _px(s, rng.uniform(0.04, 0.15))
     cornice_y1 = sky_h + max(2, _px(s, rng.uniform(0.03, 0.06)))
     ground_top = s - _px(s, rng.uniform(0.2, 0.27))
     band_h = max(1, _px(s, 0.02)) if rng.random() < 0.6 else 0
-    wall = str(rng.choice(WALL_CLASSES))
+    wall = wall or str(rng.choice(WALL_CLASSES))
     stone_base = bool(rng.random() < 0.5)
     rects = [Rect("sky", 0, sky_h, 0, s), Rect(wall, sky_h, s, 0, s),
              Rect("cornice", sky_h, cornice_y1, 0, s)]
@@ -253,6 +256,6 @@ def _write_splits(staging: Path, params: dict) -> None:
         for index in range(1, count + 1):
             # Seeding by (seed, split, index) keeps test images fixed when n_train changes.
             rng = np.random.default_rng([seed, _SPLIT_CODES[split], index])
-            label, photo = render_facade_pair(size, rng)
+            label, photo = render_facade_pair(size, rng, WALL_CLASSES[(index - 1) % len(WALL_CLASSES)])
             Image.fromarray(np.concatenate([label, photo], axis=1)).save(folder / f"{index:0{width}d}.png")
     (staging / MARKER_NAME).write_text(json.dumps(params, indent=2) + "\n")
