@@ -7,7 +7,7 @@ colour that covers much of the photo follows from the label map: the wall's
 material (cream, green or pink plaster, grey render, red brick) and a stone
 ground floor are classes of their own. A photo whose colour nothing in its input
 predicts can only be learnt as the average of all colours, and a newcomer's first
-picture would be a beige blur; this way the dataset fits in two minutes on a CPU.
+picture would be a beige blur. This way a two-minute run on a CPU learns it.
 Every image comes from its own seeded generator, so any one of them can be
 rebuilt without building the others. The photo rendering is ``synthetic_photo``'s.
 """
