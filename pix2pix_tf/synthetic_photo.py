@@ -1,6 +1,9 @@
-"""The photo side (B) of the built-in demo dataset: a facade layout rendered with texture, lighting
-and per-image colours, so identical label maps still give different photos and a generator has a
-real translation to learn. The layouts and the dataset files are ``pix2pix_tf.synthetic``'s."""
+"""The photo side (B) of the built-in demo dataset: a facade layout rendered with texture, shading and
+lighting, so a generator has a real translation to learn. The colours of everything large (wall, window
+frames, door, railings, stone trim) follow from the wall's material, which the label map shows as a class
+of its own; what varies freely from photo to photo (stains, brick-to-brick shade, the light's direction,
+an overcast sky, a lit window) is small or faint. The layouts and the dataset files are
+``pix2pix_tf.synthetic``'s."""
 
 from __future__ import annotations
 
@@ -11,21 +14,36 @@ import numpy as np
 if TYPE_CHECKING:
     from pix2pix_tf.synthetic import Facade
 
-# Photo colours (0..1) that the per-image style jitters around.
-_WALL_COLOURS = np.array([
-    (205, 185, 150), (195, 125, 95), (172, 170, 165), (222, 200, 140),
-    (155, 85, 65), (208, 205, 195), (180, 160, 130),
-]) / 255.0
-_DOOR_COLOURS = np.array([(95, 58, 32), (60, 40, 25), (40, 70, 50), (110, 35, 30)]) / 255.0
-_FRAME_COLOURS = np.array([(235, 235, 228), (230, 225, 210), (70, 50, 35), (45, 75, 60)]) / 255.0
+
+
+def _rgb(r, g, b) -> np.ndarray:
+    return np.array([r, g, b]) / 255.0
+
+
+_WHITE_FRAME, _BROWN_FRAME, _GREEN_FRAME = _rgb(235, 235, 228), _rgb(70, 50, 35), _rgb(45, 75, 60)
+_DARK_RAIL = _rgb(31, 31, 33)
+
+# Each wall class's look: wall colour (0..1), brick or plaster, and the colours that go with it.
+MATERIALS: dict[str, dict] = {
+    "cream wall": {"wall": _rgb(214, 196, 158), "brick": False, "frame": _WHITE_FRAME,
+                   "door": _rgb(95, 58, 32), "rail": _DARK_RAIL},
+    "green wall": {"wall": _rgb(148, 188, 140), "brick": False, "frame": _WHITE_FRAME,
+                   "door": _rgb(110, 35, 30), "rail": _DARK_RAIL},
+    "pink wall": {"wall": _rgb(214, 152, 142), "brick": False, "frame": _BROWN_FRAME,
+                  "door": _rgb(60, 40, 25), "rail": _DARK_RAIL},
+    "grey wall": {"wall": _rgb(170, 170, 168), "brick": False, "frame": _GREEN_FRAME,
+                  "door": _rgb(40, 70, 50), "rail": _rgb(225, 220, 208)},
+    "brick wall": {"wall": _rgb(158, 78, 56), "brick": True, "frame": _WHITE_FRAME,
+                   "door": _rgb(40, 70, 50), "rail": _DARK_RAIL},
+}
 _STONE = np.array([236, 230, 218]) / 255.0
 _LAMPLIGHT = np.array([230, 190, 115]) / 255.0
 
 
 def photo_image(layout: Facade, size: int, rng: np.random.Generator) -> np.ndarray:
     """The B side: the same regions rendered with texture, lighting and per-image colours."""
-    style = _draw_style(rng)
-    img = _wall_texture(rng, size, layout.ground_top, style)
+    style = _draw_style(rng, layout.wall)
+    img = _wall_texture(rng, size, layout, style)
     painters = {"sky": _paint_sky, "cornice": _paint_cornice, "pillar": _paint_pillar,
                 "window": _paint_window, "sill": _paint_sill, "balcony": _paint_balcony,
                 "door": _paint_door}
@@ -39,38 +57,42 @@ def photo_image(layout: Facade, size: int, rng: np.random.Generator) -> np.ndarr
     return (np.clip(img, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
 
 
-def _draw_style(rng) -> dict:
-    """Colours and lighting shared by the whole image, so identical labels still look different."""
-    wall = _WALL_COLOURS[rng.integers(len(_WALL_COLOURS))] * rng.uniform(0.9, 1.08, 3)
+def _draw_style(rng, wall_class: str) -> dict:
+    """Colours and lighting shared by the whole image: the wall class's colours, barely jittered, and
+    a light and sky of the photo's own."""
+    material = MATERIALS[wall_class]
+    wall = material["wall"] * rng.uniform(0.97, 1.03)
     overcast = rng.random() < 0.3
     sky_top = np.array([0.72, 0.74, 0.78]) if overcast else np.array([0.35, 0.55, 0.85])
     return {
         "wall": wall,
         "stone": 0.55 * _STONE + 0.45 * wall,
-        "brick": rng.random() < 0.45,
-        "rusticated_ground": rng.random() < 0.5,
-        "sky_top": sky_top * rng.uniform(0.9, 1.08, 3),
-        "sky_bottom": np.array([0.85, 0.88, 0.92]) * rng.uniform(0.95, 1.05, 3),
-        "glass": np.array([0.14, 0.19, 0.25]) * rng.uniform(0.75, 1.25, 3),
-        "frame": _FRAME_COLOURS[rng.integers(len(_FRAME_COLOURS))],
-        "door": _DOOR_COLOURS[rng.integers(len(_DOOR_COLOURS))] * rng.uniform(0.85, 1.15),
-        "rail": np.array([0.12, 0.12, 0.13]) if rng.random() < 0.7 else _STONE * 0.95,
-        "light_x": rng.uniform(-0.25, 0.25),
-        "light_y": rng.uniform(0.0, 0.2),
+        "brick": material["brick"],
+        "sky_top": sky_top * rng.uniform(0.95, 1.05, 3),
+        "sky_bottom": np.array([0.85, 0.88, 0.92]) * rng.uniform(0.97, 1.03, 3),
+        "glass": np.array([0.14, 0.19, 0.25]) * rng.uniform(0.85, 1.15, 3),
+        "frame": material["frame"],
+        "door": material["door"] * rng.uniform(0.95, 1.05),
+        "rail": material["rail"],
+        "light_x": rng.uniform(-0.15, 0.15),
+        "light_y": rng.uniform(0.0, 0.15),
     }
 
 
-def _wall_texture(rng, size, ground_top, style) -> np.ndarray:
-    """Full-image wall: plaster stains or bricks, with an optional stone-block ground floor."""
+def _wall_texture(rng, size, layout: Facade, style) -> np.ndarray:
+    """Full-image wall: plaster stains or bricks (courses counted from the wall's top edge, so they line
+    up with the label map), and the rusticated stone ground floor when the layout has one."""
     stains = _smooth_noise(rng, size, size, max(4, size // 6))
     grain = _smooth_noise(rng, size, size, 1.5)
-    shade = 1.0 + 0.06 * stains + 0.035 * grain
+    shade = 1.0 + 0.05 * stains + 0.03 * grain
     if style["brick"]:
-        shade *= _block_pattern(rng, size, size, max(2, size // 24), max(4, size // 10), 0.08, 0.8)
+        bricks = _block_pattern(rng, size - layout.sky_h, size, max(2, size // 24), max(4, size // 10), 0.08, 0.8)
+        shade[layout.sky_h:] *= bricks
     img = style["wall"][None, None, :] * shade[..., None]
-    if style["rusticated_ground"]:
-        blocks = _block_pattern(rng, size - ground_top, size, max(3, size // 14), max(6, size // 6), 0.05, 0.7)
-        img[ground_top:] = (style["stone"] * 0.92)[None, None, :] * blocks[..., None]
+    if layout.stone_base:
+        top = layout.ground_top
+        blocks = _block_pattern(rng, size - top, size, max(3, size // 14), max(6, size // 6), 0.05, 0.7)
+        img[top:] = (style["stone"] * 0.92)[None, None, :] * blocks[..., None]
     return img
 
 
