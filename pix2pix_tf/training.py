@@ -42,6 +42,7 @@ from pix2pix_tf.rundir import (
     data_root,
     restore,
     training_checkpoint,
+    trusted_checkpoints,
     validation_split,
 )
 from pix2pix_tf.strategy import (
@@ -290,8 +291,8 @@ def _check_new_length(run: RunDir, stored: RunSpec, spec: RunSpec, flags: dict) 
     current step on it is the new schedule's: constant to its boundary, then linear to zero at its end."""
     if (stored.constant_steps, stored.decay_steps) == (spec.constant_steps, spec.decay_steps):
         return
-    latest = tf.train.latest_checkpoint(str(run.checkpoints))
-    step = checkpoint_step(latest) if latest else 0
+    kept = trusted_checkpoints(run, say=False)
+    step = checkpoint_step(kept[-1]) if kept else 0
     asked = " ".join(f"{flag_name(name)} {flags[name]}" for name in schedule_fields() if name in flags)
     if spec.total_steps < step:
         raise UserError(f"{asked}: {spec.total_steps} steps in all, but {run.root} is already at step {step}; "
@@ -350,7 +351,8 @@ def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, ta
     print(f"strategy: {describe(strategy)}; precision: {config.precision}; generator depth {config.depth}; "
           f"{config.steps_per_epoch} steps per epoch, {config.total_steps} in all")
     model = build_model(config, strategy) if config.task == "pix2pix" else build_judge_model(config, strategy)
-    latest = tf.train.latest_checkpoint(str(run.checkpoints))
+    kept = trusted_checkpoints(run, repair=target.chief, say=target.chief)
+    latest = kept[-1] if kept else None
     checkpoint = training_checkpoint(model, latest)
     manager = checkpoint_manager(checkpoint, RunDir(target.directory.parent), config.keep_checkpoints)
     if latest:
