@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -14,7 +15,8 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from pix2pix_tf.config import CONFIG_FILE
+from pix2pix_tf.cli import checkpoint_arg
+from pix2pix_tf.config import CONFIG_FILE, RunSpec, load_config
 from pix2pix_tf.errors import UserError, reason
 
 CHECKPOINT_PREFIX = "ckpt"
@@ -48,6 +50,21 @@ class RunDir:
 
     def exists(self) -> bool:
         return self.config.is_file()
+
+
+# What each task's runs are called, and the command that trains them.
+TASKS = {"pix2pix": ("pix2pix", "python -m pix2pix_tf.fit"), "judge": ("realism judge", "python -m pix2pix_tf.judge")}
+
+
+def task_config(run: RunDir, task: str) -> RunSpec:
+    """The stored spec of a run of ``task``; a run of the other task is refused in one line before
+    anything of it is built, trained or written."""
+    config = load_config(run.root)
+    if config.task != task:
+        (found, made_by), (wanted, needs) = TASKS[config.task], TASKS[task]
+        raise UserError(f"--run-dir {run.root}: a {found} run (made by {made_by}); this needs a {wanted} "
+                        f"run (made by {needs})")
+    return config
 
 
 class RunLock:
@@ -211,11 +228,12 @@ def _complete(prefix: Path) -> bool:
 
 def checkpoint_path(run: RunDir, which: str | int = "latest") -> str:
     """Path prefix of a kept checkpoint: 'latest' or a step number."""
+    which = checkpoint_arg(str(which))
     kept = kept_checkpoints(run)
     if which == "latest":
         return kept[-1]
     for path in kept:
-        if checkpoint_step(path) == int(which):
+        if checkpoint_step(path) == which:
             return path
     steps = ", ".join(str(checkpoint_step(p)) for p in kept)
     raise UserError(f"--checkpoint {which}: not kept in {run.checkpoints} (kept steps: {steps})")
@@ -237,10 +255,29 @@ def validation_split(config, root: Path) -> str | None:
 
 def restore(checkpoint: tf.train.Checkpoint, path: str) -> None:
     """Restore and insist that every variable we have was in the file: a checkpoint of another
-    architecture is an error, never a silent partial load."""
+    architecture is an error, never a silent partial load, and says so in one line."""
     try:
         status = checkpoint.restore(path)
         status.assert_existing_objects_matched()
     except (tf.errors.OpError, AssertionError, ValueError, IndexError, OSError) as err:
+        _hide_unrestored_value_warnings()
         raise UserError(f"{path}: checkpoint does not load into this run's networks ({reason(err)})") from None
     status.expect_partial()
+
+
+class _UnrestoredValueWarnings(logging.Filter):
+    """TensorFlow's warnings, one line per value, when the objects of a failed restore are deleted
+    (which may be at exit). A successful restore here never leaves values behind (``expect_partial``)."""
+
+    PREFIXES = ("Detecting that an object or model or tf.train.Checkpoint is being deleted with unrestored",
+                "Value in checkpoint could not be found in the restored object",
+                "An attribute in the restored object could not be found in the checkpoint")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.PREFIXES)
+
+
+def _hide_unrestored_value_warnings() -> None:
+    logger = tf.get_logger()
+    if not any(isinstance(f, _UnrestoredValueWarnings) for f in logger.filters):
+        logger.addFilter(_UnrestoredValueWarnings())
