@@ -106,7 +106,7 @@ def test_translate_command_says_which_scale_it_used(tmp_path, scaled_run):
     assert result.returncode == 0, result.stderr
     assert "scale: native" in result.stdout
     result = run_module("pix2pix_tf.translate", "--run-dir", str(scaled_run), str(source), "--out",
-                        str(tmp_path / "out"))
+                        str(tmp_path / "out"), "--overwrite")
     assert result.returncode == 0, result.stderr
     assert re.search(r"scale: training \(each image resized by 0\.375, ", result.stdout), result.stdout
     assert Image.open(tmp_path / "out" / "a.png").size == (NATIVE, NATIVE)

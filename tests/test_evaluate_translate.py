@@ -116,6 +116,17 @@ def test_out_folder_that_would_overwrite_inputs_is_refused(tmp_path):
     assert [j.target.name for j in jobs] == ["x.png", "x-2.png"]
 
 
+def test_an_output_never_replaces_a_file_it_did_not_write_without_overwrite(tmp_path):
+    photos = tmp_path / "photos"
+    label = save_image(noise(40, 40, 3), photos / "label.png")
+    webp = photos / "label.webp"
+    Image.fromarray(noise(40, 40, 3)).save(webp)
+    with pytest.raises(UserError, match=r"--out .*photos: 1 output name\(s\) already taken \(label.png\); "
+                                        "pass --overwrite"):
+        plan_outputs([webp], photos, folders=[])
+    assert [j.target for j in plan_outputs([webp], photos, folders=[], overwrite=True)] == [label]
+
+
 # --------------------------------------------------------------------------- translate (command line)
 
 
