@@ -22,6 +22,11 @@ class UserError(Exception):
 EXIT_USER_ERROR = 2
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived (``cli.run_cli`` raises it): like Ctrl-C's ``KeyboardInterrupt``, it unwinds through
+    every ``finally``, so staging folders and temporary files are removed on the way out."""
+
+
 def reason(err: BaseException, limit: int = 300) -> str:
     """An exception's message as words for an ``error:`` line: its first line, without TensorFlow's op
     wrapper or object reprs (``the input`` stands in for one), or the exception's type if nothing is left."""

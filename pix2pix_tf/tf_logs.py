@@ -22,10 +22,11 @@ import tempfile
 LEVEL_VARIABLE = "TF_CPP_MIN_LOG_LEVEL"
 VERBOSE_FLAG = "--verbose"
 QUIET_LEVEL = 3
-# absl's C++ line prefix (severity, date, time, thread, file:line]) and the lines that come with it.
+# absl's C++ line prefix (severity, date, time, thread, file:line]) and the lines that come with it; TFLite's
+# own INFO lines (the XNNPACK delegate) and its quantiser's settings line, which it prints unconditionally.
 TF_LOG_LINE = re.compile(r"(?P<severity>[IWEF])\d{4} [\d:.]+\s+\d+ [^\s\]]+:\d+\] "
                          r"|(?P<warning>WARNING: All log messages before absl::InitializeLog\(\) is called)"
-                         r"|(?P<info>To enable the following instructions: )")
+                         r"|(?P<info>To enable the following instructions: |INFO: |fully_quantize: \d)")
 SEVERITIES = "IWEF"  # TF_CPP_MIN_LOG_LEVEL 1 hides I, 2 also W, 3 also E
 
 
@@ -87,6 +88,21 @@ class _QuietLoader(importlib.abc.Loader):
 
     def __getattr__(self, name):  # resource readers and the like: the real loader's
         return getattr(self._loader, name)
+
+
+@contextlib.contextmanager
+def quiet_native_lines():
+    """For a block whose C++ code writes to stderr outside TensorFlow's logging (the TFLite converter and
+    interpreter): its log lines are shown as the process's level says, as ``quiet_tensorflow`` set it."""
+    try:
+        level = int(os.environ.get(LEVEL_VARIABLE, "0"))
+    except ValueError:
+        level = 0
+    if level <= 0:
+        yield
+        return
+    with _without_tf_log_lines(level):
+        yield
 
 
 @contextlib.contextmanager

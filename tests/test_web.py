@@ -238,6 +238,47 @@ def test_palette_defaults_to_the_runs_own():
     assert web_demo.run_palette(Config(data="/x", palette=FACADES.to_dict())) == FACADES
 
 
+def fake_sources(folder: Path) -> Path:
+    """A page and runtime of placeholder files: enough for write_web_demo to assemble a folder."""
+    for name in [*web_demo.PAGE_FILES, *(f"node_modules/{n}" for n in web_demo.RUNTIME_FILES)]:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(name)
+    return folder
+
+
+def fake_tflite(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "m_none.tflite").write_bytes(b"model")
+    meta = {"quantization": "none", "step": 3, "height": SIZE, "width": SIZE, "input_channels": 3,
+            "output_channels": 3, "direction": "AtoB", "inference_mode": "deterministic",
+            "inference_mode_meaning": "", "checkpoint": "ckpt-3", "signature": "generate",
+            "input": {"name": "image"}, "output": {"name": "image"}}
+    (folder / "m_none.json").write_text(json.dumps(meta))
+    return folder
+
+
+def test_the_demo_folder_is_replaced_whole_or_not_at_all_with_a_plain_folder_mode(tmp_path):
+    from conftest import make_run
+
+    data = write_paired(tmp_path / "data", count=2, size=SIZE)
+    make_run(tmp_path / "run", data, steps=(3,))
+    config, sources, tflite = load_config(tmp_path / "run"), fake_sources(tmp_path / "src"), fake_tflite(tmp_path / "t")
+    dest = tmp_path / "out" / "web"
+    dest.mkdir(parents=True)
+    (dest / "old.txt").write_text("the demo before")
+    with pytest.raises(UserError, match="the run's data is not there"):
+        web_demo.write_web_demo(tflite, dest, config, data=str(tmp_path / "gone"), sources=sources)
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["web"] and (dest / "old.txt").is_file()
+    mask = os.umask(0o022)
+    try:
+        web_demo.write_web_demo(tflite, dest, config, sources=sources)
+    finally:
+        os.umask(mask)
+    assert not (dest / "old.txt").exists() and (dest / "demo.json").is_file()
+    assert dest.stat().st_mode & 0o777 == 0o755
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["web"]
+
+
 def test_missing_runtime_names_npm_ci(tmp_path):
     with pytest.raises(UserError, match=r"run `npm ci` in"):
         web_demo.check_runtime(tmp_path)
