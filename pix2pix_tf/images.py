@@ -177,11 +177,23 @@ def assert_pixel_limit_tf(height, width, max_pixels: int, what: str) -> tf.Opera
 
 
 def decode_tf(contents: tf.Tensor, channels: int = 0) -> tf.Tensor:
-    """Encoded JPEG/PNG/BMP/GIF -> float32 in [0, 1], through uint16 so 16-bit PNGs keep their precision."""
+    """Encoded JPEG/PNG/BMP/GIF -> float32 in [0, 1] on one scale for every format: level / the largest
+    level of the file's bit depth, as ``as_unit_float`` does for arrays, so 8-bit white is 1.0 whether it
+    comes as a JPEG, a PNG or an array. 16-bit PNGs keep their 16 bits. (Decoding everything to uint16
+    would scale JPEG levels by 256 and PNG levels by 257: JPEG white would be 0.9961.)"""
     import tensorflow as tf
 
-    image = tf.io.decode_image(contents, channels=channels, dtype=tf.uint16, expand_animations=False)
-    return tf.image.convert_image_dtype(image, tf.float32)
+    head = tf.strings.substr(contents, 0, 25)
+    sixteen_bit_png = tf.logical_and(tf.equal(tf.strings.substr(head, 0, 8), PNG_SIGNATURE),
+                                     tf.equal(tf.strings.substr(head, 24, 1), b"\x10"))  # png_bits' test
+
+    def sixteen_bit():
+        return tf.cast(tf.io.decode_png(contents, channels, dtype=tf.uint16), tf.float32) / 65535.0
+
+    def eight_bit():
+        return tf.cast(tf.io.decode_image(contents, channels=channels, expand_animations=False), tf.float32) / 255.0
+
+    return tf.cond(sixteen_bit_png, sixteen_bit, eight_bit)
 
 
 def decode_checked_tf(contents: tf.Tensor, channels: int, max_pixels: int, multiple: int, what: str) -> tf.Tensor:
