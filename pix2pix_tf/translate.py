@@ -119,8 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"largest side the generator runs on in one pass, rounded down to a multiple of "
                              f"2**depth; bounds memory (default: {DEFAULT_MAX_SIDE})")
     parser.add_argument("--scale", choices=SCALES, default="training",
-                        help="training: resize each image by the ratio training resized its data by (load size / "
-                             "the data's native size, stored with the run), translate, resize back; native: "
+                        help="training: resize each image by crop size / the training data's native size (stored "
+                             "with the run), so an image of the data's size runs at the crop size as in evaluate, "
+                             "translate, resize back (an image too small at that scale runs as it is); native: "
                              "translate the pixels as they are (default: training)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace files in --out that have an output's name (inputs are never replaced)")
