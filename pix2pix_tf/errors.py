@@ -44,8 +44,9 @@ def filesystem_failure(err: BaseException) -> tuple[str | None, str] | None:
         return err.filename, err.strerror or str(err)
     if not type(err).__module__.startswith("tensorflow"):
         return None
-    path, separator, cause = _TF_WRAPPER.sub("", str(err)).strip().rpartition("; ")
-    if separator and cause in OS_CAUSES:
-        return path, cause
+    for line in _TF_WRAPPER.sub("", str(err)).splitlines():  # a graph's error puts it on a line of its own
+        path, separator, cause = line.strip().rpartition("; ")
+        if separator and cause in OS_CAUSES:
+            return path, cause
     return None
 

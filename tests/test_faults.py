@@ -174,3 +174,24 @@ def test_an_untrusted_index_without_a_complete_checkpoint_is_refused_naming_it(t
     result = run_fit("--run-dir", str(run.root), "--quiet")
     assert result.returncode == 2 and "no complete checkpoint is beside it" in error_line(result)
     assert not list(run.checkpoints.glob("ckpt-*.data-*"))  # nothing trained from step 0
+
+
+def test_a_data_file_deleted_while_training_is_named_checkpointed_and_stops(tiny_data, tmp_path):
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen([sys.executable, "-m", "pix2pix_tf.fit", "--data", str(tiny_data), "--run-dir",
+                                str(run), "--steps", "5000", "--save-every", "3", *TINY_FLAGS],
+                               env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while latest_step(run) < 3 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    gone = tiny_data / "train" / "3.png"
+    gone.unlink()
+    _, err = process.communicate(timeout=240)
+    assert process.returncode == 2, err[-3000:]
+    assert "Traceback" not in err
+    step = latest_step(run)
+    assert err.splitlines()[-1] == (f"error: {gone}: No such file or directory (the data changed while training); "
+                                    f"checkpoint saved at step {step}; put the file back, then resume: "
+                                    f"python -m pix2pix_tf.fit --run-dir {run}")
+    assert 3 <= step < 5000
