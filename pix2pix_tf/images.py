@@ -39,6 +39,7 @@ ORIENTATIONS = {2: "mirrored left to right", 3: "rotated 180 degrees", 4: "mirro
                 5: "mirrored across its main diagonal", 6: "rotated 90 degrees clockwise",
                 7: "mirrored across its other diagonal", 8: "rotated 90 degrees anticlockwise"}
 FORMAT_NAMES = "JPEG, PNG, BMP, GIF, TIFF or WebP"
+CORRUPT_JPEG = "Corrupt JPEG data"  # how libjpeg's warnings about damaged data begin
 
 
 class ImageError(Exception):
@@ -108,6 +109,16 @@ def read_header(contents: bytes) -> Header | None:
         raise ImageError(f"over the {MAX_PIXELS // 2**20} megapixel limit") from None
     except Exception:  # noqa: BLE001 - an unknown or broken header is the decoder's to reject
         return None
+
+
+def checked_header(contents: bytes) -> Header | None:
+    """``read_header``, refusing (``ImageError``) a claimed size that is empty or over ``MAX_PIXELS``
+    before anything is decoded: a small file can claim a huge image."""
+    header = read_header(contents)
+    if header is not None and not 0 < header.hw[0] * header.hw[1] <= MAX_PIXELS:
+        raise ImageError(f"{header.hw[1]}x{header.hw[0]} pixels (WxH) is empty or over the "
+                         f"{MAX_PIXELS // 2**20} megapixel limit")
+    return header
 
 
 def _orientation(header, contents: bytes) -> int:
@@ -196,6 +207,22 @@ def decode_tf(contents: tf.Tensor, channels: int = 0) -> tf.Tensor:
     return tf.cond(sixteen_bit_png, sixteen_bit, eight_bit)
 
 
+def decode_host(contents: bytes) -> np.ndarray:
+    """``decode_tf`` run on the host (the data check, translate). A JPEG whose decoder reports corrupt data
+    is an ``ImageError``, as a truncated file is: libjpeg then decodes what it can, with the damage in the
+    pixels, and says so only on stderr, without the file's name."""
+    if not contents.startswith(JPEG_SIGNATURE):
+        return decode_tf(contents).numpy()
+    from pix2pix_tf.tf_logs import native_stderr
+
+    with native_stderr(keep=lambda line: not line.startswith(CORRUPT_JPEG)) as lines:
+        pixels = decode_tf(contents).numpy()
+    corrupt = [line.strip() for line in lines if line.startswith(CORRUPT_JPEG)]
+    if corrupt:
+        raise ImageError(f"damaged JPEG data (the decoder reports \"{corrupt[0]}\")")
+    return pixels
+
+
 def decode_checked_tf(contents: tf.Tensor, channels: int, max_pixels: int, multiple: int, what: str) -> tf.Tensor:
     """One encoded JPEG/PNG -> float32 HxWxC in [-1, 1], refused (not decoded) if it is not an image, is
     over the size limit or under the minimum side. EXIF orientation is not applied (a graph has no EXIF
@@ -235,12 +262,9 @@ def read_image(path: str | Path) -> UserImage:
         raise ImageError(f"cannot read ({err.strerror or type(err).__name__})") from None
     if not contents:
         raise ImageError("empty file")
-    header = read_header(contents)
-    if header is not None and (header.hw[0] * header.hw[1] > MAX_PIXELS or header.hw[0] * header.hw[1] == 0):
-        raise ImageError(f"{header.hw[1]}x{header.hw[0]} pixels (WxH) is empty or over the "
-                         f"{MAX_PIXELS // 2**20} megapixel limit")
+    header = checked_header(contents)
     try:
-        pixels, bits = decode_tf(contents).numpy(), png_bits(contents)
+        pixels, bits = decode_host(contents), png_bits(contents)
     except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
         pixels, bits = _read_with_pillow(contents, header)
     notes = []
@@ -301,9 +325,12 @@ def as_unit_float(image) -> tuple[np.ndarray, str]:
         return array.astype(np.float32) / 65535.0, "uint16"
     if np.issubdtype(array.dtype, np.floating):
         array = array.astype(np.float32)
-        if array.size and (not np.isfinite(array).all() or array.min() < 0.0 or array.max() > 1.0):
-            raise ValueError("float images must hold finite values in [0, 1]; pass uint8/uint16 arrays, "
-                             f"or scale yours (range found: {np.nanmin(array):.4g} to {np.nanmax(array):.4g})")
+        nonfinite = int(array.size - np.isfinite(array).sum())
+        if nonfinite or (array.size and (array.min() < 0.0 or array.max() > 1.0)):
+            found = (f"{nonfinite} of {array.size} values are NaN or infinite" if nonfinite
+                     else f"range found: {array.min():.4g} to {array.max():.4g}")
+            raise ValueError(f"float images must hold finite values in [0, 1]; pass uint8/uint16 arrays, "
+                             f"or scale yours ({found})")
         return array, "float32"
     raise ValueError(f"unsupported image dtype {array.dtype}: use uint8, uint16 or float in [0, 1]")
 

@@ -107,25 +107,34 @@ def quiet_native_lines():
 
 @contextlib.contextmanager
 def _without_tf_log_lines(level: int):
-    """File descriptor 2 (what C++ writes to) goes to a temporary file; its lines come back without
-    TensorFlow's log lines below ``level``, also when the block fails."""
+    """TensorFlow's log lines below ``level`` written during the block are dropped, also when it fails."""
+    with native_stderr(lambda line: _shown(line, level)):
+        yield
+
+
+@contextlib.contextmanager
+def native_stderr(keep):
+    """File descriptor 2 (what C and C++ code write to) goes to a temporary file for the block; afterwards
+    the lines ``keep(line)`` accepts are written back, and every line is in the list the block was given
+    (also when it fails)."""
+    lines: list[str] = []
     sys.stderr.flush()
     try:
         saved = os.dup(2)
-    except OSError:  # no stderr to quieten
-        yield
+    except OSError:  # no stderr to capture
+        yield lines
         return
     with tempfile.TemporaryFile() as capture:
         os.dup2(capture.fileno(), 2)
         try:
-            yield
+            yield lines
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
             capture.seek(0)
-            lines = capture.read().decode(errors="replace").splitlines(keepends=True)
-            sys.stderr.write("".join(line for line in lines if _shown(line, level)))
+            lines += capture.read().decode(errors="replace").splitlines(keepends=True)
+            sys.stderr.write("".join(line for line in lines if keep(line)))
             sys.stderr.flush()
 
 

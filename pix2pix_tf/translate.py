@@ -101,7 +101,7 @@ def plan_outputs(files: list[Path], out: Path, folders: list[Path], overwrite: b
 def build_parser() -> argparse.ArgumentParser:
     from pix2pix_tf.translator import DEFAULT_MAX_SIDE, LARGE_MODES, SCALES
 
-    parser = argparse.ArgumentParser(
+    parser = cli.OneLineParser(
         prog="python -m pix2pix_tf.translate", description=__doc__.splitlines()[0],
         epilog="Outputs are OUT/<input name>.png at the input's exact size; a file already there is never "
                "replaced without --overwrite. "
