@@ -174,8 +174,8 @@ def _rewrite_index(run: RunDir, paths: list[str]) -> None:
 
 def _index_problem(run: RunDir) -> str | None:
     """Why the checkpoint index cannot be trusted, or None (also when there is neither index nor checkpoint)."""
-    if not (run.checkpoints / INDEX_FILE).exists():
-        return "missing" if list(run.checkpoints.glob(f"{CHECKPOINT_PREFIX}-*")) else None
+    if not (run.checkpoints / INDEX_FILE).exists():  # what a killed first save leaves is no checkpoint
+        return "missing" if complete_checkpoints(run) else None
     listed = _listed(run)
     if listed is None:
         return "unreadable (damaged)"
