@@ -194,7 +194,7 @@ def decode_tf(contents: tf.Tensor, channels: int = 0) -> tf.Tensor:
     would scale JPEG levels by 256 and PNG levels by 257: JPEG white would be 0.9961.)"""
     import tensorflow as tf
 
-    head = tf.strings.substr(contents, 0, 25)
+    head = tf.strings.substr(contents + tf.constant(b"\0" * 25), 0, 25)  # a short file has a header of zeros
     sixteen_bit_png = tf.logical_and(tf.equal(tf.strings.substr(head, 0, 8), PNG_SIGNATURE),
                                      tf.equal(tf.strings.substr(head, 24, 1), b"\x10"))  # png_bits' test
 
@@ -210,12 +210,13 @@ def decode_tf(contents: tf.Tensor, channels: int = 0) -> tf.Tensor:
 def decode_host(contents: bytes) -> np.ndarray:
     """``decode_tf`` run on the host (the data check, translate). A JPEG whose decoder reports corrupt data
     is an ``ImageError``, as a truncated file is: libjpeg then decodes what it can, with the damage in the
-    pixels, and says so only on stderr, without the file's name."""
+    pixels, and says so only on stderr, without the file's name. Its lines on stderr (warnings, and the
+    reason of a failure, which the caller words) are kept from the user; TensorFlow's own are not."""
     if not contents.startswith(JPEG_SIGNATURE):
         return decode_tf(contents).numpy()
-    from pix2pix_tf.tf_logs import native_stderr
+    from pix2pix_tf.tf_logs import log_line_severity, native_stderr
 
-    with native_stderr(keep=lambda line: not line.startswith(CORRUPT_JPEG)) as lines:
+    with native_stderr(keep=lambda line: log_line_severity(line) is not None) as lines:
         pixels = decode_tf(contents).numpy()
     corrupt = [line.strip() for line in lines if line.startswith(CORRUPT_JPEG)]
     if corrupt:
