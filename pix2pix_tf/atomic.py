@@ -5,6 +5,7 @@ never sees half of either."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import tempfile
@@ -13,13 +14,16 @@ from pathlib import Path
 
 from pix2pix_tf.errors import UserError
 
+_WRITERS = itertools.count()  # with the process id, a temporary name no other writer uses
+
 
 @contextlib.contextmanager
 def replacing(path: str | os.PathLike) -> Iterator[Path]:
     """A temporary path beside ``path`` (same suffix, so writers that pick a format by suffix still
-    work) that replaces ``path`` when the block succeeds and is removed when it fails."""
+    work) that replaces ``path`` when the block succeeds and is removed when it fails. Each writer has a
+    path of its own, so two writing one file at once leave one whole file, the last one's."""
     path = Path(path)
-    tmp = path.with_name(f"{path.stem}.tmp{path.suffix}")
+    tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}-{next(_WRITERS)}{path.suffix}")
     try:
         yield tmp
         os.replace(tmp, path)

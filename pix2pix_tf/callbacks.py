@@ -84,8 +84,9 @@ class PeriodicCheckpoint(_StepCallback):
 
 
 class NonFiniteGuard(keras.callbacks.Callback):
-    """Stops a run whose losses stay non-finite. The optimisers already skip such steps, so the
-    weights stay finite; after ``limit`` in a row the run is not going to recover by itself."""
+    """Stops a run whose updates keep being skipped (non-finite losses or gradients on any replica). The
+    optimisers skip such updates, so the weights stay finite; after ``limit`` in a row the run is not
+    going to recover by itself."""
 
     def __init__(self, limit: int, manager: tf.train.CheckpointManager):
         super().__init__()
@@ -97,8 +98,8 @@ class NonFiniteGuard(keras.callbacks.Callback):
         if streak >= self.limit:
             step = int(self.model.train_steps.numpy())
             kept = self.manager.latest_checkpoint or "none"
-            raise UserError(f"training stopped at step {step}: {streak} steps in a row had non-finite losses "
-                            f"(skipped, weights untouched); last checkpoint kept: {kept}; "
+            raise UserError(f"training stopped at step {step}: {streak} steps in a row had non-finite losses or "
+                            f"gradients (updates skipped, weights untouched); last checkpoint kept: {kept}; "
                             "try a lower --lr or --precision float32")
 
 

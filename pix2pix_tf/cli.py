@@ -6,10 +6,12 @@ here, by ``config.validate`` or by ``argparse`` itself."""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 
 from pix2pix_tf.config import INFERENCE_MODES
-from pix2pix_tf.errors import EXIT_USER_ERROR, UserError, filesystem_failure
+from pix2pix_tf.errors import EXIT_USER_ERROR, Terminated, UserError, filesystem_failure
 from pix2pix_tf.tf_logs import VERBOSE_FLAG
 
 INFERENCE_HELP = ("deterministic: dropout off, one input always gives one output; paper: dropout on at "
@@ -72,13 +74,16 @@ class OneLineParser(argparse.ArgumentParser):
 
 def run_cli(main, prog: str | None = None) -> None:
     """Run a command's ``main()``: a ``UserError`` becomes ``error: ...`` on stderr and exit 2, Ctrl-C one
-    line and exit 130, a non-zero int returned by ``main`` the exit status.
+    line and exit 130, SIGTERM one line and exit 143 (after every ``finally`` on the way has cleaned up;
+    ``fit`` handles it itself while it trains), a non-zero int returned by ``main`` the exit status.
 
     The filesystem refusing a read or write (full disk, permissions, a file where a folder should be) is
     the user's to fix too, wherever it happens: as a last resort it becomes ``error: <path>: <cause>``
     (``errors.filesystem_failure``). Anything else is a bug and keeps its traceback."""
     if prog:
         sys.argv[0] = prog
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
     try:
         status = main()
     except UserError as err:
@@ -94,5 +99,15 @@ def run_cli(main, prog: str | None = None) -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    except Terminated:
+        print("terminated (SIGTERM); nothing half-written was kept", file=sys.stderr)
+        sys.exit(128 + signal.SIGTERM)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     if status:
         sys.exit(status)
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()

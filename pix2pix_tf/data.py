@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 
 from pix2pix_tf.config import Config
@@ -21,10 +22,12 @@ from pix2pix_tf.errors import UserError
 from pix2pix_tf.geometry import resize_labels_tf, resize_tf
 from pix2pix_tf.images import (
     GRAPH_IMAGE_SUFFIXES,
+    ImageError,
+    checked_header,
+    decode_host,
     decode_tf,
     is_image_name,
     not_a_file,
-    read_header,
     to_network_range,
     undecodable,
 )
@@ -66,7 +69,8 @@ def list_pairs(root: str | Path, split: str) -> list[Pair]:
     """The pairs of one split, in a stable order; a wrong layout is a ``UserError`` naming the folder."""
     root = Path(root)
     if not root.is_dir():
-        raise UserError(f"--data {root}: no such directory")
+        raise UserError(f"--data {root}: " + ("a file, not a folder of split folders" if root.exists()
+                                              else "no such directory"))
     folder = root / split
     if not folder.is_dir():
         present = sorted(p.name for p in root.iterdir() if p.is_dir())
@@ -82,8 +86,7 @@ def list_pairs(root: str | Path, split: str) -> list[Pair]:
 def _folder_pairs(folder: Path) -> list[Pair]:
     if not ((folder / "A").is_dir() and (folder / "B").is_dir()):
         raise UserError(f"{folder}: has only one of the A/ and B/ folders; both are needed")
-    a_files = {p.stem: p for p in _image_files(folder / "A")}
-    b_files = {p.stem: p for p in _image_files(folder / "B")}
+    a_files, b_files = _by_stem(folder / "A"), _by_stem(folder / "B")
     only_a, only_b = sorted(set(a_files) - set(b_files)), sorted(set(b_files) - set(a_files))
     if only_a or only_b:
         parts = []
@@ -95,6 +98,19 @@ def _folder_pairs(folder: Path) -> list[Pair]:
     if not a_files:
         raise UserError(f"{folder}: A/ and B/ hold no .jpg or .png images")
     return [Pair(str(a_files[s]), str(b_files[s])) for s in sorted(a_files, key=lambda s: (len(s), s))]
+
+
+def _by_stem(folder: Path) -> dict[str, Path]:
+    """A/ or B/ by file name without suffix, the key that pairs them; two files with one stem (``1.jpg``
+    and ``1.png``) would pair either of them, so that is a ``UserError`` listing them."""
+    files: dict[str, list[Path]] = {}
+    for path in _image_files(folder):
+        files.setdefault(path.stem, []).append(path)
+    ambiguous = [" and ".join(p.name for p in paths) for paths in files.values() if len(paths) > 1]
+    if ambiguous:
+        raise UserError(f"{folder}: {len(ambiguous)} name(s) with more than one file, so which one pairs is "
+                        f"ambiguous ({'; '.join(ambiguous[:5])}); keep one file per name")
+    return {stem: paths[0] for stem, paths in files.items()}
 
 
 def inspect_pair(pair: Pair) -> PairInfo:
@@ -109,7 +125,7 @@ def inspect_pair(pair: Pair) -> PairInfo:
     return PairInfo(a.shape[-1], b.shape[-1], tuple(a.shape[:2]), tuple(b.shape[:2]))
 
 
-def _decode_file(path: str) -> tf.Tensor:
+def _decode_file(path: str) -> np.ndarray:
     """One data file decoded as the pipeline decodes it, or a ``UserError`` saying in words what is wrong."""
     problem = not_a_file(Path(path))
     if problem:
@@ -119,9 +135,12 @@ def _decode_file(path: str) -> tf.Tensor:
     except OSError as err:
         raise UserError(f"{path}: cannot read ({err.strerror or type(err).__name__})") from None
     try:
-        return decode_tf(contents)
+        header = checked_header(contents)
+        return decode_host(contents)
     except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
-        raise UserError(f"{path}: {undecodable(contents, read_header(contents))}") from None
+        raise UserError(f"{path}: {undecodable(contents, header)}") from None
+    except ImageError as err:
+        raise UserError(f"{path}: {err}") from None
 
 
 @dataclass

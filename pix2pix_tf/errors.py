@@ -22,6 +22,11 @@ class UserError(Exception):
 EXIT_USER_ERROR = 2
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived (``cli.run_cli`` raises it): like Ctrl-C's ``KeyboardInterrupt``, it unwinds through
+    every ``finally``, so staging folders and temporary files are removed on the way out."""
+
+
 def reason(err: BaseException, limit: int = 300) -> str:
     """An exception's message as words for an ``error:`` line: its first line, without TensorFlow's op
     wrapper or object reprs (``the input`` stands in for one), or the exception's type if nothing is left."""
@@ -39,8 +44,9 @@ def filesystem_failure(err: BaseException) -> tuple[str | None, str] | None:
         return err.filename, err.strerror or str(err)
     if not type(err).__module__.startswith("tensorflow"):
         return None
-    path, separator, cause = _TF_WRAPPER.sub("", str(err)).strip().rpartition("; ")
-    if separator and cause in OS_CAUSES:
-        return path, cause
+    for line in _TF_WRAPPER.sub("", str(err)).splitlines():  # a graph's error puts it on a line of its own
+        path, separator, cause = line.strip().rpartition("; ")
+        if separator and cause in OS_CAUSES:
+            return path, cause
     return None
 

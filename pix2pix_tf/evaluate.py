@@ -67,8 +67,13 @@ def pair_name(pair) -> str:
 # --------------------------------------------------------------------------- scoring
 
 
+def split_label(split: str) -> str:
+    """A split as a file name: ``--split test/`` names the same results as ``--split test``."""
+    return split.strip("/").replace("/", "-")
+
+
 def results_folder_name(split: str, step: int, mode: str) -> str:
-    return f"{split}-step{step}" + ("-paper" if mode == "paper" else "")
+    return f"{split_label(split)}-step{step}" + ("-paper" if mode == "paper" else "")
 
 
 def default_out_dir(run_dir: str | Path, split: str, step: int, mode: str) -> Path:
@@ -263,7 +268,7 @@ def evaluate_all_checkpoints(run_dir: str | Path, *, metric: str = "l1", data: s
                "best_checkpoint": best.checkpoint, "split": split, "inference": mode,
                "checkpoints": [{"step": r.step, "checkpoint": r.checkpoint, "mean": r.mean, "realism": r.realism,
                                 "artefacts": r.artefacts, "out_dir": r.out_dir} for r in results]}
-    write_text(base / f"{split}-checkpoints{suffix}.json",
+    write_text(base / f"{split_label(split)}-checkpoints{suffix}.json",
                json.dumps(finite_or_none(payload), indent=2, allow_nan=False) + "\n")
     return comparison
 

@@ -6,6 +6,7 @@ With no arguments it trains on a small generated dataset so a newcomer sees it w
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import typing
@@ -15,6 +16,7 @@ from pix2pix_tf.cli import OneLineParser, add_verbose, require_positive, run_cli
 from pix2pix_tf.config import BUILTIN_DEMO, Config, canonical_size, cli_fields, flag_name, validate
 
 SIZE_FIELDS = {"image_size", "load_size"}
+BUILTIN = "builtin"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,15 +79,18 @@ def parse_flags(argv: list[str] | None) -> tuple[Path, dict, dict]:
     if options["stop_at"] is not None:
         require_positive("--stop-at", options["stop_at"])
     normalise_flags(args)
-    return Path(run_dir) if run_dir else default_run_dir(args.get("data", "builtin")), args, options
+    return Path(run_dir) if run_dir else default_run_dir(args.get("data", BUILTIN)), args, options
 
 
 def normalise_flags(args: dict) -> None:
-    """Check every flag's value (``config.validate``, before anything loads), and write sizes in their
-    canonical spelling, as stored in a run's config (``prepare()`` resolves the precision)."""
+    """Check every flag's value (``config.validate``, before anything loads), and write values as a run's
+    config stores them (``prepare()`` resolves the precision): sizes in their canonical spelling, a
+    dataset folder as an absolute path, so that evaluate and export find it from any folder."""
     validate(args)
     for name in SIZE_FIELDS & set(args):
         args[name] = canonical_size(args[name], flag_name(name))
+    if args.get("data", BUILTIN) != BUILTIN:
+        args["data"] = os.path.abspath(args["data"])
 
 
 def main(argv: list[str] | None = None) -> None:

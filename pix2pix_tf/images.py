@@ -39,6 +39,7 @@ ORIENTATIONS = {2: "mirrored left to right", 3: "rotated 180 degrees", 4: "mirro
                 5: "mirrored across its main diagonal", 6: "rotated 90 degrees clockwise",
                 7: "mirrored across its other diagonal", 8: "rotated 90 degrees anticlockwise"}
 FORMAT_NAMES = "JPEG, PNG, BMP, GIF, TIFF or WebP"
+CORRUPT_JPEG = "Corrupt JPEG data"  # how libjpeg's warnings about damaged data begin
 
 
 class ImageError(Exception):
@@ -110,6 +111,16 @@ def read_header(contents: bytes) -> Header | None:
         return None
 
 
+def checked_header(contents: bytes) -> Header | None:
+    """``read_header``, refusing (``ImageError``) a claimed size that is empty or over ``MAX_PIXELS``
+    before anything is decoded: a small file can claim a huge image."""
+    header = read_header(contents)
+    if header is not None and not 0 < header.hw[0] * header.hw[1] <= MAX_PIXELS:
+        raise ImageError(f"{header.hw[1]}x{header.hw[0]} pixels (WxH) is empty or over the "
+                         f"{MAX_PIXELS // 2**20} megapixel limit")
+    return header
+
+
 def _orientation(header, contents: bytes) -> int:
     """The EXIF orientation, 1 if absent or unreadable (a broken EXIF block does not make a broken image)."""
     if header.format == "PNG" and b"eXIf" not in contents:
@@ -177,11 +188,40 @@ def assert_pixel_limit_tf(height, width, max_pixels: int, what: str) -> tf.Opera
 
 
 def decode_tf(contents: tf.Tensor, channels: int = 0) -> tf.Tensor:
-    """Encoded JPEG/PNG/BMP/GIF -> float32 in [0, 1], through uint16 so 16-bit PNGs keep their precision."""
+    """Encoded JPEG/PNG/BMP/GIF -> float32 in [0, 1] on one scale for every format: level / the largest
+    level of the file's bit depth, as ``as_unit_float`` does for arrays, so 8-bit white is 1.0 whether it
+    comes as a JPEG, a PNG or an array. 16-bit PNGs keep their 16 bits. (Decoding everything to uint16
+    would scale JPEG levels by 256 and PNG levels by 257: JPEG white would be 0.9961.)"""
     import tensorflow as tf
 
-    image = tf.io.decode_image(contents, channels=channels, dtype=tf.uint16, expand_animations=False)
-    return tf.image.convert_image_dtype(image, tf.float32)
+    head = tf.strings.substr(contents + tf.constant(b"\0" * 25), 0, 25)  # a short file has a header of zeros
+    sixteen_bit_png = tf.logical_and(tf.equal(tf.strings.substr(head, 0, 8), PNG_SIGNATURE),
+                                     tf.equal(tf.strings.substr(head, 24, 1), b"\x10"))  # png_bits' test
+
+    def sixteen_bit():
+        return tf.cast(tf.io.decode_png(contents, channels, dtype=tf.uint16), tf.float32) / 65535.0
+
+    def eight_bit():
+        return tf.cast(tf.io.decode_image(contents, channels=channels, expand_animations=False), tf.float32) / 255.0
+
+    return tf.cond(sixteen_bit_png, sixteen_bit, eight_bit)
+
+
+def decode_host(contents: bytes) -> np.ndarray:
+    """``decode_tf`` run on the host (the data check, translate). A JPEG whose decoder reports corrupt data
+    is an ``ImageError``, as a truncated file is: libjpeg then decodes what it can, with the damage in the
+    pixels, and says so only on stderr, without the file's name. Its lines on stderr (warnings, and the
+    reason of a failure, which the caller words) are kept from the user; TensorFlow's own are not."""
+    if not contents.startswith(JPEG_SIGNATURE):
+        return decode_tf(contents).numpy()
+    from pix2pix_tf.tf_logs import log_line_severity, native_stderr
+
+    with native_stderr(keep=lambda line: log_line_severity(line) is not None) as lines:
+        pixels = decode_tf(contents).numpy()
+    corrupt = [line.strip() for line in lines if line.startswith(CORRUPT_JPEG)]
+    if corrupt:
+        raise ImageError(f"damaged JPEG data (the decoder reports \"{corrupt[0]}\")")
+    return pixels
 
 
 def decode_checked_tf(contents: tf.Tensor, channels: int, max_pixels: int, multiple: int, what: str) -> tf.Tensor:
@@ -223,12 +263,9 @@ def read_image(path: str | Path) -> UserImage:
         raise ImageError(f"cannot read ({err.strerror or type(err).__name__})") from None
     if not contents:
         raise ImageError("empty file")
-    header = read_header(contents)
-    if header is not None and (header.hw[0] * header.hw[1] > MAX_PIXELS or header.hw[0] * header.hw[1] == 0):
-        raise ImageError(f"{header.hw[1]}x{header.hw[0]} pixels (WxH) is empty or over the "
-                         f"{MAX_PIXELS // 2**20} megapixel limit")
+    header = checked_header(contents)
     try:
-        pixels, bits = decode_tf(contents).numpy(), png_bits(contents)
+        pixels, bits = decode_host(contents), png_bits(contents)
     except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
         pixels, bits = _read_with_pillow(contents, header)
     notes = []
@@ -289,9 +326,12 @@ def as_unit_float(image) -> tuple[np.ndarray, str]:
         return array.astype(np.float32) / 65535.0, "uint16"
     if np.issubdtype(array.dtype, np.floating):
         array = array.astype(np.float32)
-        if array.size and (not np.isfinite(array).all() or array.min() < 0.0 or array.max() > 1.0):
-            raise ValueError("float images must hold finite values in [0, 1]; pass uint8/uint16 arrays, "
-                             f"or scale yours (range found: {np.nanmin(array):.4g} to {np.nanmax(array):.4g})")
+        nonfinite = int(array.size - np.isfinite(array).sum())
+        if nonfinite or (array.size and (array.min() < 0.0 or array.max() > 1.0)):
+            found = (f"{nonfinite} of {array.size} values are NaN or infinite" if nonfinite
+                     else f"range found: {array.min():.4g} to {array.max():.4g}")
+            raise ValueError(f"float images must hold finite values in [0, 1]; pass uint8/uint16 arrays, "
+                             f"or scale yours ({found})")
         return array, "float32"
     raise ValueError(f"unsupported image dtype {array.dtype}: use uint8, uint16 or float in [0, 1]")
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from pix2pix_tf.config import INFERENCE_MODES, Config, load_config
+from pix2pix_tf.config import INFERENCE_MODES, Config
 from pix2pix_tf.networks import build_generator
-from pix2pix_tf.rundir import RunDir, checkpoint_path, checkpoint_step, restore
+from pix2pix_tf.rundir import RunDir, checkpoint_path, checkpoint_step, restore, task_config
 
 
 @dataclass
@@ -42,7 +42,7 @@ def load_generator(run_dir: str | Path, checkpoint: str | int = "latest",
     if mode not in INFERENCE_MODES:
         raise ValueError(f"mode must be one of {INFERENCE_MODES}, not {mode!r}")
     run = RunDir(Path(run_dir))
-    config = load_config(run.root)
+    config = task_config(run, "pix2pix")
     path = checkpoint_path(run, checkpoint)
     keras.mixed_precision.set_global_policy("float32")
     generator = build_generator(config, dropout_at_inference=mode == "paper")

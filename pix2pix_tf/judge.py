@@ -87,10 +87,12 @@ def main(argv: list[str] | None = None) -> None:
     from pix2pix_tf.ladder import format_criteria, format_ladder, ladder, passed
     from pix2pix_tf.palette import DERIVE, palette_from_arg
     from pix2pix_tf.realism import SCORES_FILE, load_judge
-    from pix2pix_tf.rundir import RunDir
+    from pix2pix_tf.rundir import RunDir, task_config
     from pix2pix_tf.training import train
 
     creating = not RunDir(run_dir).exists()
+    if not creating:
+        task_config(RunDir(run_dir), "judge")  # never train another task's run on
     flags = judge_flags(args, creating)
     if creating:
         palette = derived_palette(flags) if palette_arg == DERIVE else palette_from_arg(palette_arg)

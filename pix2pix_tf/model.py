@@ -20,9 +20,10 @@ class SteppedModel(keras.Model):
     """What the run machinery (checkpoints, callbacks, resume) needs of a training model.
 
     A checkpointed step counter (the learning rate, the data position and the dropout noise are
-    functions of it), the count of non-finite steps in a row for the guard, and completeness before
-    ``fit()``. Subclasses set ``generator`` (the network that is saved, sampled and exported) and
-    ``g_optimizer``, and name the validation metric that ``fit`` reports.
+    functions of it), the count of skipped updates in a row for the guard, completeness before
+    ``fit()``, and losses logged at their global value under any number of replicas. Subclasses set
+    ``generator`` (the network that is saved, sampled and exported) and ``g_optimizer``, and name the
+    validation metric that ``fit`` reports.
     """
 
     VAL_METRIC = "l1"
@@ -45,9 +46,16 @@ class SteppedModel(keras.Model):
     def metrics(self):
         return list(self._trackers.values())
 
-    def _count_step(self, finite: tf.Tensor) -> None:
+    def _count_step(self, skipped: tf.Tensor) -> None:
+        """``skipped``: an update of this step was not applied (``optim.apply_update``, same on every replica)."""
         self.train_steps.assign_add(1)
-        self.nonfinite_streak.assign(tf.where(finite, tf.constant(0, tf.int64), self.nonfinite_streak + 1))
+        self.nonfinite_streak.assign(tf.where(skipped, self.nonfinite_streak + 1, tf.constant(0, tf.int64)))
+
+    def _logged(self, share: tf.Tensor) -> tf.Tensor:
+        """A loss averaged over the global batch (``tf.nn.compute_average_loss``) is, on each replica, that
+        replica's share of it, and Keras averages the replicas' logs: each logs its share times their
+        count, so the log is the global loss on any number of replicas."""
+        return share * tf.distribute.get_strategy().num_replicas_in_sync
 
 
 class Pix2Pix(SteppedModel):
@@ -96,8 +104,8 @@ class Pix2Pix(SteppedModel):
             d_loss = self._average(losses.discriminator_loss(real_logits, fake_logits, self.gan_mode))
             scaled = self.d_optimizer.scale_loss(d_loss)
         variables = self.discriminator.trainable_variables
-        apply_update(self.d_optimizer, tape.gradient(scaled, variables), variables)
-        return d_loss, real_logits, fake_logits
+        skipped = apply_update(self.d_optimizer, tape.gradient(scaled, variables), variables)
+        return d_loss, real_logits, fake_logits, skipped
 
     def _generator_loss(self, fake, target, g_logits):
         g_gan = self._average(losses.adversarial_loss(g_logits, True, self.gan_mode))
@@ -111,14 +119,14 @@ class Pix2Pix(SteppedModel):
             with dropout_noise(self.seed, self.train_steps):
                 fake = self.generator(source, training=True)
             with tape.stop_recording():
-                d_loss, real_logits, fake_logits = self._discriminator_step(
+                d_loss, real_logits, fake_logits, d_skipped = self._discriminator_step(
                     source, target, tf.stop_gradient(fake))
             g_logits = self.discriminator([source, fake], training=True)
             g_loss, g_gan, g_l1 = self._generator_loss(fake, target, g_logits)
             scaled = self.g_optimizer.scale_loss(g_loss)
         variables = self.generator.trainable_variables
-        apply_update(self.g_optimizer, tape.gradient(scaled, variables), variables)
-        return g_loss, g_gan, g_l1, d_loss, real_logits, fake_logits
+        g_skipped = apply_update(self.g_optimizer, tape.gradient(scaled, variables), variables)
+        return g_gan, g_l1, d_loss, real_logits, fake_logits, d_skipped | g_skipped
 
     def _steps_with_shared_d_forward(self, source, target):
         """One forward of D on the fake serves both losses, so G's adversarial gradient comes from D
@@ -137,19 +145,18 @@ class Pix2Pix(SteppedModel):
         g_variables = self.generator.trainable_variables
         d_grads = d_tape.gradient(d_scaled, d_variables)
         g_grads = g_tape.gradient(g_scaled, g_variables)
-        apply_update(self.d_optimizer, d_grads, d_variables)
-        apply_update(self.g_optimizer, g_grads, g_variables)
-        return g_loss, g_gan, g_l1, d_loss, real_logits, fake_logits
+        d_skipped = apply_update(self.d_optimizer, d_grads, d_variables)
+        g_skipped = apply_update(self.g_optimizer, g_grads, g_variables)
+        return g_gan, g_l1, d_loss, real_logits, fake_logits, d_skipped | g_skipped
 
     def train_step(self, data):
         source, target = data
         step = self._steps_with_updated_d if self.d_forward == "recompute" else self._steps_with_shared_d_forward
-        g_loss, g_gan, g_l1, d_loss, real_logits, fake_logits = step(source, target)
-        finite = tf.math.is_finite(g_loss) & tf.math.is_finite(d_loss)
-        self._count_step(finite)
-        self._trackers[SKIPPED].update_state(1.0 - tf.cast(finite, tf.float32))
+        g_gan, g_l1, d_loss, real_logits, fake_logits, skipped = step(source, target)
+        self._count_step(skipped)
+        self._trackers[SKIPPED].update_state(tf.cast(skipped, tf.float32))
         values = {
-            "g_gan": g_gan, "g_l1": g_l1, "d_loss": d_loss,
+            "g_gan": self._logged(g_gan), "g_l1": self._logged(g_l1), "d_loss": self._logged(d_loss),
             "d_real": losses.discriminator_confidence(real_logits, self.gan_mode),
             "d_fake": losses.discriminator_confidence(fake_logits, self.gan_mode),
         }

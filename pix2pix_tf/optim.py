@@ -88,8 +88,10 @@ def make_optimizer(config: Config, policy: str, name: str, step: tf.Variable) ->
     return optimizer
 
 
-def apply_update(optimizer: keras.optimizers.Optimizer, grads: list, variables: list) -> None:
-    """``optimizer.apply``, skipped when any gradient on any replica is not finite.
+def apply_update(optimizer: keras.optimizers.Optimizer, grads: list, variables: list) -> tf.Tensor:
+    """``optimizer.apply``, skipped when any gradient on any replica is not finite; returns whether it was
+    skipped, the same on every replica (what ``skipped`` and ``--max-nonfinite-steps`` count: under
+    float16 an overflow of the scaled gradients is skipped although the loss is finite).
 
     The replicas first agree on that flag: Keras' LossScaleOptimizer checks only the first
     replica's gradients before the all-reduce, so a NaN on another replica would reach the weights.
@@ -109,6 +111,7 @@ def apply_update(optimizer: keras.optimizers.Optimizer, grads: list, variables: 
                 lambda: strategy.extended.call_for_each_replica(update, args=(grads, variables)), skip)
 
     context.merge_call(cross_replica, args=(grads, nonfinite))
+    return nonfinite > 0
 
 
 def _all_finite(grads: list) -> tf.Tensor:

@@ -137,9 +137,8 @@ class Segmenter(SteppedModel):
             loss = tf.nn.compute_average_loss(per_example)
             scaled = self.g_optimizer.scale_loss(loss)
         variables = self.generator.trainable_variables
-        apply_update(self.g_optimizer, tape.gradient(scaled, variables), variables)
-        self._count_step(tf.math.is_finite(loss))
-        self._trackers["loss"].update_state(loss)
+        self._count_step(apply_update(self.g_optimizer, tape.gradient(scaled, variables), variables))
+        self._trackers["loss"].update_state(self._logged(loss))
         self._trackers["pixel_acc"].update_state(tf.reduce_mean(accuracy))
         logs = {name: tracker.result() for name, tracker in self._trackers.items()}
         logs["lr"] = self.g_optimizer.learning_rate

@@ -4,18 +4,23 @@ it out, and how a checkpoint is read back (only our own format; nothing is unpic
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import logging
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
-from pix2pix_tf.config import CONFIG_FILE
+from pix2pix_tf.cli import checkpoint_arg
+from pix2pix_tf.config import CONFIG_FILE, RunSpec, load_config
 from pix2pix_tf.errors import UserError, reason
 
 CHECKPOINT_PREFIX = "ckpt"
+INDEX_FILE = "checkpoint"  # tf.train.CheckpointManager's list of the kept checkpoints
 VAL_SPLITS = ("val", "test")
 
 
@@ -50,6 +55,21 @@ class RunDir:
 
     def exists(self) -> bool:
         return self.config.is_file()
+
+
+# What each task's runs are called, and the command that trains them.
+TASKS = {"pix2pix": ("pix2pix", "python -m pix2pix_tf.fit"), "judge": ("realism judge", "python -m pix2pix_tf.judge")}
+
+
+def task_config(run: RunDir, task: str) -> RunSpec:
+    """The stored spec of a run of ``task``; a run of the other task is refused in one line before
+    anything of it is built, trained or written."""
+    config = load_config(run.root)
+    if config.task != task:
+        (found, made_by), (wanted, needs) = TASKS[config.task], TASKS[task]
+        raise UserError(f"--run-dir {run.root}: a {found} run (made by {made_by}); this needs a {wanted} "
+                        f"run (made by {needs})")
+    return config
 
 
 class RunLock:
@@ -117,21 +137,108 @@ def checkpoint_step(path: str) -> int:
 
 def kept_checkpoints(run: RunDir) -> list[str]:
     """Every checkpoint the run still keeps, oldest first; none is a ``UserError``."""
-    state = tf.train.get_checkpoint_state(str(run.checkpoints))
-    kept = list(state.all_model_checkpoint_paths) if state else []
+    kept = trusted_checkpoints(run)
     if not kept:
         raise UserError(f"{run.checkpoints}: no checkpoint yet; train with "
                         f"`python -m pix2pix_tf.fit --run-dir {run.root}`")
     return kept
 
 
+def trusted_checkpoints(run: RunDir, *, repair: bool = False, say: bool = True) -> list[str]:
+    """The run's checkpoints, oldest first ([] before the first one).
+
+    An index (``checkpoints/checkpoint``) that cannot be trusted, because it is unreadable, missing beside
+    checkpoint files, or names a checkpoint whose files are not all there, is recovered from the complete
+    checkpoints on disk (``say``: in one line; ``repair``: rewritten to list them). With none complete it
+    is a ``UserError`` naming it: a run is never trained again from step 0 over its own checkpoints."""
+    index = run.checkpoints / INDEX_FILE
+    problem = _index_problem(run)
+    if problem is None:
+        return _listed(run) or []
+    found = complete_checkpoints(run)
+    if not found:
+        raise UserError(f"{index}: {problem}, and no complete checkpoint is beside it; put the checkpoint "
+                        f"files back, or move {run.checkpoints} away to train {run.root} again from step 0")
+    if say:
+        print(f"note: {index}: {problem}; using the newest complete checkpoint, {Path(found[-1]).name}",
+              file=sys.stderr)
+    if repair:
+        _rewrite_index(run, found)
+    return found
+
+
+def _rewrite_index(run: RunDir, paths: list[str]) -> None:
+    """The index as ``tf.train.CheckpointManager`` writes it, listing ``paths`` with their files' times,
+    so the manager goes on keeping and deleting them as its own."""
+    times = [Path(f"{path}.index").stat().st_mtime for path in paths]
+    with _tf_warnings_hidden():  # the v1 function's deprecation notice
+        tf.compat.v1.train.update_checkpoint_state(
+            str(run.checkpoints), Path(paths[-1]).name, [Path(path).name for path in paths],
+            all_model_checkpoint_timestamps=times, last_preserved_timestamp=min(times) - 1)
+
+
+def _index_problem(run: RunDir) -> str | None:
+    """Why the checkpoint index cannot be trusted, or None (also when there is neither index nor checkpoint)."""
+    if not (run.checkpoints / INDEX_FILE).exists():  # what a killed first save leaves is no checkpoint
+        return "missing" if complete_checkpoints(run) else None
+    listed = _listed(run)
+    if listed is None:
+        return "unreadable (damaged)"
+    broken = [path for path in listed if not _complete(Path(path))]
+    if broken:
+        return f"names {Path(broken[-1]).name}, whose files are missing or incomplete"
+    return None
+
+
+def _listed(run: RunDir) -> list[str] | None:
+    """The checkpoints the index lists, or None if it cannot be read (TensorFlow's own warnings hidden:
+    the caller says what is wrong in one line)."""
+    try:
+        with _tf_warnings_hidden():
+            state = tf.train.get_checkpoint_state(str(run.checkpoints))
+    except ValueError:  # an index without a latest checkpoint
+        return None
+    if state is None:
+        return None if (run.checkpoints / INDEX_FILE).exists() else []
+    return list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]
+
+
+@contextlib.contextmanager
+def _tf_warnings_hidden():
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def complete_checkpoints(run: RunDir) -> list[str]:
+    """Every checkpoint in the folder whose index and data files are all on disk, oldest first."""
+    steps = sorted(int(step) for path in run.checkpoints.glob(f"{CHECKPOINT_PREFIX}-*.index")
+                   if (step := path.name[len(CHECKPOINT_PREFIX) + 1: -len(".index")]).isdigit())
+    paths = [run.checkpoints / f"{CHECKPOINT_PREFIX}-{step}" for step in steps]
+    return [str(path) for path in paths if _complete(path)]
+
+
+def _complete(prefix: Path) -> bool:
+    """``<prefix>.index`` and all N ``<prefix>.data-K-of-N`` shards are there."""
+    shards = list(prefix.parent.glob(f"{prefix.name}.data-*-of-*"))
+    if not (prefix.parent / f"{prefix.name}.index").is_file() or not shards:
+        return False
+    total = shards[0].name.rsplit("-of-", 1)[1]
+    return total.isdigit() and len(shards) == int(total)
+
+
 def checkpoint_path(run: RunDir, which: str | int = "latest") -> str:
     """Path prefix of a kept checkpoint: 'latest' or a step number."""
+    which = checkpoint_arg(str(which))
     kept = kept_checkpoints(run)
     if which == "latest":
         return kept[-1]
     for path in kept:
-        if checkpoint_step(path) == int(which):
+        if checkpoint_step(path) == which:
             return path
     steps = ", ".join(str(checkpoint_step(p)) for p in kept)
     raise UserError(f"--checkpoint {which}: not kept in {run.checkpoints} (kept steps: {steps})")
@@ -153,10 +260,29 @@ def validation_split(config, root: Path) -> str | None:
 
 def restore(checkpoint: tf.train.Checkpoint, path: str) -> None:
     """Restore and insist that every variable we have was in the file: a checkpoint of another
-    architecture is an error, never a silent partial load."""
+    architecture is an error, never a silent partial load, and says so in one line."""
     try:
         status = checkpoint.restore(path)
         status.assert_existing_objects_matched()
     except (tf.errors.OpError, AssertionError, ValueError, IndexError, OSError) as err:
+        _hide_unrestored_value_warnings()
         raise UserError(f"{path}: checkpoint does not load into this run's networks ({reason(err)})") from None
     status.expect_partial()
+
+
+class _UnrestoredValueWarnings(logging.Filter):
+    """TensorFlow's warnings, one line per value, when the objects of a failed restore are deleted
+    (which may be at exit). A successful restore here never leaves values behind (``expect_partial``)."""
+
+    PREFIXES = ("Detecting that an object or model or tf.train.Checkpoint is being deleted with unrestored",
+                "Value in checkpoint could not be found in the restored object",
+                "An attribute in the restored object could not be found in the checkpoint")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.PREFIXES)
+
+
+def _hide_unrestored_value_warnings() -> None:
+    logger = tf.get_logger()
+    if not any(isinstance(f, _UnrestoredValueWarnings) for f in logger.filters):
+        logger.addFilter(_UnrestoredValueWarnings())

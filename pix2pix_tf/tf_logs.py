@@ -22,10 +22,11 @@ import tempfile
 LEVEL_VARIABLE = "TF_CPP_MIN_LOG_LEVEL"
 VERBOSE_FLAG = "--verbose"
 QUIET_LEVEL = 3
-# absl's C++ line prefix (severity, date, time, thread, file:line]) and the lines that come with it.
+# absl's C++ line prefix (severity, date, time, thread, file:line]) and the lines that come with it; TFLite's
+# own INFO lines (the XNNPACK delegate) and its quantiser's settings line, which it prints unconditionally.
 TF_LOG_LINE = re.compile(r"(?P<severity>[IWEF])\d{4} [\d:.]+\s+\d+ [^\s\]]+:\d+\] "
                          r"|(?P<warning>WARNING: All log messages before absl::InitializeLog\(\) is called)"
-                         r"|(?P<info>To enable the following instructions: )")
+                         r"|(?P<info>To enable the following instructions: |INFO: |fully_quantize: \d)")
 SEVERITIES = "IWEF"  # TF_CPP_MIN_LOG_LEVEL 1 hides I, 2 also W, 3 also E
 
 
@@ -90,26 +91,50 @@ class _QuietLoader(importlib.abc.Loader):
 
 
 @contextlib.contextmanager
+def quiet_native_lines():
+    """For a block whose C++ code writes to stderr outside TensorFlow's logging (the TFLite converter and
+    interpreter): its log lines are shown as the process's level says, as ``quiet_tensorflow`` set it."""
+    try:
+        level = int(os.environ.get(LEVEL_VARIABLE, "0"))
+    except ValueError:
+        level = 0
+    if level <= 0:
+        yield
+        return
+    with _without_tf_log_lines(level):
+        yield
+
+
+@contextlib.contextmanager
 def _without_tf_log_lines(level: int):
-    """File descriptor 2 (what C++ writes to) goes to a temporary file; its lines come back without
-    TensorFlow's log lines below ``level``, also when the block fails."""
+    """TensorFlow's log lines below ``level`` written during the block are dropped, also when it fails."""
+    with native_stderr(lambda line: _shown(line, level)):
+        yield
+
+
+@contextlib.contextmanager
+def native_stderr(keep):
+    """File descriptor 2 (what C and C++ code write to) goes to a temporary file for the block; afterwards
+    the lines ``keep(line)`` accepts are written back, and every line is in the list the block was given
+    (also when it fails)."""
+    lines: list[str] = []
     sys.stderr.flush()
     try:
         saved = os.dup(2)
-    except OSError:  # no stderr to quieten
-        yield
+    except OSError:  # no stderr to capture
+        yield lines
         return
     with tempfile.TemporaryFile() as capture:
         os.dup2(capture.fileno(), 2)
         try:
-            yield
+            yield lines
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
             capture.seek(0)
-            lines = capture.read().decode(errors="replace").splitlines(keepends=True)
-            sys.stderr.write("".join(line for line in lines if _shown(line, level)))
+            lines += capture.read().decode(errors="replace").splitlines(keepends=True)
+            sys.stderr.write("".join(line for line in lines if keep(line)))
             sys.stderr.flush()
 
 

@@ -29,7 +29,7 @@ from pix2pix_tf.config import (
     save_config,
     schedule_fields,
 )
-from pix2pix_tf.errors import UserError
+from pix2pix_tf.errors import UserError, filesystem_failure
 from pix2pix_tf.model import Pix2Pix
 from pix2pix_tf.networks import build_discriminator, build_generator
 from pix2pix_tf.optim import ConstantThenLinearDecay, make_optimizer
@@ -42,6 +42,7 @@ from pix2pix_tf.rundir import (
     data_root,
     restore,
     training_checkpoint,
+    trusted_checkpoints,
     validation_split,
 )
 from pix2pix_tf.strategy import (
@@ -290,8 +291,8 @@ def _check_new_length(run: RunDir, stored: RunSpec, spec: RunSpec, flags: dict) 
     current step on it is the new schedule's: constant to its boundary, then linear to zero at its end."""
     if (stored.constant_steps, stored.decay_steps) == (spec.constant_steps, spec.decay_steps):
         return
-    latest = tf.train.latest_checkpoint(str(run.checkpoints))
-    step = checkpoint_step(latest) if latest else 0
+    kept = trusted_checkpoints(run, say=False)
+    step = checkpoint_step(kept[-1]) if kept else 0
     asked = " ".join(f"{flag_name(name)} {flags[name]}" for name in schedule_fields() if name in flags)
     if spec.total_steps < step:
         raise UserError(f"{asked}: {spec.total_steps} steps in all, but {run.root} is already at step {step}; "
@@ -375,7 +376,8 @@ def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, ta
     print(f"strategy: {describe(strategy)}; precision: {config.precision}; generator depth {config.depth}; "
           f"{config.steps_per_epoch} steps per epoch, {config.total_steps} in all")
     model = build_model(config, strategy) if config.task == "pix2pix" else build_judge_model(config, strategy)
-    latest = tf.train.latest_checkpoint(str(run.checkpoints))
+    kept = trusted_checkpoints(run, repair=target.chief, say=target.chief)
+    latest = kept[-1] if kept else None
     checkpoint = training_checkpoint(model, latest)
     manager = checkpoint_manager(checkpoint, RunDir(target.directory.parent), config.keep_checkpoints)
     if latest:
@@ -396,15 +398,19 @@ def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, ta
     last_val = None
     with stopper:
         last = config.total_steps if stop_at is None else min(stop_at, config.total_steps)
-        for at, initial_epoch, epochs, steps in epoch_segments(start, last, config.steps_per_epoch):
-            history = model.fit(
-                data_lib.training_dataset(prepared.train_pairs, config, start_step=at),
-                initial_epoch=initial_epoch, epochs=epochs, steps_per_epoch=steps,
-                validation_data=val_ds, validation_freq=val_freq, callbacks=callbacks, verbose=verbose,
-                shuffle=False)
-            last_val = history.history.get(f"val_{model.VAL_METRIC}", [last_val])[-1]
-            if stopper.received:
-                break
+        try:
+            for at, initial_epoch, epochs, steps in epoch_segments(start, last, config.steps_per_epoch):
+                history = model.fit(
+                    data_lib.training_dataset(prepared.train_pairs, config, start_step=at),
+                    initial_epoch=initial_epoch, epochs=epochs, steps_per_epoch=steps,
+                    validation_data=val_ds, validation_freq=val_freq, callbacks=callbacks, verbose=verbose,
+                    shuffle=False)
+                last_val = history.history.get(f"val_{model.VAL_METRIC}", [last_val])[-1]
+                if stopper.received:
+                    break
+        except tf.errors.OpError as err:
+            _stop_if_a_data_file_failed(err, run, prepared, model, callbacks)
+            raise
     end = int(model.train_steps.numpy())
     epochs_done, offset = divmod(end, config.steps_per_epoch)
     if val_ds is not None and end > start and (offset or epochs_done % val_freq):
@@ -413,6 +419,21 @@ def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, ta
                    if target.chief and run.samples.is_dir() else None)
     return TrainingSummary(run.root, start, end, time.monotonic() - began, model.VAL_METRIC, first_val, last_val,
                            last_sample, stopper.received)
+
+
+def _stop_if_a_data_file_failed(err: tf.errors.OpError, run: RunDir, prepared: Prepared, model: keras.Model,
+                                callbacks: list) -> None:
+    """A data file that went missing or unreadable while training (``prepare`` checked every one at the
+    start): the step reached is checkpointed and the run stops with one line naming the file. Any other
+    error is left to propagate."""
+    failure = filesystem_failure(err)
+    files = {path for pair in prepared.train_pairs + prepared.val_pairs for path in (pair.a, pair.b)}
+    if failure is None or failure[0] not in files:
+        return
+    step = int(model.train_steps.numpy())
+    next(c for c in callbacks if isinstance(c, PeriodicCheckpoint)).save(step)
+    raise UserError(f"{failure[0]}: {failure[1]} (the data changed while training); checkpoint saved at step "
+                    f"{step}; put the file back, then resume: python -m pix2pix_tf.fit --run-dir {run.root}") from None
 
 
 def training_callbacks(run: RunDir, prepared: Prepared, manager: tf.train.CheckpointManager,

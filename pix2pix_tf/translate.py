@@ -68,8 +68,9 @@ def collect_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]
     return unique, missing, folders
 
 
-def plan_outputs(files: list[Path], out: Path, folders: list[Path]) -> list[Job]:
-    """``OUT/<name>.png`` per input; repeated names get -2, -3, ...; refuses to write over inputs."""
+def plan_outputs(files: list[Path], out: Path, folders: list[Path], overwrite: bool = False) -> list[Job]:
+    """``OUT/<name>.png`` per input; repeated names get -2, -3, ...; refuses to write over inputs, and
+    over any file already there unless ``overwrite``: nothing this run did not write is replaced."""
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a folder")
     resolved_out = _real(out)
@@ -89,15 +90,21 @@ def plan_outputs(files: list[Path], out: Path, folders: list[Path]) -> list[Job]
         if _real(target) in inputs:
             raise UserError(f"--out {out}: would overwrite the input {target}; choose another folder")
         jobs.append(Job(path, target))
+    existing = [job.target.name for job in jobs if job.target.exists() or job.target.is_symlink()]
+    if existing and not overwrite:
+        shown = ", ".join(existing[:5]) + (", ..." if len(existing) > 5 else "")
+        raise UserError(f"--out {out}: {len(existing)} output name(s) already taken ({shown}); pass --overwrite "
+                        "to replace them, or choose another folder")
     return jobs
 
 
 def build_parser() -> argparse.ArgumentParser:
     from pix2pix_tf.translator import DEFAULT_MAX_SIDE, LARGE_MODES, SCALES
 
-    parser = argparse.ArgumentParser(
+    parser = cli.OneLineParser(
         prog="python -m pix2pix_tf.translate", description=__doc__.splitlines()[0],
-        epilog="Outputs are OUT/<input name>.png at the input's exact size; existing files there are replaced. "
+        epilog="Outputs are OUT/<input name>.png at the input's exact size; a file already there is never "
+               "replaced without --overwrite. "
                "Unreadable inputs are reported and skipped; the exit status is 1 if any failed.")
     cli.add_run_dir(parser)
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders of images, or globs")
@@ -112,9 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"largest side the generator runs on in one pass, rounded down to a multiple of "
                              f"2**depth; bounds memory (default: {DEFAULT_MAX_SIDE})")
     parser.add_argument("--scale", choices=SCALES, default="training",
-                        help="training: resize each image by the ratio training resized its data by (load size / "
-                             "the data's native size, stored with the run), translate, resize back; native: "
+                        help="training: resize each image by crop size / the training data's native size (stored "
+                             "with the run), so an image of the data's size runs at the crop size as in evaluate, "
+                             "translate, resize back (an image too small at that scale runs as it is); native: "
                              "translate the pixels as they are (default: training)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace files in --out that have an output's name (inputs are never replaced)")
     parser.add_argument("--quiet", action="store_true", help="no line per image, only notes, failures and the summary")
     cli.add_verbose(parser)
     return parser
@@ -130,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         reasons = "; ".join(f"{text}: {why}" for text, why in missing)
         raise UserError(f"no input images ({reasons})")
     out = Path(args.out)
-    jobs = plan_outputs(files, out, folders)
+    jobs = plan_outputs(files, out, folders, args.overwrite)
     translator = load(args.run_dir, args.checkpoint, inference=args.inference, large=args.large,
                       max_side=args.max_side, scale=args.scale)
     print(f"scale: {translator.scale_description}", flush=True)

@@ -2,9 +2,12 @@
 generator on whole images of any size.
 
 Scale (``scale``): pix2pix learns textures at a fixed pixel scale, and training resizes its data (a
-600 px maps half to 286 px before the crop). By default (``training``) an image is resized by that same
-ratio, load size / the data's native size (stored with the run), translated, and resized back to its
-own size; ``native`` runs the generator on the image's pixels as they are. Shrinking is anti-aliased.
+600 px map to 286 px before a 256 px crop). By default (``training``) an image is resized by the ratio
+crop size / the data's native size (stored with the run), translated, and resized back to its own
+size: an image of the data's native size runs at the training crop size, as the PyTorch reference
+tests and as ``evaluate`` scores, and other sizes keep that scale. An image that would be under the
+minimum side at that scale runs as it is instead of being refused. ``native`` runs the generator on
+the image's pixels as they are. Shrinking is anti-aliased.
 
 An image is reflect-padded to the generator's multiple (2**depth), translated, and cropped back, so
 the output has exactly the input's size. Images with a side over ``--max-side`` are translated in
@@ -70,14 +73,15 @@ def _ramp(size: int, overlap: int, fade_in: bool, fade_out: bool) -> np.ndarray:
 
 
 def training_ratio(config: Config) -> tuple[float, float] | None:
-    """(height, width) factors by which training resized its data before the crop; None if the run does
-    not record its data's native size. ``crop`` and ``none`` use the data as stored: factor 1."""
+    """(height, width) factors that take an image of the data's native size to the training crop size
+    (``evaluate`` and validation resize to it too); None if the run does not record its data's native
+    size. ``crop`` and ``none`` use the data as stored: factor 1."""
     if config.preprocess != "resize_and_crop":
         return 1.0, 1.0
     if config.data_size is None:
         return None
-    (native_h, native_w), (load_h, load_w) = parse_size(config.data_size, "data_size"), config.load_hw
-    return load_h / native_h, load_w / native_w
+    (native_h, native_w), (crop_h, crop_w) = parse_size(config.data_size, "data_size"), config.crop_hw
+    return crop_h / native_h, crop_w / native_w
 
 
 def _factor(ratio: tuple[float, float]) -> str:
@@ -139,17 +143,21 @@ class Translator:
             return ("native (this run does not record its training data's size: it was trained before "
                     "pix2pix_tf stored it)")
         if self.ratio == (1.0, 1.0):
-            return f"{self.scale} (the same here: the run trained on its data at native size)"
-        trained = "training resized its {} data to {}x{}".format(self.config.data_size, *self.config.load_hw)
+            return f"{self.scale} (the same here: the run's data has the training crop size)"
+        trained = "a {} image of the training data runs at the {}x{} crop size".format(
+            self.config.data_size, *self.config.crop_hw)
         if self.scale == "native":
-            return f"native (images as they are; {trained})"
-        return f"training (each image resized by {_factor(self.ratio)}, as {trained}; outputs resized back)"
+            return f"native (images as they are; at the training scale {trained})"
+        return (f"training (each image resized by {_factor(self.ratio)}: {trained}; outputs resized back; "
+                f"an image too small at that scale runs as it is)")
 
     def scaled_size(self, height: int, width: int) -> tuple[int, int]:
-        """The size an image is translated at."""
+        """The size an image is translated at: at the training scale, unless that would take it under
+        the minimum side (then, as with ``native``, as it is)."""
         if self.scale == "native":
             return height, width
-        return max(1, round(height * self.ratio[0])), max(1, round(width * self.ratio[1]))
+        scaled = max(1, round(height * self.ratio[0])), max(1, round(width * self.ratio[1]))
+        return (height, width) if min(scaled) < self.min_side else scaled
 
     def translate(self, image) -> np.ndarray:
         """Translate a path or an array; notes (channel conversions, EXIF orientation, an animation's
@@ -187,9 +195,6 @@ class Translator:
         if scaled_hw == (h, w):
             geometry.check_min_side(h, w, self.multiple)
             return self._at_own_scale(image)
-        geometry.check_min_side(*scaled_hw, self.multiple,
-                              context=f" (the {w}x{h} image at the training scale; --scale native translates it "
-                                      "as it is)")
         return geometry.resize(self._at_own_scale(geometry.resize(image, scaled_hw)), (h, w))
 
     def _at_own_scale(self, image: np.ndarray) -> np.ndarray:

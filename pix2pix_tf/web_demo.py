@@ -22,12 +22,12 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from pix2pix_tf.atomic import publish_dir, staging_dir
 from pix2pix_tf.errors import UserError
 from pix2pix_tf.palette import Palette, palette_from_arg
 
@@ -259,14 +259,13 @@ def copy_runtime(runtime: Path, dest: Path) -> None:
 def write_web_demo(tflite_dir: Path, dest: Path, config, *, variant: str = SMALLEST, palette=None,
                    data: str | None = None, run_name: str = "pix2pix", runtime: Path | None = None) -> Path:
     """Write the demo folder ``dest`` for one of the verified files in ``tflite_dir`` (an export's
-    ``tflite/<version>/``). Staged beside ``dest`` and moved into place, so a failure keeps the old one."""
+    ``tflite/<version>/``). Staged beside ``dest`` and moved into place (``atomic``): the old one stays
+    whole until the new one is complete."""
     variants = tflite_variants(tflite_dir)
     quant = choose_variant(variants, variant)
     model_path, tflite_meta = variants[quant]
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=dest.parent))
-    try:
+    with staging_dir(dest.parent, prefix=f"{TEMP_PREFIX}{os.getpid()}-") as stage:
         for name in PAGE_FILES:
             (stage / name).write_bytes(page_source(name).read_bytes())
         copy_runtime(runtime or runtime_dir(), stage)
@@ -278,12 +277,7 @@ def write_web_demo(tflite_dir: Path, dest: Path, config, *, variant: str = SMALL
             examples.append(f"examples/{index}.png")
         meta = demo_metadata(stage / model_path.name, tflite_meta, run_name, palette, examples)
         (stage / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(stage, dest)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-    return dest
+        return publish_dir(stage, dest)
 
 
 def default_palette(config, label_maps: np.ndarray) -> Palette | None:

@@ -37,3 +37,12 @@ def test_non_empty_destinations_need_overwrite(tmp_path):
     with pytest.raises(UserError, match="--overwrite"):
         check_replaceable(tmp_path / "out", overwrite=False)
     check_replaceable(tmp_path / "out", overwrite=True)
+
+
+def test_two_writers_of_one_file_leave_one_whole_file(tmp_path):
+    path = tmp_path / "cache.json"
+    with replacing(path) as first:
+        first.write_text("first")
+        write_text(path, "second")  # another writer finishes while the first one is still writing
+    assert path.read_text() == "first"
+    assert [p.name for p in tmp_path.iterdir()] == ["cache.json"]

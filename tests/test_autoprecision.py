@@ -1,6 +1,6 @@
-"""--precision auto on bf16 CPUs: measured once per CPU model, TensorFlow version and network shape,
-reused from the cache, measured again when any of those changes or the cache is damaged, and never
-the slower of the two."""
+"""--precision auto on bf16 CPUs: measured once per CPU model, core count, versions and step settings,
+reused from the cache, measured again when any of those changes or the cache is damaged in any way,
+never the slower of the two, and bfloat16 only when it is clearly faster."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import tensorflow as tf
 
 from pix2pix_tf import autoprecision
 
-NETWORK = SimpleNamespace(image_size="32", batch_size=1, input_nc=3, output_nc=3, ngf=8, ndf=8, d_layers=3,
-                          norm="batch", depth=5)
+NETWORK = SimpleNamespace(task="pix2pix", d_forward="reuse", image_size="32", batch_size=1, input_nc=3, output_nc=3,
+                          ngf=8, ndf=8, d_layers=3, norm="batch", depth=5, palette=None)
 
 
 class FakeTimer:
@@ -64,6 +64,31 @@ def test_another_cpu_tf_version_or_network_measures_again(cache, monkeypatch):
     assert len(json.loads(cache.read_text())["entries"]) == 4
 
 
+@pytest.mark.parametrize("change", [{"d_forward": "recompute"}, {"task": "judge"},
+                                    {"task": "judge", "palette": {"colors": [[0, 0, 0]] * 5}}, "cores", "version"])
+def test_whatever_changes_a_steps_cost_measures_again(cache, monkeypatch, change):
+    import pix2pix_tf
+
+    judge = {"task": "judge", "palette": {"colors": [[0, 0, 0]] * 3}}
+    base = SimpleNamespace(**{**vars(NETWORK), **(judge if "palette" in str(change) else {})})
+    timer = FakeTimer(0.3, 0.2)
+    autoprecision.measured_choice(base, log=print, measure_fn=timer)
+    if change == "cores":
+        monkeypatch.setattr(autoprecision, "cpu_cores", lambda: 999)
+    elif change == "version":
+        monkeypatch.setattr(pix2pix_tf, "__version__", "99.0")
+    else:
+        base = SimpleNamespace(**{**vars(base), **change})
+    autoprecision.measured_choice(base, log=print, measure_fn=timer)
+    assert timer.calls == 2
+
+
+@pytest.mark.parametrize("float32, bfloat16, choice", [(0.30, 0.28, "float32"), (0.30, 0.27, "mixed_bfloat16")])
+def test_bfloat16_is_kept_only_when_clearly_faster(cache, float32, bfloat16, choice):
+    assert autoprecision.BFLOAT16_MARGIN == 0.10
+    assert autoprecision.measured_choice(NETWORK, log=print, measure_fn=FakeTimer(float32, bfloat16)) == choice
+
+
 def test_remeasure_ignores_the_cached_choice(cache):
     autoprecision.measured_choice(NETWORK, log=print, measure_fn=FakeTimer(0.3, 0.2))
     faster_now = FakeTimer(0.1, 0.2)
@@ -72,9 +97,14 @@ def test_remeasure_ignores_the_cached_choice(cache):
     assert autoprecision.measured_choice(NETWORK, log=print, measure_fn=FakeTimer(9, 9)) == "float32"
 
 
-@pytest.mark.parametrize("contents", ["{not json", json.dumps({"format": "other", "entries": {}}),
-                                      json.dumps({"format": autoprecision.CACHE_FORMAT, "version": 1,
-                                                  "entries": {"k": {"choice": "float64"}}})])
+def ours(entries) -> str:
+    return json.dumps({"format": autoprecision.CACHE_FORMAT, "version": 1, "entries": entries})
+
+
+@pytest.mark.parametrize("contents", ["{not json", json.dumps({"format": "other", "entries": {}}), "[1, 2]",
+                                      '"a string"', "null", ours({"k": {"choice": "float64"}}), ours([]),
+                                      ours({"k": {"choice": "float32"}}), ours({"k": {"choice": "float32",
+                                                                                      "seconds": {"float32": "x"}}})])
 def test_a_damaged_cache_is_not_trusted(cache, contents):
     cache.write_text(contents)
     lines = []

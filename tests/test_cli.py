@@ -71,3 +71,24 @@ def test_run_cli_turns_a_filesystem_failure_into_one_line_naming_the_path(capsys
 
     with pytest.raises(tf.errors.InvalidArgumentError):  # not the filesystem: a bug keeps its traceback
         cli.run_cli(bug)
+
+
+def test_sigterm_unwinds_through_every_finally_and_is_one_line(tmp_path, capsys):
+    import os
+    import signal
+    import time
+
+    from pix2pix_tf.atomic import staging_dir
+
+    def main():
+        with staging_dir(tmp_path, ".tmp-work-"):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(30)
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as stopped:
+        cli.run_cli(main)
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert capsys.readouterr().err == "terminated (SIGTERM); nothing half-written was kept\n"
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) == before

@@ -193,7 +193,7 @@ def commands(finished_run, tmp_path):
         "translate": ("pix2pix_tf.translate", "--run-dir", str(finished_run), str(image), "--out",
                       str(tmp_path / "translated")),
         "export": ("pix2pix_tf.export", "--run-dir", str(finished_run), "--out", str(tmp_path / "export"),
-                   "--formats", "saved_model", "--verify-images", "1"),
+                   "--tflite-quant", "int8", "--verify-images", "1", "--calibration-images", "1"),
     }
 
 
@@ -205,6 +205,8 @@ def test_commands_keep_tensorflow_log_lines_quiet(commands, name):
                             env={**env, "PYTHONPATH": str(REPO)}, cwd=REPO)
     assert result.returncode == 0, result.stderr[-3000:]
     assert tf_log_lines(result.stderr) == []
+    if name == "export":  # TFLite's converter and interpreter print beside TensorFlow's logging
+        assert result.stderr == "", result.stderr[-3000:]
 
 
 def test_verbose_shows_tensorflow_log_lines(commands):
@@ -264,3 +266,55 @@ def test_shrinking_a_run_below_its_current_step_is_refused(finished_run, tmp_pat
     result = run_fit("--run-dir", str(run), "--steps", "3", "--quiet")
     assert_one_line(result, f"--steps 3: 3 steps in all, but {run} is already at step 4")
     assert (run / "config.json").read_text() == before and latest_step(run) == 4
+
+
+# ------------------------------------------------------------------ a run of one task given to the other
+
+def as_judge_run(run) -> None:
+    """Turn a pix2pix run directory into what a judge run's config says (tests only)."""
+    path = run / "config.json"
+    stored = json.loads(path.read_text())
+    stored["config"].update(task="judge", palette={"names": ["a", "b"], "colors": [[0, 0, 0], [255, 255, 255]]})
+    path.write_text(json.dumps(stored))
+
+
+def test_judge_refuses_an_existing_pix2pix_run_before_touching_it(finished_run, tmp_path):
+    run = copy_of(finished_run, tmp_path)
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in (run / "checkpoints").iterdir())
+    result = run_command("pix2pix_tf.judge", "--run-dir", str(run), "--quiet")
+    assert_one_line(result, f"--run-dir {run}: a pix2pix run (made by python -m pix2pix_tf.fit); "
+                            "this needs a realism judge run")
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in (run / "checkpoints").iterdir()) == before
+
+
+def test_a_judge_run_given_to_translate_or_load_is_named_as_such(finished_run, tmp_path):
+    import pix2pix_tf
+    from pix2pix_tf.errors import UserError
+
+    run = copy_of(finished_run, tmp_path)
+    as_judge_run(run)
+    with pytest.raises(UserError, match="a realism judge run .made by python -m pix2pix_tf.judge."):
+        pix2pix_tf.load(run)
+    (tmp_path / "in.png").write_bytes(next((finished_run.parent / "data" / "test").iterdir()).read_bytes())
+    result = run_command("pix2pix_tf.translate", "--run-dir", str(run), str(tmp_path / "in.png"),
+                         "--out", str(tmp_path / "out"))
+    assert_one_line(result, "a realism judge run")
+    assert "WARNING" not in result.stderr
+
+
+def test_a_checkpoint_of_another_architecture_is_one_line_without_warnings(finished_run, tmp_path):
+    run = copy_of(finished_run, tmp_path)
+    (run / "config.json").write_text((run / "config.json").read_text().replace('"ngf": 8', '"ngf": 16'))
+    (tmp_path / "in.png").write_bytes(next((finished_run.parent / "data" / "test").iterdir()).read_bytes())
+    result = run_command("pix2pix_tf.translate", "--run-dir", str(run), str(tmp_path / "in.png"),
+                         "--out", str(tmp_path / "out"))
+    assert_one_line(result, "ckpt-4: checkpoint does not load into this run's networks")
+    assert result.stderr.count("\n") == 1, result.stderr[-3000:]
+
+
+def test_load_with_a_checkpoint_that_is_not_a_step_is_one_line(finished_run):
+    import pix2pix_tf
+    from pix2pix_tf.errors import UserError
+
+    with pytest.raises(UserError, match="--checkpoint 'abc': expected 'latest' or a step number"):
+        pix2pix_tf.load(finished_run, checkpoint="abc")

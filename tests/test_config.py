@@ -100,3 +100,11 @@ def test_stored_values_are_checked_by_type_and_range(tmp_path, key, value, messa
     path.write_text(json.dumps(stored))
     with pytest.raises(UserError, match=f"^{path}: {message}"):
         load_config(tmp_path)
+
+
+def test_a_relative_data_folder_is_stored_as_an_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run_dir, flags, _ = parse_flags(["--data", "d1/../d1"])
+    assert flags["data"] == str(tmp_path / "d1") and run_dir.name == "d1"
+    assert parse_flags([])[1].get("data") is None
+    assert parse_flags(["--data", "builtin"])[1]["data"] == "builtin"

@@ -149,3 +149,71 @@ def test_image_sizes_the_generator_cannot_take(size):
 def test_depth_follows_the_image_size():
     assert [generator_depth((s, s)) for s in (256, 128, 64)] == [8, 7, 6]
     assert generator_depth((256, 512)) == 8
+
+
+def test_two_files_with_one_name_in_a_or_b_are_listed_as_ambiguous(tmp_path):
+    a, b = pair_arrays(0, 32)
+    save_image(a, tmp_path / "train" / "A" / "1.jpg")
+    save_image(255 - a, tmp_path / "train" / "A" / "1.png")
+    save_image(b, tmp_path / "train" / "B" / "1.jpg")
+    with pytest.raises(UserError, match=r"train/A: 1 name\(s\) with more than one file, so which one pairs is "
+                                        r"ambiguous \(1.jpg and 1.png\)"):
+        data_lib.list_pairs(tmp_path, "train")
+
+
+def corrupt_jpeg(path) -> bytes:
+    """A JPEG with bytes overwritten mid-stream: libjpeg warns "Corrupt JPEG data" and still decodes it."""
+    import io
+
+    from PIL import Image
+
+    a, b = pair_arrays(3, 32)
+    noise = np.random.default_rng(0).integers(0, 255, (32, 64, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(np.concatenate([a, b], axis=1) // 2 + noise // 2).save(buffer, "JPEG", quality=90)
+    data = bytearray(buffer.getvalue())
+    data[len(data) // 2: len(data) // 2 + 4] = b"\xff\xd3\x00\x00"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_corrupt_jpeg_that_still_decodes_is_reported_as_damaged_by_name(tmp_path, capsys):
+    from pix2pix_tf.images import ImageError, read_image
+
+    write_paired(tmp_path, count=2)
+    bad = corrupt_jpeg(tmp_path / "train" / "3.jpg")
+    with pytest.raises(UserError, match=r"1 of 3 train pairs are unusable; first: .*3.jpg: damaged JPEG data"):
+        check(tmp_path)
+    assert f"bad train pair: {bad}: damaged JPEG data" in capsys.readouterr().err
+    with pytest.raises(ImageError, match="damaged JPEG data .the decoder reports \"Corrupt JPEG data"):
+        read_image(bad)
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A valid 1x1 PNG whose header claims ``width`` x ``height``: a decompression bomb."""
+    import io
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(buffer, "PNG")
+    data = bytearray(buffer.getvalue())
+    ihdr = bytes(data[12:16]) + struct.pack(">II", width, height) + bytes(data[24:29])
+    data[12:33] = ihdr + struct.pack(">I", zlib.crc32(ihdr))
+    return bytes(data)
+
+
+def test_a_header_bomb_in_the_data_is_reported_not_a_traceback(tmp_path, capsys):
+    write_paired(tmp_path, count=2)
+    (tmp_path / "train" / "3.png").write_bytes(png_claiming(24000, 12000))
+    with pytest.raises(UserError, match=r"1 of 3 train pairs are unusable; first: .*3.png: .*megapixel limit"):
+        check(tmp_path)
+
+
+def test_data_that_names_a_file_says_so(tmp_path):
+    (tmp_path / "data.zip").write_bytes(b"zip")
+    with pytest.raises(UserError, match=r"--data .*data.zip: a file, not a folder of split folders"):
+        data_lib.list_pairs(tmp_path / "data.zip", "train")

@@ -64,8 +64,9 @@ def compare_replicas(norm: str, sync: str, global_batch: int, steps: int) -> dic
     replicated.generator.set_weights(single.generator.get_weights())
     replicated.discriminator.set_weights(single.discriminator.get_weights())
     initial = [w.copy() for w in single.generator.get_weights() + single.discriminator.get_weights()]
-    for model in (single, replicated):
-        model.fit(dataset(), epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
+    histories = [model.fit(dataset(), epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False).history
+                 for model in (single, replicated)]
+    logged = {name: [history[name][-1] for history in histories] for name in ("g_gan", "g_l1", "d_loss", "d_real")}
 
     def weights(model):
         return model.generator.get_weights() + model.discriminator.get_weights()
@@ -83,8 +84,10 @@ def compare_replicas(norm: str, sync: str, global_batch: int, steps: int) -> dic
     before = weights(replicated)
     poisoned = targets[:global_batch].copy()
     poisoned[-1, 0, 0, 0] = np.nan
-    replicated.fit(tf.data.Dataset.from_tensors((sources[:global_batch], poisoned)), epochs=1, verbose=0, shuffle=False)
+    poisoned_logs = replicated.fit(tf.data.Dataset.from_tensors((sources[:global_batch], poisoned)), epochs=1,
+                                   verbose=0, shuffle=False).history
     skipped = all(np.array_equal(a, b) for a, b in zip(before, weights(replicated)))
+    counted = {"skipped": poisoned_logs["skipped"][-1], "streak": int(replicated.nonfinite_streak.numpy())}
     masks = {name: dropout_masks(model, global_batch, config.seed)
              for name, model in (("single", single), ("replicated", replicated))}
     half = global_batch // 2
@@ -92,7 +95,8 @@ def compare_replicas(norm: str, sync: str, global_batch: int, steps: int) -> dic
             "masks_equal_single": bool(np.array_equal(masks["single"], masks["replicated"])),
             "replica_masks_differ": bool(not np.array_equal(masks["replicated"][:half],
                                                            masks["replicated"][half:2 * half])),
-            "synchronized": use_sync_batch_norm(sync, norm, 2), **counters}
+            "synchronized": use_sync_batch_norm(sync, norm, 2), "logged": logged, "poisoned_counted": counted,
+            **counters}
 
 
 def float16_poisoned_step() -> dict:
@@ -118,10 +122,11 @@ def float16_poisoned_step() -> dict:
     poisoned = targets.copy()
     poisoned[-1, 0, 0, 0] = np.nan
     before = model.generator.get_weights() + model.discriminator.get_weights()
-    model.fit(tf.data.Dataset.from_tensors((sources, poisoned)), epochs=1, verbose=0, shuffle=False)
+    logs = model.fit(tf.data.Dataset.from_tensors((sources, poisoned)), epochs=1, verbose=0, shuffle=False).history
     after = model.generator.get_weights() + model.discriminator.get_weights()
     return {"unchanged": all(np.array_equal(a, b) for a, b in zip(before, after)),
-            "scales": [float(o.dynamic_scale.numpy()) for o in (model.g_optimizer, model.d_optimizer)]}
+            "scales": [float(o.dynamic_scale.numpy()) for o in (model.g_optimizer, model.d_optimizer)],
+            "skipped": logs["skipped"][-1], "streak": int(model.nonfinite_streak.numpy())}
 
 
 def dropout_masks(model, global_batch: int, seed: int):
@@ -186,6 +191,13 @@ def test_replicas_draw_their_own_rows_of_the_single_device_dropout_mask(comparis
 def test_a_step_non_finite_on_one_replica_is_skipped_on_all(comparisons):
     for result in comparisons.values():
         assert result["poisoned_step_skipped"], result
+        assert result["poisoned_counted"] == {"skipped": 1.0, "streak": 1}, result  # the NaN was on replica 2
+
+
+@pytest.mark.parametrize("norm, sync", CASES[:2])
+def test_two_replicas_log_the_losses_one_device_logs(comparisons, norm, sync):
+    for name, (single, replicated) in comparisons[(norm, sync)]["logged"].items():
+        assert replicated == pytest.approx(single, rel=1e-4), name
 
 
 def test_float16_step_non_finite_on_one_replica_is_skipped_on_all_and_halves_the_scale():
@@ -193,7 +205,7 @@ def test_float16_step_non_finite_on_one_replica_is_skipped_on_all_and_halves_the
                              env=_env(), cwd=REPO, timeout=TIMEOUT, check=False)
     assert process.returncode == 0, process.stderr[-3000:]
     result = json.loads(process.stdout.strip().splitlines()[-1])
-    assert result == {"unchanged": True, "scales": [2.0 ** 14, 2.0 ** 14]}, result
+    assert result == {"unchanged": True, "scales": [2.0 ** 14, 2.0 ** 14], "skipped": 1.0, "streak": 1}, result
 
 
 def test_unsynchronised_batch_norm_differs_and_warns(comparisons):

@@ -22,7 +22,7 @@ from pix2pix_tf.errors import UserError
 from pix2pix_tf.training import prepare
 from pix2pix_tf.translator import ImageError, load
 
-NATIVE = 96  # the data's native size; the tiny runs train at 32 (resized to 36 before the crop)
+NATIVE = 96  # the data's native size; the tiny runs train on 32 px crops (resized to 36 before the crop)
 INTERNALS = re.compile(r"\{\{|\[Op:|<[\w.]+ object at 0x|0x[0-9a-f]{6,}|function_node|/job:localhost")
 
 
@@ -73,16 +73,22 @@ def test_translate_defaults_to_the_training_pixel_scale(scaled_run):
     seen = recording(model)
     output = model.translate(stripes(NATIVE, NATIVE))
     assert output.shape == (NATIVE, NATIVE, 3)
-    # 96 px at the training scale 36/96 is 36 px, padded to the generator's multiple of 32: 64.
-    assert [batch.shape for batch in seen] == [(1, 64, 64, 3)]
+    # An image of the data's native size runs at the training crop size, as evaluate scores it: 32 px.
+    assert [batch.shape for batch in seen] == [(1, 32, 32, 3)]
+    # Other sizes keep that scale (1/3): 192x96 runs at 64x32.
+    assert model.translate(stripes(2 * NATIVE, NATIVE)).shape == (2 * NATIVE, NATIVE, 3)
+    assert seen[-1].shape == (1, 64, 32, 3)
 
     native = load(scaled_run, scale="native")
     seen = recording(native)
     assert native.translate(stripes(NATIVE, NATIVE)).shape == (NATIVE, NATIVE, 3)
     assert [batch.shape for batch in seen] == [(1, NATIVE, NATIVE, 3)]
-    with pytest.raises(ImageError, match=r"15x15 \(WxH\) \(the 40x40 image at the training scale; --scale native"):
-        model.translate(stripes(40, 40))
-    assert native.translate(stripes(40, 40)).shape == (40, 40, 3)
+    # 40 px would be 13 px at the training scale, under the minimum side of 16: it runs as it is, not refused.
+    seen = recording(model)
+    assert model.translate(stripes(40, 40)).shape == (40, 40, 3)
+    assert [batch.shape for batch in seen] == [(1, 64, 64, 3)]
+    with pytest.raises(ImageError, match=r"15x15 \(WxH\) is too small"):
+        model.translate(stripes(15, 15))
     with pytest.raises(ValueError, match="scale must be one of"):
         load(scaled_run, scale="huge")
 
@@ -106,9 +112,10 @@ def test_translate_command_says_which_scale_it_used(tmp_path, scaled_run):
     assert result.returncode == 0, result.stderr
     assert "scale: native" in result.stdout
     result = run_module("pix2pix_tf.translate", "--run-dir", str(scaled_run), str(source), "--out",
-                        str(tmp_path / "out"))
+                        str(tmp_path / "out"), "--overwrite")
     assert result.returncode == 0, result.stderr
-    assert re.search(r"scale: training \(each image resized by 0\.375, ", result.stdout), result.stdout
+    assert re.search(r"scale: training \(each image resized by 0\.333: a 96x96 image of the training data runs at "
+                     r"the 32x32 crop size", result.stdout), result.stdout
     assert Image.open(tmp_path / "out" / "a.png").size == (NATIVE, NATIVE)
 
 

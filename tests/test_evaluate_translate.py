@@ -116,6 +116,17 @@ def test_out_folder_that_would_overwrite_inputs_is_refused(tmp_path):
     assert [j.target.name for j in jobs] == ["x.png", "x-2.png"]
 
 
+def test_an_output_never_replaces_a_file_it_did_not_write_without_overwrite(tmp_path):
+    photos = tmp_path / "photos"
+    label = save_image(noise(40, 40, 3), photos / "label.png")
+    webp = photos / "label.webp"
+    Image.fromarray(noise(40, 40, 3)).save(webp)
+    with pytest.raises(UserError, match=r"--out .*photos: 1 output name\(s\) already taken \(label.png\); "
+                                        "pass --overwrite"):
+        plan_outputs([webp], photos, folders=[])
+    assert [j.target for j in plan_outputs([webp], photos, folders=[], overwrite=True)] == [label]
+
+
 # --------------------------------------------------------------------------- translate (command line)
 
 
@@ -272,3 +283,39 @@ def test_hostile_files_translate_or_are_refused_one_by_one(tmp_path, rgb_run):
         assert isinstance(outcomes[name], str), (name, outcomes[name])
     assert "megapixel limit" in outcomes["bomb.png"]
     print("\n".join(f"{name}: {outcome}" for name, outcome in outcomes.items()))
+
+
+def test_a_split_given_with_a_slash_names_the_same_results(tmp_path, data):
+    run_dir = tmp_path / "run"
+    make_run(run_dir, data, steps=(4,))
+    summary = ev.evaluate_run(run_dir, split="test/", page=False)
+    assert Path(summary.out_dir) == run_dir / "eval" / "test-step4"
+    ev.evaluate_all_checkpoints(run_dir, split="test/", page=False)
+    assert (run_dir / "eval" / "test-checkpoints.json").is_file()
+
+
+@pytest.mark.parametrize("array, message", [
+    (np.where(np.arange(64).reshape(8, 8, 1) % 2, np.nan, 0.5).astype(np.float32),
+     r"32 of 64 values are NaN or infinite"),
+    (np.full((8, 8, 1), np.nan, np.float32), r"64 of 64 values are NaN or infinite"),
+    (np.full((8, 8, 1), 1.5, np.float32), r"range found: 1.5 to 1.5"),
+])
+def test_float_arrays_with_nan_or_out_of_range_values_say_what_was_found(rgb_run, array, message):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NumPy "All-NaN slice" warning
+        with pytest.raises(ValueError, match=message):
+            load(rgb_run).translate(array)
+
+
+def test_an_empty_array_is_described_as_it_is(rgb_run):
+    with pytest.raises(ImageError, match=r"^0x0 \(WxH\) is too small"):
+        load(rgb_run).translate(np.zeros((0, 0, 3), np.uint8))
+
+
+def test_translate_flag_mistakes_are_one_line(tmp_path, rgb_run):
+    result = run_module("pix2pix_tf.translate", "--run-dir", str(rgb_run), "x.png", "--out", str(tmp_path),
+                        "--large", "bogus")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "--large: invalid choice: 'bogus'" in error_line(result)

@@ -555,3 +555,21 @@ def test_generator_keras_fine_tunes_and_nests_in_another_model(det_export, input
     image = keras.Input((HEIGHT, WIDTH, 3))
     wrapped = keras.Model(image, keras.layers.Rescaling(0.5, offset=0.5)(generator(image)))
     assert wrapped(inputs[:1]).shape == (1, HEIGHT, WIDTH, 3)
+
+
+def test_sigterm_during_export_is_one_line_and_leaves_no_temporary_folder(run_dir, tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen([sys.executable, "-m", "pix2pix_tf.export", "--run-dir", str(run_dir), "--out",
+                                str(out)], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not list(out.glob(".tmp-export-*/saved_model")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, err[-3000:]
+    assert err.strip().splitlines() == ["terminated (SIGTERM); nothing half-written was kept"]
+    assert list(out.iterdir()) == []

@@ -7,9 +7,13 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
-from conftest import REPO, TINY_FLAGS, error_line, latest_step, run_fit
+import pytest
+from conftest import REPO, TINY_FLAGS, error_line, latest_step, make_run, run_fit
+
+from pix2pix_tf.errors import UserError
 
 
 def shorten_run(run, total: int) -> None:
@@ -126,3 +130,68 @@ def test_losses_that_stay_non_finite_stop_the_run_without_nan_weights(tiny_data,
         value = reader.get_tensor(name)
         if hasattr(value, "dtype") and value.dtype.kind == "f":
             assert np.all(np.isfinite(value)), name
+
+
+def test_a_damaged_checkpoint_index_resumes_from_the_newest_complete_checkpoint(tiny_data, tmp_path):
+    run = tmp_path / "run"
+    assert run_fit("--data", str(tiny_data), "--run-dir", str(run), "--steps", "4", "--save-every", "2",
+                   *TINY_FLAGS).returncode == 0
+    (run / "checkpoints" / "checkpoint").write_text("garbage {{{ ::\n")
+    result = run_fit("--run-dir", str(run), "--steps", "6", "--quiet")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "checkpoint: unreadable (damaged); using the newest complete checkpoint, ckpt-4" in result.stderr
+    assert f"resuming {run} at step 4 of 6" in result.stdout
+    assert "WARNING" not in result.stderr
+    assert latest_step(run) == 6
+
+
+@pytest.mark.parametrize("index", ["", 'model_checkpoint_path: "ckpt-9"\n', None])
+def test_an_untrusted_index_recovers_the_complete_checkpoints_on_disk(tiny_data, tmp_path, capsys, index):
+    from pix2pix_tf.rundir import RunDir, kept_checkpoints, trusted_checkpoints
+
+    make_run(tmp_path / "run", tiny_data, steps=(1, 2, 3))
+    run = RunDir(tmp_path / "run")
+    (run.checkpoints / "ckpt-3.index").unlink()  # incomplete: not a candidate
+    if index is None:
+        (run.checkpoints / "checkpoint").unlink()
+    else:
+        (run.checkpoints / "checkpoint").write_text(index)
+    assert [Path(p).name for p in kept_checkpoints(run)] == ["ckpt-1", "ckpt-2"]
+    assert "using the newest complete checkpoint, ckpt-2" in capsys.readouterr().err
+    trusted_checkpoints(run, repair=True)
+    assert [Path(p).name for p in trusted_checkpoints(run, say=False)] == ["ckpt-1", "ckpt-2"]
+    assert capsys.readouterr().err.count("note:") == 1  # the repaired index is trusted again
+
+
+def test_an_untrusted_index_without_a_complete_checkpoint_is_refused_naming_it(tiny_data, tmp_path):
+    from pix2pix_tf.rundir import RunDir, trusted_checkpoints
+
+    make_run(tmp_path / "run", tiny_data, steps=(1,))
+    run = RunDir(tmp_path / "run")
+    next(run.checkpoints.glob("ckpt-1.data-*")).unlink()
+    with pytest.raises(UserError, match=r"checkpoints/checkpoint: names ckpt-1, whose files are missing"):
+        trusted_checkpoints(run)
+    result = run_fit("--run-dir", str(run.root), "--quiet")
+    assert result.returncode == 2 and "no complete checkpoint is beside it" in error_line(result)
+    assert not list(run.checkpoints.glob("ckpt-*.data-*"))  # nothing trained from step 0
+
+
+def test_a_data_file_deleted_while_training_is_named_checkpointed_and_stops(tiny_data, tmp_path):
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen([sys.executable, "-m", "pix2pix_tf.fit", "--data", str(tiny_data), "--run-dir",
+                                str(run), "--steps", "5000", "--save-every", "3", *TINY_FLAGS],
+                               env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while latest_step(run) < 3 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    gone = tiny_data / "train" / "3.png"
+    gone.unlink()
+    _, err = process.communicate(timeout=240)
+    assert process.returncode == 2, err[-3000:]
+    assert "Traceback" not in err
+    step = latest_step(run)
+    assert err.splitlines()[-1] == (f"error: {gone}: No such file or directory (the data changed while training); "
+                                    f"checkpoint saved at step {step}; put the file back, then resume: "
+                                    f"python -m pix2pix_tf.fit --run-dir {run}")
+    assert 3 <= step < 5000

@@ -38,6 +38,7 @@ def test_bad_data_gives_one_line_and_leaves_no_run_directory(tmp_path):
     result = run_fit("--data", str(data), "--run-dir", str(run), *TINY_FLAGS)
     assert result.returncode == 2
     assert "broken.jpg" in error_line(result) and "Traceback" not in result.stderr
+    assert "marker" not in result.stderr  # libjpeg's own words for it ("Unsupported marker type 0x20")
     assert not run.exists()
 
 

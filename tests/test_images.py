@@ -86,3 +86,17 @@ def test_channel_matching_reports_each_conversion():
 
 def test_one_list_of_suffixes_with_the_graph_decodable_ones_inside():
     assert set(images.GRAPH_IMAGE_SUFFIXES) < set(images.IMAGE_SUFFIXES)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "BMP", "GIF", "WEBP"])
+def test_every_format_decodes_8_bit_levels_on_one_scale(fmt, tmp_path):
+    """White is 1.0 whatever the format: the same picture as a JPEG, a PNG or an array is the same input."""
+    levels = np.repeat(np.repeat(np.array([[0, 1, 128, 254, 255]], np.uint8), 8, axis=0), 8, axis=1)
+    rgb = np.repeat(levels[..., None], 3, axis=-1)  # flat 8x8 blocks: lossless even as a quality-100 JPEG
+    path = tmp_path / f"levels.{fmt.lower()}"
+    Image.fromarray(rgb).save(path, fmt, **({"quality": 100, "subsampling": 0} if fmt == "JPEG" else
+                                            {"lossless": True} if fmt == "WEBP" else {}))
+    expected = images.as_unit_float(rgb)[0]
+    np.testing.assert_array_equal(images.read_image(path).pixels, expected)
+    if fmt != "WEBP":  # the graph decoder's formats
+        np.testing.assert_array_equal(images.decode_tf(path.read_bytes()).numpy(), expected)

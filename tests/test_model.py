@@ -97,6 +97,19 @@ def test_non_finite_steps_are_skipped_and_counted():
     assert int(model.nonfinite_streak.numpy()) == 0
 
 
+def test_a_float16_overflow_with_finite_losses_is_a_skipped_update_and_counted():
+    model = tiny_model("mixed_float16")
+    source, target = fixed_batch()
+    weights = trainable_state(model)
+    for optimizer in (model.g_optimizer, model.d_optimizer):
+        optimizer.dynamic_scale.assign(2.0 ** 100)  # the scaled gradients overflow float16; the losses do not
+    logs = model.train_step((tf.constant(source), tf.constant(target)))
+    assert np.isfinite(float(logs["g_l1"])) and np.isfinite(float(logs["d_loss"]))
+    assert float(logs["skipped"]) == 1.0 and int(model.nonfinite_streak.numpy()) == 1
+    for old, new in zip(weights, trainable_state(model)):
+        np.testing.assert_array_equal(old, new)
+
+
 @pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
 def test_skipped_steps_leave_the_optimiser_state_untouched(policy):
     """No loss scale to drift: outside float16 a skipped step changes no optimiser variable, so

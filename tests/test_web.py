@@ -276,6 +276,37 @@ def test_missing_runtime_says_where_it_looked_and_how_to_install(tmp_path, monke
     message = str(err.value)
     assert "\n" not in message and "checkout" in message and str(tmp_path / "cache") in message
     assert web_demo.INSTALL_COMMAND in message and "--litert-js DIR" in message
+def fake_tflite(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "m_float32.tflite").write_bytes(b"model")
+    meta = {"quantization": "float32", "step": 3, "height": SIZE, "width": SIZE, "input_channels": 3,
+            "output_channels": 3, "direction": "AtoB", "inference_mode": "deterministic",
+            "inference_mode_meaning": "", "checkpoint": "ckpt-3", "signature": "generate",
+            "input": {"name": "image"}, "output": {"name": "image"}}
+    (folder / "m_float32.json").write_text(json.dumps(meta))
+    return folder
+
+
+def test_the_demo_folder_is_replaced_whole_or_not_at_all_with_a_plain_folder_mode(tmp_path):
+    from conftest import make_run
+
+    data = write_paired(tmp_path / "data", count=2, size=SIZE)
+    make_run(tmp_path / "run", data, steps=(3,))
+    config, runtime, tflite = load_config(tmp_path / "run"), fake_runtime(tmp_path / "rt"), fake_tflite(tmp_path / "t")
+    dest = tmp_path / "out" / "web"
+    dest.mkdir(parents=True)
+    (dest / "old.txt").write_text("the demo before")
+    with pytest.raises(UserError, match="the run's data is not there"):
+        web_demo.write_web_demo(tflite, dest, config, data=str(tmp_path / "gone"), runtime=runtime)
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["web"] and (dest / "old.txt").is_file()
+    mask = os.umask(0o022)
+    try:
+        web_demo.write_web_demo(tflite, dest, config, runtime=runtime)
+    finally:
+        os.umask(mask)
+    assert not (dest / "old.txt").exists() and (dest / "demo.json").is_file()
+    assert dest.stat().st_mode & 0o777 == 0o755
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["web"]
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ from pix2pix_tf.export.tflite import export_tflite
 from pix2pix_tf.export.verify import verify_saved_model
 from pix2pix_tf.inference import load_generator
 from pix2pix_tf.rundir import data_root
+from pix2pix_tf.tf_logs import quiet_native_lines
 
 __all__ = ["ExportOptions", "ExportResult", "VerificationError", "export", "training_inputs"]
 
@@ -70,8 +71,9 @@ def export(options: ExportOptions) -> ExportResult:
                 write_saved_model(trained, settings, staged)
                 result.rows += verify_saved_model(trained, settings, staged, images)
             if "tflite" in options.formats:
-                result.rows += export_tflite(trained, settings, list(options.quantizations), work / "tflite",
-                                             work, images, calibration)
+                with quiet_native_lines():
+                    result.rows += export_tflite(trained, settings, list(options.quantizations), work / "tflite",
+                                                 work, images, calibration)
             if "keras" in options.formats:
                 result.rows.append(export_keras(trained, settings, work / "keras", images))
             publish(options, settings, work, result)
