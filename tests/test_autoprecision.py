@@ -13,7 +13,7 @@ import tensorflow as tf
 from pix2pix_tf import autoprecision
 
 NETWORK = SimpleNamespace(task="pix2pix", d_forward="reuse", image_size="32", batch_size=1, input_nc=3, output_nc=3,
-                          ngf=8, ndf=8, d_layers=3, norm="batch", depth=5, palette=None)
+                          ngf=8, ndf=8, d_layers=3, norm="batch", depth=5, upsample="transpose", palette=None)
 
 
 class FakeTimer:
@@ -64,7 +64,7 @@ def test_another_cpu_tf_version_or_network_measures_again(cache, monkeypatch):
     assert len(json.loads(cache.read_text())["entries"]) == 4
 
 
-@pytest.mark.parametrize("change", [{"d_forward": "recompute"}, {"task": "judge"},
+@pytest.mark.parametrize("change", [{"d_forward": "recompute"}, {"upsample": "resize"}, {"task": "judge"},
                                     {"task": "judge", "palette": {"colors": [[0, 0, 0]] * 5}}, "cores", "version"])
 def test_whatever_changes_a_steps_cost_measures_again(cache, monkeypatch, change):
     import pix2pix_tf
