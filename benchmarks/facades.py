@@ -133,10 +133,16 @@ def score_variant(args, name: str, judge, mode: str = "deterministic") -> list:
     from pix2pix_tf.config import load_config
     from pix2pix_tf.rundir import RunDir, checkpoint_step, kept_checkpoints
 
+    from pix2pix_tf.errors import UserError
+
     directory = run_dir(args, name)
     total = load_config(directory).total_steps
     results = []
-    for path in kept_checkpoints(RunDir(directory)):
+    try:
+        paths = kept_checkpoints(RunDir(directory))
+    except UserError:  # a run still before its first checkpoint
+        return results
+    for path in paths:
         step = checkpoint_step(path)
         if step % args.every == 0 or step == total:
             results.append(ev.evaluate_run(directory, step, split="test", batch_size=EVAL_BATCH, page=step == total,
