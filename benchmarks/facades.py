@@ -131,9 +131,8 @@ def score_variant(args, name: str, judge, mode: str = "deterministic") -> list:
     inference mode, paper = dropout on as in training)."""
     from pix2pix_tf import evaluate as ev
     from pix2pix_tf.config import load_config
-    from pix2pix_tf.rundir import RunDir, checkpoint_step, kept_checkpoints
-
     from pix2pix_tf.errors import UserError
+    from pix2pix_tf.rundir import RunDir, checkpoint_step, kept_checkpoints
 
     directory = run_dir(args, name)
     total = load_config(directory).total_steps

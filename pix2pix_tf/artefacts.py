@@ -8,13 +8,13 @@ The measure is the share of an image's power (luminance, mean removed, Hann-wind
 do not leak power everywhere) at those frequency pairs, (0, 0) excluded. Photographs have little power
 there; a checkerboard of a few grey levels multiplies it.
 
-Blotches. Dark smeared patches where the rest of the same region is light. A pixel is in a blotch
-when the mean luminance of its 17x17 neighbourhood (so texture, edges and thin details do not count)
-is under a quarter of the median luminance of its class in the same image: the class of its label-map pixel
-when a judge's palette gives classes (a window may be dark where the wall around it is not), the
-whole image otherwise. Measured against the image's own levels, it does not care about exposure.
-Pure black (``PADDING``) is left out: rectified datasets such as facades fill the corners outside the
-photo with it. Real photos score a little (deep shadows, dark trees); painted blobs score more.
+Blotches. Dark smears where the real photo of the same pair is light: the share of 16x16 blocks whose
+mean luminance in the generated image is more than 0.3 (of the 0-1 range) below the real photo's at
+the same place. Block means ignore texture and thin dark details (a window frame drawn a few pixels
+off is not a blotch), and the pair's own photo says where light is expected, whatever the exposure or
+the class. Blocks that are mostly the pure black fill of a rectified photo (facades' corners) are left
+out. A real photo scores 0 against itself by construction; against its own blurred, re-exposed or
+recompressed copy it still scores 0, and a painted dark blob is counted.
 """
 
 from __future__ import annotations
@@ -23,12 +23,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-DARK_RATIO = 0.25  # a blotch is darker than this share of its class's median luminance
-NEIGHBOURHOOD = 17  # pixels on the side of the smoothing window: blotches, not details
-MIN_CLASS_SHARE = 0.01  # classes covering less of an image than this take the image's median
+BLOCK = 16  # pixels on the side of a block
+DARKER = 0.3  # a blotch block is darker than the real photo's by more than this (luminance, 0-1)
 PADDING = 2 / 255  # luminance at or below which a pixel is the black fill of a rectified photo
 MEASURES = ("checkerboard", "blotches")
-LABELS = {"checkerboard": "checkerboard power share", "blotches": "dark-blotch pixel share"}
+LABELS = {"checkerboard": "checkerboard power share", "blotches": "dark-blotch block share"}
 
 
 def luminance(images: np.ndarray) -> np.ndarray:
@@ -63,48 +62,36 @@ def checkerboard_share(images: np.ndarray) -> np.ndarray:
     return np.where(total > 0, power[:, mask].sum(axis=1) / np.maximum(total, 1e-30), 0.0)
 
 
-def box_mean(values: np.ndarray, size: int) -> np.ndarray:
-    """(N, H, W) -> the mean over each pixel's size x size neighbourhood (mirrored at the borders)."""
-    pad = size // 2
-    padded = np.pad(values, ((0, 0), (pad, pad), (pad, pad)), mode="symmetric")
-    sums = np.zeros((padded.shape[0], padded.shape[1] + 1, padded.shape[2] + 1))
-    sums[:, 1:, 1:] = padded.cumsum(axis=1).cumsum(axis=2)
-    height, width = values.shape[1:]
-    total = (sums[:, size:size + height, size:size + width] - sums[:, :height, size:size + width]
-             - sums[:, size:size + height, :width] + sums[:, :height, :width])
-    return total / size ** 2
+def block_means(values: np.ndarray, block: int = BLOCK) -> np.ndarray:
+    """(N, H, W) -> (N, H // block, W // block) means (a partial last row or column is left out)."""
+    n, height, width = values.shape
+    rows, cols = height // block, width // block
+    trimmed = values[:, :rows * block, :cols * block]
+    return trimmed.reshape(n, rows, block, cols, block).mean(axis=(2, 4))
 
 
-def blotch_share(images: np.ndarray, classes: np.ndarray | None = None) -> np.ndarray:
-    """Per image: the share of its (non-padding) pixels that lie in a dark blotch."""
-    lum = luminance(images)
-    classes = np.zeros(lum.shape, np.int64) if classes is None else np.asarray(classes, np.int64)
-    smooth = box_mean(lum, NEIGHBOURHOOD)
-    valid = lum > PADDING
-    shares = []
-    for y, s, c, ok in zip(lum, smooth, classes, valid):
-        floor = np.full(y.shape, DARK_RATIO * np.median(y[ok]) if ok.any() else 0.0)
-        for k in np.unique(c[ok]):
-            member = (c == k) & ok
-            if member.mean() >= MIN_CLASS_SHARE:
-                floor[member] = DARK_RATIO * np.median(y[member])
-        shares.append(float(((s < floor) & ok).sum() / max(ok.sum(), 1)))
-    return np.array(shares)
+def blotch_share(generated: np.ndarray, real: np.ndarray) -> np.ndarray:
+    """Per image: the share of its blocks much darker than the same blocks of the pair's real photo."""
+    real_lum = luminance(real)
+    dark = block_means(luminance(generated)) < block_means(real_lum) - DARKER
+    photo = block_means((real_lum > PADDING).astype(np.float64)) >= 0.5
+    return (dark & photo).sum(axis=(1, 2)) / np.maximum(photo.sum(axis=(1, 2)), 1)
 
 
 @dataclass
 class ArtefactTally:
-    """Both measures, per image, over a stream of (generated, real, classes) batches."""
+    """Both measures, per image, over a stream of (generated, real) batches."""
 
     shares: dict[str, dict[str, list]] = field(
         default_factory=lambda: {m: {"run": [], "real": []} for m in MEASURES})
 
-    def add(self, generated: np.ndarray, real: np.ndarray, classes: np.ndarray | None = None) -> None:
-        """Add a batch of generated images and the real photos of the same pairs; ``classes`` is the
-        label map's class of each pixel (shared by a generated image and its real photo), if known."""
-        for key, images in (("run", generated), ("real", real)):
-            self.shares["checkerboard"][key] += checkerboard_share(images).tolist()
-            self.shares["blotches"][key] += blotch_share(images, classes).tolist()
+    def add(self, generated: np.ndarray, real: np.ndarray) -> None:
+        """Add a batch of generated images and the real photos of the same pairs."""
+        generated, real = np.asarray(generated), np.asarray(real)
+        self.shares["checkerboard"]["run"] += checkerboard_share(generated).tolist()
+        self.shares["checkerboard"]["real"] += checkerboard_share(real).tolist()
+        self.shares["blotches"]["run"] += blotch_share(generated, real).tolist()
+        self.shares["blotches"]["real"] += blotch_share(real, real).tolist()
 
     def summary(self) -> dict:
         """Each measure's mean over the generated images and over the real photos of the same pairs."""

@@ -129,8 +129,7 @@ def score_pairs(trained, pairs, config, out_dir: Path, *, run_dir: str | Path = 
             output, values = run(source, target, tf.constant(batch, tf.int64))
             values = {k: v.numpy() for k, v in values.items()}
             realism = tally.add(output, source) if tally is not None else [{}] * source.shape[0]
-            artefacts.add(output.numpy(), target.numpy(),
-                          judge.palette.classify_tensor(source).numpy() if judge is not None else None)
+            artefacts.add(output.numpy(), target.numpy())
             for i in range(source.shape[0]):
                 index = len(scores)
                 score = ImageScore(index, pair_name(pairs[index]), *(float(values[m][i]) for m in METRICS),
