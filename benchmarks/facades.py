@@ -53,6 +53,8 @@ VARIANTS = {  # name: (label, flags over the project's defaults)
     "d-lr-half": ("pix2pix, --d-lr-ratio 0.5", {"d_lr_ratio": 0.5}),
 }
 MAIN = ("l1-only", "pix2pix")
+SHORT = {"pix2pix": "pix2pix (default)", "l1-only": "L1 only", "recompute": "D recomputed", "resize": "resize-conv",
+         "float32": "float32", "d-lr-half": "D lr x0.5"}
 EXPERIMENTS = ("pix2pix", "pix2pix-seed1", "recompute", "recompute-seed1", "resize", "resize-seed1", "float32",
                "d-lr-half")
 PAPER_INFERENCE = ("pix2pix", "pix2pix-seed1")  # also scored with dropout on at test time
@@ -288,8 +290,7 @@ def sample_grid(args, step: int, out: Path, names: tuple = MAIN, modes: dict | N
     rows = [[to_unit_range(img).numpy() for img in (sources[i], *(o[i] for o in outputs), targets[i])]
             for i in range(len(picks))]
     files = ", ".join(Path(p.a).name for p in picks)
-    titles = [VARIANTS[n.split("@")[0]][0].split(" (")[0] + (" (paper inference)" if "@paper" in n else "")
-              for n in names]
+    titles = [SHORT.get(n.split("@")[0], n) + (", paper inf." if "@paper" in n else "") for n in names]
     return save_grid(rows, ("labels (input)", *titles, "photo (target)"), out,
                      title=f"facades test images {files}, step {step}")
 
