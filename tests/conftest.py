@@ -122,5 +122,10 @@ def error_line(result: subprocess.CompletedProcess) -> str:
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_precision_cache(tmp_path_factory):
-    """--precision auto caches its measured choice per user; tests keep theirs out of ~/.cache."""
+    """--precision auto caches its measured choice per user; tests keep theirs out of ~/.cache. The LiteRT.js
+    runtime that ``--install-litert-js`` put in the real user cache stays found, through its variable."""
+    from pix2pix_tf.web_demo import RUNTIME_ENV, cache_runtime, missing_runtime_files
+
+    if RUNTIME_ENV not in os.environ and not missing_runtime_files(cache_runtime()):
+        os.environ[RUNTIME_ENV] = str(cache_runtime())
     os.environ["PIX2PIX_TF_CACHE"] = str(tmp_path_factory.mktemp("precision-cache"))

@@ -32,7 +32,7 @@ def test_judge_with_a_photo_as_its_label_side_is_one_line_and_writes_nothing(tmp
     data = write_paired(tmp_path / "data", count=4)
     run = tmp_path / "judge"
     result = run_module("pix2pix_tf.judge", "--run-dir", str(run), "--data", str(data), "--direction", "BtoA",
-                        "--image-size", "32", "--ngf", "8", "--precision", "float32", "--quiet")
+                        "--image-size", "32", "--ngf", "8", "--batch-size", "2", "--precision", "float32", "--quiet")
     assert result.returncode == 2, result.stderr[-3000:]
     assert "does not look like colour-coded label maps" in error_line(result)
     assert not run.exists()
