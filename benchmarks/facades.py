@@ -26,6 +26,7 @@ distance against steps, test images side by side) to --figures.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -146,9 +147,33 @@ def score_variant(args, name: str, judge, mode: str = "deterministic") -> list:
     for path in paths:
         step = checkpoint_step(path)
         if step % args.every == 0 or step == total:
-            results.append(ev.evaluate_run(directory, step, split="test", batch_size=EVAL_BATCH, page=step == total,
-                                           judge=judge, mode=mode))
+            results.append(stored_score(directory, step, mode, judge) or ev.evaluate_run(
+                directory, step, split="test", batch_size=EVAL_BATCH, page=step == total, judge=judge, mode=mode))
     return results
+
+
+@functools.cache
+def judge_step(judge) -> int:
+    from pix2pix_tf.realism import load_judge
+
+    return load_judge(judge).step
+
+
+def stored_score(directory: Path, step: int, mode: str, judge):
+    """The summary an earlier scoring of this checkpoint left, if it was scored by this judge checkpoint with
+    the measures scored now (so re-running the benchmark scores only new checkpoints)."""
+    from pix2pix_tf.evaluate import default_out_dir
+    from pix2pix_tf.report import EvalSummary
+
+    path = default_out_dir(directory, "test", step, mode) / "summary.json"
+    try:
+        stored = EvalSummary(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    realism = stored.realism or {}
+    if realism.get("judge_step") != judge_step(judge) or stored.artefacts is None or "distance" not in realism:
+        return None
+    return stored
 
 
 def mean_photo_row(args, judge_path: Path) -> dict:
