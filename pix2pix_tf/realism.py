@@ -37,7 +37,6 @@ from pix2pix_tf.config import Config, load_config, parse_size
 from pix2pix_tf.errors import UserError
 from pix2pix_tf.frechet import FeatureStats, stats_distance
 from pix2pix_tf.judge_network import segmentation_network
-from pix2pix_tf.losses import to_unit_range
 from pix2pix_tf.model import SteppedModel
 from pix2pix_tf.optim import apply_update
 from pix2pix_tf.palette import Palette
@@ -192,10 +191,6 @@ class Judge:
         logits, features = self.network(inputs, training=False)
         return logits, features
 
-    def classes(self, images: tf.Tensor, size: tuple[int, int], blur_sigma: float = 0.0) -> tf.Tensor:
-        """Predicted classes of ``images`` at ``size``: logits are resized back, so any run size can be judged."""
-        return self._classes(self.run(images, blur_sigma)[0], size)
-
     @staticmethod
     def _classes(logits: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
         if tuple(logits.shape[1:3]) != tuple(size):
@@ -208,9 +203,6 @@ class Judge:
         true = self.palette.classify_tensor(label_maps)
         predicted = self._classes(logits, tuple(label_maps.shape[1:3]))
         return confusion_matrices(true, predicted, self.palette.num_classes), features
-
-    def confusion(self, images: tf.Tensor, label_maps: tf.Tensor) -> tf.Tensor:
-        return self.judge(images, label_maps)[0]
 
     def graph(self, images: tf.Tensor, label_maps: tf.Tensor, blur_sigma: float = 0.0) -> tuple[tf.Tensor, tf.Tensor]:
         """``judge`` run as a graph: one function per image size, whatever the batch size and blur."""
@@ -344,14 +336,6 @@ def format_scores(scores: dict, names: tuple[str, ...] | list[str] | None = None
     per_class = ", ".join(f"{name} {'n/a' if math.isnan(v) else f'{v:.2f}'}"
                           for name, v in zip(names, scores["per_class_iou"]))
     return f"{line}\n  per-class IoU: {per_class}"
-
-
-def sample_grid_rows(judge: Judge, images: tf.Tensor, label_maps: tf.Tensor) -> list[list[np.ndarray]]:
-    """image | judge's labels | true labels, on the [0, 1] scale, for figures."""
-    predicted = judge.classes(images, tuple(label_maps.shape[1:3])).numpy()
-    colours = judge.palette.colorize(predicted).astype(np.float32) / 255.0
-    return [[to_unit_range(i).numpy(), c, to_unit_range(t).numpy()]
-            for i, c, t in zip(images, colours, label_maps)]
 
 
 class RealismTally:
