@@ -29,22 +29,17 @@ from pix2pix_tf.training import prepare
 FACADES = Path(__file__).resolve().parents[2] / "shared" / "data" / "facades"
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(FACADES))
-    parser.add_argument("--steps", type=int, default=150)
-    parser.add_argument("--image-size", default="256")
-    args = parser.parse_args(argv)
-    began = time.perf_counter()
-    spec = prepare(new_config({"data": args.data, "direction": "BtoA", "image_size": args.image_size,
-                               "precision": "float32", "steps": args.steps}), measure_precision=False).config
+def tutorial_recipe(data: str | Path, image_size: str, steps: int):
+    """(config, generator, train_step, dataset): the tutorial's recipe on ``data``, ``steps`` batches long."""
+    spec = prepare(new_config({"data": str(data), "direction": "BtoA", "image_size": image_size,
+                               "precision": "float32", "steps": steps}), measure_precision=False).config
     keras.mixed_precision.set_global_policy("float32")
     generator, discriminator = build_generator(spec), build_discriminator(spec)
     g_adam = keras.optimizers.Adam(spec.lr, beta_1=spec.beta1)
     d_adam = keras.optimizers.Adam(spec.lr, beta_1=spec.beta1)
     options = tf.data.Options()
     options.autotune.enabled = False
-    dataset = data_lib.training_dataset(data_lib.list_pairs(args.data, "train"), spec).with_options(options)
+    dataset = data_lib.training_dataset(data_lib.list_pairs(data, "train"), spec).with_options(options)
 
     @tf.function
     def train_step(source, target):
@@ -62,8 +57,19 @@ def main(argv=None) -> int:
                                    discriminator.trainable_variables))
         return g_loss, d_loss
 
+    return spec, generator, train_step, dataset.take(steps)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(FACADES))
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--image-size", default="256")
+    args = parser.parse_args(argv)
+    began = time.perf_counter()
+    _, _, train_step, dataset = tutorial_recipe(args.data, args.image_size, args.steps)
     first = None
-    for step, (source, target) in enumerate(dataset.take(args.steps), start=1):
+    for step, (source, target) in enumerate(dataset, start=1):
         g_loss, d_loss = train_step(source, target)
         if first is None:
             first = time.perf_counter() - began

@@ -334,9 +334,11 @@ def write_examples(run: RunDir, prepared: Prepared) -> None:
 
 
 def train(run_dir: str | Path, flags: dict, *, verbose: int | str = "auto",
-          remeasure_precision: bool = False, stop_at: int | None = None) -> TrainingSummary:
+          remeasure_precision: bool = False, stop_at: int | None = None,
+          callbacks: list[keras.callbacks.Callback] | None = None) -> TrainingSummary:
     """Create or resume the run in ``run_dir`` and train it to its last step, or to ``stop_at`` if
     that comes first (the schedule stays the full run's, so a long run can be trained in sittings).
+    ``callbacks``: more Keras callbacks, run after the run's own.
 
     Under a multi-worker strategy every worker runs this with the same flags and run directory; only
     the chief writes there (config, checkpoints, logs, samples). The others save their checkpoints to
@@ -351,7 +353,7 @@ def train(run_dir: str | Path, flags: dict, *, verbose: int | str = "auto",
         _make_run_dir(run)
     try:
         with RunLock(run) if chief else contextlib.nullcontext():
-            return _train(run, prepared, strategy, target, verbose, stop_at)
+            return _train(run, prepared, strategy, target, verbose, stop_at, callbacks or [])
     finally:
         target.cleanup()
 
@@ -368,7 +370,7 @@ def _make_run_dir(run: RunDir) -> None:
 
 
 def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, target: CheckpointTarget,
-           verbose: int | str, stop_at: int | None) -> TrainingSummary:
+           verbose: int | str, stop_at: int | None, extra: list) -> TrainingSummary:
     config = prepared.config
     if target.chief:
         save_config(config, run.root)
@@ -393,7 +395,7 @@ def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, ta
         print(f"validation: {len(prepared.val_pairs)} held-out pairs {every}")
     first_val = _val_score(model, val_ds) if val_ds is not None and start == 0 else None
     stopper = StopOnSignal()
-    callbacks = [stopper, *training_callbacks(run, prepared, manager, val_ds, chief=target.chief)]
+    callbacks = [stopper, *training_callbacks(run, prepared, manager, val_ds, chief=target.chief), *extra]
     began = time.monotonic()
     last_val = None
     with stopper:
