@@ -27,7 +27,7 @@ MODULES = {
 COMMAND = re.compile(r"(?:\.venv/bin/)?python3? (?:-m (pix2pix_tf(?:\.\w+)+)|(datasets/\w+\.py))(?=\s|$)(.*)")
 PLACEHOLDER = re.compile(r"^[A-Z][A-Z0-9_]*$|\.\.\.")  # RUN, N, DIR, EXPORT_DIR, ...
 SHELL_BREAKS = {"&&", "||", ";", "|", "&", ")"}
-LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)|<img src=\"([^\"]+)\"")
 
 
 def code_lines(text: str) -> list[str]:
@@ -113,8 +113,8 @@ def anchors(page: Path) -> set[str]:
     return {github_anchor(heading) for heading in re.findall(r"^#+ (.+)$", text, flags=re.M)}
 
 
-LINKS = [(page, target) for page in PAGES for target in LINK.findall(page.read_text())
-         if not re.match(r"[a-z]+://|mailto:", target)]
+LINKS = [(page, target) for page in PAGES for found in LINK.findall(page.read_text()) for target in found
+         if target and not re.match(r"[a-z]+://|mailto:", target)]
 
 
 @pytest.mark.parametrize("page, target", LINKS, ids=[f"{p.name}->{t}" for p, t in LINKS])
