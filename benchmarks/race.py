@@ -46,8 +46,11 @@ class MarkSaver:
         self.folder, self.marks, self.began = folder, list(marks), began
         self.saved: list[dict] = []
 
+    def due(self) -> bool:
+        return time.monotonic() - self.began >= self.marks[0] * 60
+
     def after_step(self, generator, step: int) -> None:
-        if time.monotonic() - self.began >= self.marks[0] * 60:
+        if self.due():
             self.save(generator, step, self.marks.pop(0))
             if not self.marks:
                 raise RaceOver
@@ -73,7 +76,8 @@ def race_fit(args, folder: Path, began: float) -> None:
 
     class AtMarks(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
-            saver.after_step(self.model.generator, int(self.model.train_steps.numpy()))
+            if saver.due():  # the step counter is read (a host sync) only when a mark has passed
+                saver.after_step(self.model.generator, int(self.model.train_steps.numpy()))
 
     flags = {"data": str(args.data), "direction": "BtoA", "image_size": "256", "steps": args.fit_steps}
     at_marks = AtMarks()
