@@ -13,6 +13,7 @@ table, the CPU, the browser and the load average: the figures mean little on a b
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import http.server
 import json
@@ -75,24 +76,33 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def page_latency(browser, folder: Path, accelerator: str, runs: int) -> tuple[float, str]:
-    """(median ms per translation, accelerator the page used) for the demo folder ``folder``."""
+@contextlib.contextmanager
+def served(folder: Path):
+    """``folder`` on 127.0.0.1 as ``python -m http.server`` serves it; yields the base URL."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    page = browser.new_page()
     try:
-        page.goto(f"http://127.0.0.1:{server.server_port}/?accelerator={accelerator}")
-        page.wait_for_function("window.pix2pix && pix2pix.state !== 'loading'", timeout=600_000)
-        if page.evaluate("pix2pix.state") == "error":
-            raise RuntimeError(f"{folder}: {page.evaluate('pix2pix.error')}")
-        meta = page.evaluate("pix2pix.meta")
-        shape = (meta["height"], meta["width"], meta["input_channels"])
-        values = np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32).ravel().tolist()
-        return page.evaluate(TIMING_JS, [values, runs]), page.evaluate("pix2pix.accelerator")
+        yield f"http://127.0.0.1:{server.server_port}/"
     finally:
-        page.close()
         server.shutdown()
         server.server_close()
+
+
+def page_latency(browser, folder: Path, accelerator: str, runs: int) -> tuple[float, str]:
+    """(median ms per translation, accelerator the page used) for the demo folder ``folder``."""
+    with served(folder) as url:
+        page = browser.new_page()
+        try:
+            page.goto(f"{url}?accelerator={accelerator}")
+            page.wait_for_function("window.pix2pix && pix2pix.state !== 'loading'", timeout=600_000)
+            if page.evaluate("pix2pix.state") == "error":
+                raise RuntimeError(f"{folder}: {page.evaluate('pix2pix.error')}")
+            meta = page.evaluate("pix2pix.meta")
+            shape = (meta["height"], meta["width"], meta["input_channels"])
+            values = np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32).ravel().tolist()
+            return page.evaluate(TIMING_JS, [values, runs]), page.evaluate("pix2pix.accelerator")
+        finally:
+            page.close()
 
 
 def export_rows(browser, export_dir: Path, args, scratch: Path) -> list[str]:

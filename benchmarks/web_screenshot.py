@@ -8,46 +8,37 @@ translated, a window rectangle drawn on it and translated again.
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import sys
-import threading
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 from facades import compact_png  # noqa: E402
-from web_latency import CHROMIUM, QuietHandler  # noqa: E402
+from web_latency import CHROMIUM, served  # noqa: E402
 
 
 def screenshot(folder: Path, out: Path, brush: str, chromium: str) -> Path:
     from playwright.sync_api import sync_playwright
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium)
-            page = browser.new_page(viewport={"width": 1100, "height": 820})
-            page.goto(f"http://127.0.0.1:{server.server_port}/?accelerator=wasm")
-            page.wait_for_function("window.pix2pix && pix2pix.state !== 'loading'", timeout=600_000)
-            if page.evaluate("pix2pix.state") == "error":
-                sys.exit(f"error: {folder}: the page says {page.evaluate('pix2pix.error')}")
-            page.wait_for_function("pix2pix.translations >= 1", timeout=600_000)
-            page.click(f"button.brush[data-name='{brush}']")
-            box = page.locator("#input-canvas").bounding_box()
-            x0, y0 = box["x"] + box["width"] * 0.12, box["y"] + box["height"] * 0.45
-            page.mouse.move(x0, y0)
-            page.mouse.down()
-            page.mouse.move(x0 + box["width"] * 0.14, y0 + box["height"] * 0.12, steps=5)
-            page.mouse.up()
-            page.wait_for_function("pix2pix.translations >= 2", timeout=600_000)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(out), full_page=True)
-            browser.close()
-    finally:
-        server.shutdown()
-        server.server_close()
+    with served(folder) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium)
+        page = browser.new_page(viewport={"width": 1100, "height": 820})
+        page.goto(f"{url}?accelerator=wasm")
+        page.wait_for_function("window.pix2pix && pix2pix.state !== 'loading'", timeout=600_000)
+        if page.evaluate("pix2pix.state") == "error":
+            sys.exit(f"error: {folder}: the page says {page.evaluate('pix2pix.error')}")
+        page.wait_for_function("pix2pix.translations >= 1", timeout=600_000)
+        page.click(f"button.brush[data-name='{brush}']")
+        box = page.locator("#input-canvas").bounding_box()
+        x0, y0 = box["x"] + box["width"] * 0.12, box["y"] + box["height"] * 0.45
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        page.mouse.move(x0 + box["width"] * 0.14, y0 + box["height"] * 0.12, steps=5)
+        page.mouse.up()
+        page.wait_for_function("pix2pix.translations >= 2", timeout=600_000)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(out), full_page=True)
+        browser.close()
     return compact_png(out)
 
 
