@@ -69,6 +69,8 @@ def _spatial_after(layer, hw: tuple[int, int]) -> tuple[int, int]:
             return -(-hw[0] // layer.strides[0]), -(-hw[1] // layer.strides[1])
         k = layer.kernel_size
         return (hw[0] - k[0]) // layer.strides[0] + 1, (hw[1] - k[1]) // layer.strides[1] + 1
+    if isinstance(layer, keras.layers.UpSampling2D):
+        return hw[0] * layer.size[0], hw[1] * layer.size[1]
     if isinstance(layer, keras.layers.ZeroPadding2D):
         (top, bottom), (left, right) = layer.padding
         return hw[0] + top + bottom, hw[1] + left + right
