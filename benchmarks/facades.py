@@ -1,11 +1,12 @@
 """Facades benchmark: what the GAN buys, measured with the realism judge (the paper's FCN-score and a
 Fréchet distance in the judge's features).
 
-Trains labels -> photo (BtoA) on ../shared/data/facades at 256x256 with the project's defaults: the
-paper's objective (lambda_GAN 1, lambda_L1 100) and L1 alone (lambda_GAN 0), keeping a checkpoint every
---every steps; trains a judge (``python -m pix2pix_tf.judge``, photo -> CMP label map) on the training
-photos; then scores every kept checkpoint on the 106 test images: L1, PSNR, SSIM and the judge's pixel
-accuracy, class accuracy, class IoU and distance. The judge's ladder frames them: the real test photos,
+Trains labels -> photo (BtoA) on ../shared/data/facades at 256x256: the paper's generator (transposed
+convolutions) with the paper's objective (lambda_GAN 1, lambda_L1 100) and with L1 alone (lambda_GAN 0),
+and the project's default generator (resize-convolution upsampling), keeping a checkpoint every --every
+steps; trains a judge (``python -m pix2pix_tf.judge``, photo -> CMP label map) on the training photos;
+then scores every kept checkpoint on the 106 test images: L1, PSNR, SSIM and the judge's pixel accuracy,
+class accuracy, class IoU and distance. The judge's ladder frames them: the real test photos,
 the same blurred (sigma 1, 2, 4 at the judge's size) and the mean training photo.
 
     python benchmarks/facades.py                      # train what is missing, resume what stopped, score
@@ -13,7 +14,7 @@ the same blurred (sigma 1, 2, 4 at the judge's size) and the mean training photo
     python benchmarks/facades.py --no-train           # score the checkpoints there are
 
 Three more runs answer where G's adversarial gradient should come from (``--d-forward``) against the
-seed-to-seed noise: the default (reuse) with seed 1, and recompute with seeds 0 and 1. Train them to a
+seed-to-seed noise: reuse (the default) with seed 1, and recompute with seeds 0 and 1. Train them to a
 budget with ``--only recompute --stop-at 2000`` and so on; they are scored side by side with the
 pix2pix run at the steps all four have.
 
@@ -41,21 +42,23 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "facades"
 DEFAULT_RUNS = REPO / "runs" / "facades-bench"
 DEFAULT_RESULTS = REPO / "benchmarks" / "results"
+PAPER_UP = {"upsample": "transpose"}  # what every run but the resize ones was measured with
 VARIANTS = {  # name: (label, flags over the project's defaults)
-    "pix2pix": ("pix2pix (λ_GAN 1, λ_L1 100)", {}),
-    "l1-only": ("L1 only (λ_GAN 0, λ_L1 100)", {"lambda_gan": 0.0}),
-    "pix2pix-seed1": ("pix2pix, --seed 1", {"seed": 1}),
-    "recompute": ("pix2pix, --d-forward recompute", {"d_forward": "recompute"}),
-    "recompute-seed1": ("pix2pix, --d-forward recompute --seed 1", {"d_forward": "recompute", "seed": 1}),
-    # image-quality experiments against the default at equal steps (issue 18)
-    "resize": ("pix2pix, --upsample resize", {"upsample": "resize"}),
+    "pix2pix": ("pix2pix (λ_GAN 1, λ_L1 100), --upsample transpose", PAPER_UP),
+    "l1-only": ("L1 only (λ_GAN 0, λ_L1 100)", {"lambda_gan": 0.0, **PAPER_UP}),
+    "pix2pix-seed1": ("pix2pix, --upsample transpose --seed 1", {"seed": 1, **PAPER_UP}),
+    "recompute": ("pix2pix, --upsample transpose --d-forward recompute", {"d_forward": "recompute", **PAPER_UP}),
+    "recompute-seed1": ("pix2pix, --upsample transpose --d-forward recompute --seed 1",
+                        {"d_forward": "recompute", "seed": 1, **PAPER_UP}),
+    # image-quality experiments against the transposed-convolution generator at equal steps (issue 18)
+    "resize": ("pix2pix, --upsample resize (the default)", {"upsample": "resize"}),
     "resize-seed1": ("pix2pix, --upsample resize --seed 1", {"upsample": "resize", "seed": 1}),
-    "float32": ("pix2pix, --precision float32", {"precision": "float32"}),
-    "d-lr-half": ("pix2pix, --d-lr-ratio 0.5", {"d_lr_ratio": 0.5}),
+    "float32": ("pix2pix, --upsample transpose --precision float32", {"precision": "float32", **PAPER_UP}),
+    "d-lr-half": ("pix2pix, --upsample transpose --d-lr-ratio 0.5", {"d_lr_ratio": 0.5, **PAPER_UP}),
 }
-MAIN = ("l1-only", "pix2pix")
-SHORT = {"pix2pix": "pix2pix (default)", "l1-only": "L1 only", "recompute": "D recomputed", "resize": "resize-conv",
-         "float32": "float32", "d-lr-half": "D lr x0.5"}
+MAIN = ("l1-only", "pix2pix", "resize")
+SHORT = {"pix2pix": "transposed conv.", "l1-only": "L1 only", "recompute": "D recomputed",
+         "resize": "resize-conv (default)", "float32": "float32", "d-lr-half": "D lr x0.5"}
 EXPERIMENTS = ("pix2pix", "pix2pix-seed1", "recompute", "recompute-seed1", "resize", "resize-seed1", "float32",
                "d-lr-half")
 PAPER_INFERENCE = ("pix2pix", "pix2pix-seed1")  # also scored with dropout on at test time
@@ -409,15 +412,15 @@ def main(argv=None) -> int:
     scored = [r for found in results.values() for r in found]
     artefacts_real = {m: scored[0].artefacts[m]["real"] for m in ("checkerboard", "blotches")} if scored else {}
     if experiments:
-        table += ("\n\nImage-quality experiments, each against the default at equal steps (seconds per step: "
-                  "the run's own training sittings, see timings.json):\n\n"
+        table += ("\n\nImage-quality experiments, each against the paper's transposed-convolution generator at equal "
+                  "steps (seconds per step: the run's own training sittings, see timings.json):\n\n"
                   + experiment_table(experiments, real, artefacts_real))
     verdicts = benchmark_criteria(model_rows + d_rows + experiments, real)
     verdicts += [line for step in shared for line in seed_comparison(results, step)]
     figures = args.figures or args.runs_dir
     curves = {name: [(r.step, r.realism) for r in results[name]] for name in VARIANTS}
     plot = realism_plot(curves, rungs, figures / "facades_realism.png")
-    common = sorted({r.step for r in results["pix2pix"]} & {r.step for r in results["l1-only"]})
+    common = sorted(set.intersection(*({r.step for r in results[name]} for name in MAIN)))
     grid = sample_grid(args, common[-1], figures / "facades_samples.png") if common else None
     compared = [n for n in ("pix2pix", "recompute", "resize", "float32", "d-lr-half")
                 if any(r.step == args.every for r in results[n.split("@")[0]])]

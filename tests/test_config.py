@@ -56,14 +56,16 @@ def test_resume_keeps_frozen_values_and_takes_the_others(tmp_path, tiny_data):
         resumed_config(stored, {"ngf": 16}, tmp_path)
 
 
-def test_runs_stored_before_d_forward_existed_keep_recomputing(tmp_path, tiny_data):
+@pytest.mark.parametrize("field, default, before", [("d_forward", "reuse", "recompute"),
+                                                    ("upsample", "resize", "transpose")])
+def test_runs_stored_before_a_field_existed_keep_what_they_did(tmp_path, tiny_data, field, default, before):
     make_run(tmp_path / "run", tiny_data)
-    assert load_config(tmp_path / "run").d_forward == "reuse" == Config().d_forward
+    assert getattr(load_config(tmp_path / "run"), field) == default == getattr(Config(), field)
     path = tmp_path / "run" / "config.json"
     payload = json.loads(path.read_text())
-    del payload["config"]["d_forward"]
+    del payload["config"][field]
     path.write_text(json.dumps(payload))
-    assert load_config(tmp_path / "run").d_forward == "recompute"
+    assert getattr(load_config(tmp_path / "run"), field) == before
 
 
 def test_every_number_field_declares_its_range():
