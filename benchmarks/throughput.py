@@ -11,10 +11,11 @@ ratio with its spread over the repeats, time to the first step, the input pipeli
 memory (measured in a fresh process), GFLOP/s from an analytic count of the step's floating-point
 operations as a fraction of this CPU's matmul peak (measured on the spot in float32 and bfloat16),
 and Keras inference latency (TFLite latency on the exported files is in ``pix2pix_tf.export``'s
-table, with the interpreter's threads set to the core count). Four steps are compared:
-the tutorial's recipe exactly (float32, Keras Adam, one D forward on the fake serving both losses),
-the same with D recomputed after its update, `fit`'s default, and the default with the other
-``--d-forward`` choice.
+table, with the interpreter's threads set to the core count). Five steps are compared:
+the tutorial's recipe exactly (float32, Keras Adam, one D forward on the fake serving both losses,
+the paper's transposed-convolution generator), the same with D recomputed after its update (the
+paper's recipe), `fit`'s default, and the default with the other ``--d-forward`` and the other
+``--upsample`` choice.
 
 ``--loop`` measures what ``fit`` costs around its step: inside one ``fit()`` call with the callbacks
 ``fit`` uses (TensorBoard scalars, sample grids, the non-finite guard, checkpoints, the progress
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import os
 import resource
@@ -99,12 +101,13 @@ def forward_flops(model: keras.Model, hw: tuple[int, int]) -> int:
     return total
 
 
-def train_step_flops(model, hw: tuple[int, int], batch: int) -> int:
-    """G: forward + backward (~2x forward). D: two forwards and backwards in its own step, and one
-    forward plus a backward to its input (~1x forward) in G's step."""
+def step_flops(model, hw: tuple[int, int], batch: int) -> int:
+    """G: forward + backward (~2x forward). D: two forwards and backwards in its own step, and in G's
+    step a backward to its input (~1x forward) after a forward of its own unless --d-forward reuse."""
     g = forward_flops(model.generator, hw)
     d = forward_flops(model.discriminator, hw)
-    return batch * (3 * g + 6 * d + 2 * d)
+    d_in_g_step = d if model.d_forward == "reuse" else 2 * d
+    return batch * (3 * g + 6 * d + d_in_g_step)
 
 
 # ---- the two configurations ------------------------------------------------------------------------
@@ -400,8 +403,8 @@ def peak_memory_mb(args) -> float:
 
 def inference_rows(config: Config, hw, default_policy: str) -> list[str]:
     rows = []
-    for policy in ("float32", default_policy):
-        model = build_model(dataclasses.replace(config, precision=policy))
+    for policy, upsample in itertools.product(("float32", default_policy), ("resize", "transpose")):
+        model = build_model(dataclasses.replace(config, precision=policy, upsample=upsample))
         generator = tf.function(lambda x, g=model.generator: g(x, training=False))
         for batch in (1, 8):
             x = tf.random.uniform((batch, *hw, config.input_nc), -1, 1)
@@ -411,7 +414,8 @@ def inference_rows(config: Config, hw, default_policy: str) -> list[str]:
             for _ in range(reps):
                 generator(x).numpy()
             per_image = (time.perf_counter() - began) / reps / batch
-            rows.append(f"| Keras generator, {policy} | {batch} | {per_image * 1000:.1f} ms | {1 / per_image:.1f} |")
+            rows.append(f"| Keras generator, {policy}, --upsample {upsample} | {batch} | {per_image * 1000:.1f} ms | "
+                        f"{1 / per_image:.1f} |")
     return rows
 
 
@@ -458,42 +462,47 @@ def main() -> None:
     summary = []
     for batch in [int(b) for b in args.batches.split(",")]:
         config, pairs = base_config(args, batch)
-        tutorial = make_candidate("tutorial recipe (float32, Keras Adam, plain tf.data, shared D forward)",
-                                  dataclasses.replace(config, precision="float32", d_forward="reuse"), pairs,
+        paper = dataclasses.replace(config, precision="float32", upsample="transpose")
+        tutorial = make_candidate("tutorial recipe (float32, Keras Adam, plain tf.data, shared D forward, "
+                                  "transposed convolutions)", dataclasses.replace(paper, d_forward="reuse"), pairs,
                                   baseline=True)
-        baseline = make_candidate("baseline (float32, Keras Adam, plain tf.data)",
-                                  dataclasses.replace(config, precision="float32"), pairs, baseline=True)
+        baseline = make_candidate("baseline (the paper's recipe: float32, Keras Adam, plain tf.data)", paper, pairs,
+                                  baseline=True)
         default = make_candidate(f"default ({default_policy}, fused Adam, tuned tf.data, --d-forward "
-                                 f"{config.d_forward})", config, pairs, baseline=False)
+                                 f"{config.d_forward}, --upsample {config.upsample})", config, pairs, baseline=False)
         other = "reuse" if config.d_forward == "recompute" else "recompute"
         variant = make_candidate(f"default with --d-forward {other}",
                                  dataclasses.replace(config, d_forward=other), pairs, baseline=False)
+        other_up = "transpose" if config.upsample == "resize" else "resize"
+        up_variant = make_candidate(f"default with --upsample {other_up}",
+                                    dataclasses.replace(config, upsample=other_up), pairs, baseline=False)
+        candidates = (tutorial, baseline, default, variant, up_variant)
         for _ in range(args.repeats):
-            for candidate in (tutorial, baseline, default, variant):
+            for candidate in candidates:
                 candidate.run(args.steps)
-        flops = train_step_flops(default.model, hw, batch)
-        shared_flops = flops - batch * 2 * forward_flops(default.model.discriminator, hw)
-        default_flops = flops if config.d_forward == "recompute" else shared_flops
-        for c, work, peak in ((tutorial, shared_flops, peaks["float32"]), (baseline, flops, peaks["float32"]),
-                              (default, default_flops, peaks[default_policy]),
-                              (variant, flops + shared_flops - default_flops, peaks[default_policy])):
+        for c in candidates:
+            work = step_flops(c.model, hw, batch)
+            peak = peaks["float32"] if c in (tutorial, baseline) else peaks[default_policy]
             step = statistics.median(c.times)
             print(f"| {batch} | {c.name} | {step:.3f} | {batch / step:.2f} | {c.first_step_s:.1f} s | "
                   f"{work / step / 1e9:.0f} ({work / step / 1e9 / peak:.0%} of peak) |")
         ratios = [b / d for b, d in zip(baseline.times, default.times)]
         tutorial_ratios = [t / d for t, d in zip(tutorial.times, default.times)]
-        variant_ratios = [v / d for v, d in zip(variant.times, default.times)]
-        summary.append(f"batch {batch}: --d-forward {other} takes {statistics.median(variant_ratios):.2f}x the "
-                       f"default's time per step (min {min(variant_ratios):.2f}, max {max(variant_ratios):.2f})")
+        for name, c in ((f"--d-forward {other}", variant), (f"--upsample {other_up}", up_variant)):
+            times = [v / d for v, d in zip(c.times, default.times)]
+            summary.append(f"batch {batch}: {name} takes {statistics.median(times):.2f}x the default's time per step "
+                           f"(min {min(times):.2f}, max {max(times):.2f}); analytic "
+                           f"{step_flops(c.model, hw, batch) / step_flops(default.model, hw, batch):.2f}x its FLOPs")
         summary.append(f"batch {batch}: default/tutorial recipe images/s = {statistics.median(tutorial_ratios):.2f}x "
                        f"(min {min(tutorial_ratios):.2f}, max {max(tutorial_ratios):.2f})")
+        flops = step_flops(default.model, hw, batch)
         pipeline = pipeline_images_per_s(pairs, config)
         summary.append(f"batch {batch}: default/baseline images/s = {statistics.median(ratios):.2f}x "
                        f"(min {min(ratios):.2f}, max {max(ratios):.2f} over {len(ratios)} windows); "
                        f"input pipeline alone {pipeline:.0f} images/s = "
                        f"{pipeline / (batch / statistics.median(default.times)):.0f}x the default step; "
                        f"analytic {flops / 1e9:.1f} GFLOP per step")
-        del tutorial, baseline, default, variant
+        del tutorial, baseline, default, variant, up_variant, candidates
     print()
     for line in summary:
         print(line)
