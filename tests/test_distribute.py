@@ -47,9 +47,13 @@ def compare_replicas(norm: str, sync: str, global_batch: int, steps: int) -> dic
     from pix2pix_tf.strategy import use_sync_batch_norm
     from pix2pix_tf.training import build_model
 
+    # Transposed convolutions: with resize-convolution at this size the innermost decoder layer
+    # upsamples a 1x1 map to a constant 2x2 one, so the centre tap of its 3x3 kernel shifts all four
+    # outputs alike and the norm cancels it. That tap's gradient is rounding noise, which Adam's first
+    # steps scale up to the learning rate: the comparison would compare noise (2e-4 apart).
     config = Config(image_size="32", ngf=8, ndf=8, norm=norm, dropout=0.5, precision="float32",
-                    input_nc=3, output_nc=3, depth=5, sync_batch_norm=sync, constant_steps=100,
-                    decay_steps=100, steps_per_epoch=steps)
+                    input_nc=3, output_nc=3, depth=5, upsample="transpose", sync_batch_norm=sync,
+                    constant_steps=100, decay_steps=100, steps_per_epoch=steps)
     pairs = [pair_arrays(i, 32) for i in range(global_batch * steps)]
     sources = np.stack([a for a, _ in pairs]).astype("float32") / 127.5 - 1.0
     targets = np.stack([b for _, b in pairs]).astype("float32") / 127.5 - 1.0
