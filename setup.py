@@ -17,8 +17,8 @@ setup(
     description="pix2pix conditional GAN image-to-image translation in TensorFlow/Keras 3",
     python_requires=">=3.10",
     packages=find_packages(include=["pix2pix_tf", "pix2pix_tf.*"]),
-    # The browser demo's page and the npm files that pin its LiteRT.js runtime (web_demo.py reads them).
-    package_data={"pix2pix_tf": ["web/*.html", "web/*.js", "web/*.css", "web/package.json",
+    # The browser demo's page and the npm files that pin its LiteRT.js runtime (deploy/web_demo.py reads them).
+    package_data={"pix2pix_tf.deploy": ["web/*.html", "web/*.js", "web/*.css", "web/package.json",
                                  "web/package-lock.json"]},
     install_requires=[
         f"keras{KERAS}",
@@ -31,6 +31,6 @@ setup(
     extras_require={
         "cpu": [f"tensorflow-cpu{TENSORFLOW}"],
         "gpu": [f"tensorflow[and-cuda]{TENSORFLOW}"],
-        "test": ["pytest>=7", "ruff>=0.6", "playwright>=1.45"],
+        "test": ["pytest>=7", "ruff>=0.6", "playwright>=1.45", "import-linter>=2.1"],
     },
 )

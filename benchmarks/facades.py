@@ -102,8 +102,8 @@ def judge_dir(args) -> Path:
 
 def train_variant(args, name: str) -> None:
     """Train, resume, or find finished one model (fit's own resume does the work)."""
-    from pix2pix_tf.rundir import RunDir
-    from pix2pix_tf.training import train
+    from pix2pix_tf.train.rundir import RunDir
+    from pix2pix_tf.train.training import train
 
     flags = {"data": str(args.data), "direction": "BtoA", "image_size": args.image_size, "steps": args.steps,
              "lambda_gan": 1.0, "save_every": args.every, "sample_every": args.every,
@@ -123,7 +123,7 @@ def train_variant(args, name: str) -> None:
 
 def train_judge(args) -> None:
     from pix2pix_tf.judge import main as judge_main
-    from pix2pix_tf.rundir import RunDir
+    from pix2pix_tf.train.rundir import RunDir
 
     print(f"\n== judge: {judge_dir(args)}", flush=True)
     flags = ["--run-dir", str(judge_dir(args)), "--quiet"]
@@ -136,9 +136,9 @@ def score_variant(args, name: str, judge, mode: str = "deterministic") -> list:
     """Every kept checkpoint on the budget grid, on the test split, with the judge (``mode``: the
     inference mode, paper = dropout on as in training)."""
     from pix2pix_tf import evaluate as ev
-    from pix2pix_tf.config import load_config
-    from pix2pix_tf.errors import UserError
-    from pix2pix_tf.rundir import RunDir, checkpoint_step, kept_checkpoints
+    from pix2pix_tf.core.config import load_config
+    from pix2pix_tf.core.errors import UserError
+    from pix2pix_tf.train.rundir import RunDir, checkpoint_step, kept_checkpoints
 
     directory = run_dir(args, name)
     total = load_config(directory).total_steps
@@ -157,7 +157,7 @@ def score_variant(args, name: str, judge, mode: str = "deterministic") -> list:
 
 @functools.cache
 def judge_step(judge) -> int:
-    from pix2pix_tf.realism import load_judge
+    from pix2pix_tf.realism.judge import load_judge
 
     return load_judge(judge).step
 
@@ -166,7 +166,7 @@ def stored_score(directory: Path, step: int, mode: str, judge):
     """The summary an earlier scoring of this checkpoint left, if it was scored by this judge checkpoint with
     the measures scored now (so re-running the benchmark scores only new checkpoints)."""
     from pix2pix_tf.evaluate import default_out_dir
-    from pix2pix_tf.report import EvalSummary
+    from pix2pix_tf.realism.report import EvalSummary
 
     path = default_out_dir(directory, "test", step, mode) / "summary.json"
     try:
@@ -183,10 +183,10 @@ def mean_photo_row(args, judge_path: Path) -> dict:
     """Always answering with the average training photo: per-pixel scores and the judge's."""
     import tensorflow as tf
 
-    from pix2pix_tf import data as data_lib
-    from pix2pix_tf.config import load_config
-    from pix2pix_tf.losses import image_metrics
-    from pix2pix_tf.realism import RealismTally, load_judge
+    from pix2pix_tf.core.config import load_config
+    from pix2pix_tf.data import pipeline as data_lib
+    from pix2pix_tf.nets.losses import image_metrics
+    from pix2pix_tf.realism.judge import RealismTally, load_judge
 
     config = load_config(run_dir(args, "pix2pix"))
     total, count = None, 0
@@ -299,11 +299,11 @@ def seed_comparison(results: dict, step: int) -> list[str]:
 def sample_grid(args, step: int, out: Path, names: tuple = MAIN, modes: dict | None = None) -> Path:
     """labels | each run's output | photo for test images spread over the split, at ``step``
     (``modes``: a run's inference mode where it is not deterministic)."""
-    from pix2pix_tf import data as data_lib
-    from pix2pix_tf.callbacks import save_grid
-    from pix2pix_tf.inference import load_generator
-    from pix2pix_tf.losses import to_unit_range
-    from pix2pix_tf.networks import dropout_noise
+    from pix2pix_tf.data import pipeline as data_lib
+    from pix2pix_tf.deploy.inference import load_generator
+    from pix2pix_tf.nets.losses import to_unit_range
+    from pix2pix_tf.nets.networks import dropout_noise
+    from pix2pix_tf.train.callbacks import save_grid
 
     modes = modes or {}
     pairs = data_lib.list_pairs(args.data, "test")
@@ -386,8 +386,8 @@ def main(argv=None) -> int:
             train_judge(args) if name == "judge" else train_variant(args, name)
         if args.only:
             return 0
-    from pix2pix_tf.ladder import ladder
-    from pix2pix_tf.realism import load_judge
+    from pix2pix_tf.realism.judge import load_judge
+    from pix2pix_tf.realism.ladder import ladder
 
     judge = load_judge(judge_dir(args))
     stored = judge.ladder

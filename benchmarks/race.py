@@ -70,7 +70,7 @@ class MarkSaver:
 def race_fit(args, folder: Path, began: float) -> None:
     import keras
 
-    from pix2pix_tf.training import train
+    from pix2pix_tf.train.training import train
 
     saver = MarkSaver(folder / "marks", args.marks, began)
 
@@ -92,7 +92,7 @@ def race_fit(args, folder: Path, began: float) -> None:
 def race_tutorial(args, folder: Path, began: float) -> None:
     from tutorial_recipe import tutorial_recipe
 
-    from pix2pix_tf.config import save_config
+    from pix2pix_tf.core.config import save_config
 
     config, generator, train_step, dataset = tutorial_recipe(args.data, "256", 10**6)
     (folder / "run").mkdir(parents=True)
@@ -131,11 +131,11 @@ def score(args) -> int:
     import keras
     import tensorflow as tf
 
-    from pix2pix_tf.config import load_config
+    from pix2pix_tf.core.config import load_config
+    from pix2pix_tf.deploy.inference import TrainedGenerator
     from pix2pix_tf.evaluate import evaluation_pairs, score_pairs
-    from pix2pix_tf.inference import TrainedGenerator
-    from pix2pix_tf.networks import build_generator
-    from pix2pix_tf.realism import load_judge
+    from pix2pix_tf.nets.networks import build_generator
+    from pix2pix_tf.realism.judge import load_judge
 
     judge = load_judge(args.judge)
     rows, artefacts_real = [], {}

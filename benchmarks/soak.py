@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from pix2pix_tf.rundir import checkpoint_step  # noqa: E402
+from pix2pix_tf.train.rundir import checkpoint_step  # noqa: E402
 
 PROGRESS = re.compile(r"(\d+)/\d+ ")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

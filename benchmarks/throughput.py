@@ -53,10 +53,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from pix2pix_tf import data as data_lib  # noqa: E402
-from pix2pix_tf.config import Config  # noqa: E402
-from pix2pix_tf.precision import resolve_precision  # noqa: E402
-from pix2pix_tf.training import build_model, prepare  # noqa: E402
+from pix2pix_tf.core.config import Config  # noqa: E402
+from pix2pix_tf.core.precision import resolve_precision  # noqa: E402
+from pix2pix_tf.data import pipeline as data_lib  # noqa: E402
+from pix2pix_tf.train.training import build_model, prepare  # noqa: E402
 
 FACADES = REPO.parent / "shared" / "data" / "facades"
 
@@ -236,8 +236,8 @@ def loop_overhead(args) -> None:
     """fit's loop against its bare step, and validation's share of training time."""
     import tempfile
 
-    from pix2pix_tf.rundir import RunDir, checkpoint_manager, training_checkpoint
-    from pix2pix_tf.training import (
+    from pix2pix_tf.train.rundir import RunDir, checkpoint_manager, training_checkpoint
+    from pix2pix_tf.train.training import (
         VALIDATION_STEPS_PER_IMAGE,
         training_callbacks,
         validation_dataset,

@@ -21,11 +21,11 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from pix2pix_tf import data as data_lib
-from pix2pix_tf import losses
-from pix2pix_tf.config import new_config
-from pix2pix_tf.networks import build_discriminator, build_generator
-from pix2pix_tf.training import prepare
+from pix2pix_tf.core.config import new_config
+from pix2pix_tf.data import pipeline as data_lib
+from pix2pix_tf.nets import losses
+from pix2pix_tf.nets.networks import build_discriminator, build_generator
+from pix2pix_tf.train.training import prepare
 
 FACADES = Path(__file__).resolve().parents[2] / "shared" / "data" / "facades"
 

@@ -13,15 +13,11 @@ table, the CPU, the browser and the load average: the figures mean little on a b
 from __future__ import annotations
 
 import argparse
-import contextlib
-import functools
-import http.server
 import json
 import os
 import platform
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,8 +26,8 @@ if str(REPO) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from pix2pix_tf import web_demo  # noqa: E402
-from pix2pix_tf.config import load_config  # noqa: E402
+from pix2pix_tf.core.config import load_config  # noqa: E402
+from pix2pix_tf.deploy import web_demo  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 TIMING_JS = """async ([values, runs]) => {
@@ -71,26 +67,9 @@ def newest_tflite_dir(export_dir: Path) -> Path:
     return versions[-1][1]
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@contextlib.contextmanager
-def served(folder: Path):
-    """``folder`` on 127.0.0.1 as ``python -m http.server`` serves it; yields the base URL."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def page_latency(browser, folder: Path, accelerator: str, runs: int) -> tuple[float, str]:
     """(median ms per translation, accelerator the page used) for the demo folder ``folder``."""
-    with served(folder) as url:
+    with web_demo.served(folder) as url:
         page = browser.new_page()
         try:
             page.goto(f"{url}?accelerator={accelerator}")

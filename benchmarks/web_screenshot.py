@@ -14,13 +14,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 from facades import compact_png  # noqa: E402
-from web_latency import CHROMIUM, served  # noqa: E402
+from web_latency import CHROMIUM  # noqa: E402
+
+from pix2pix_tf.deploy import web_demo  # noqa: E402
 
 
 def screenshot(folder: Path, out: Path, brush: str, chromium: str) -> Path:
     from playwright.sync_api import sync_playwright
 
-    with served(folder) as url, sync_playwright() as playwright:
+    with web_demo.served(folder) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium)
         page = browser.new_page(viewport={"width": 1100, "height": 820})
         page.goto(f"{url}?accelerator=wasm")

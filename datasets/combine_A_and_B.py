@@ -10,7 +10,7 @@ A thin command over ``pix2pix_tf.datasets.combine`` (where the rules are describ
 installed package (``pip install -e .``). The same command is ``python -m pix2pix_tf.datasets.combine``.
 """
 
-from pix2pix_tf.cli import run_cli
+from pix2pix_tf.core.cli import run_cli
 from pix2pix_tf.datasets.combine import main
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ A thin command over ``pix2pix_tf.datasets.download`` (where the checks are descr
 installed package (``pip install -e .``). The same command is ``python -m pix2pix_tf.datasets.download``.
 """
 
-from pix2pix_tf.cli import run_cli
+from pix2pix_tf.core.cli import run_cli
 from pix2pix_tf.datasets.download import main
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ Per image and on average: L1 on the [0, 1] scale, PSNR and SSIM (``tf.image``), 
 Writes ``metrics.csv`` (one row per image, streamed as it goes), ``summary.json``, ``index.html``
 (input | output | target thumbnails, best to worst, columns sortable) and ``metrics.png`` (the
 distribution of each metric). Images stream through: only three numbers per image stay in memory.
-Per-image scores, the page and the figure are written by ``pix2pix_tf.report``.
+Per-image scores, the page and the figure are written by ``pix2pix_tf.realism.report``.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pix2pix_tf import cli
-from pix2pix_tf.atomic import replacing, write_text
-from pix2pix_tf.errors import UserError
-from pix2pix_tf.report import (
+from pix2pix_tf.core import cli
+from pix2pix_tf.core.atomic import replacing, write_text
+from pix2pix_tf.core.errors import UserError
+from pix2pix_tf.realism.report import (
     HIGHER_IS_BETTER,
     METRICS,
     PER_IMAGE_REALISM,
@@ -46,8 +46,8 @@ PROGRESS_EVERY = 500
 
 def evaluation_pairs(config, data: str | Path | None = None, split: str | None = None):
     """(data root, split name, checked pairs): by default the run's own data and held-out split."""
-    from pix2pix_tf import data as data_lib
-    from pix2pix_tf.rundir import data_root, validation_split
+    from pix2pix_tf.data import pipeline as data_lib
+    from pix2pix_tf.train.rundir import data_root, validation_split
 
     root = Path(data) if data is not None else data_root(config)
     if split is None:
@@ -90,10 +90,10 @@ def score_pairs(trained, pairs, config, out_dir: Path, *, run_dir: str | Path = 
     label map it was generated from."""
     import tensorflow as tf
 
-    from pix2pix_tf import data as data_lib
-    from pix2pix_tf.artefacts import ArtefactTally
-    from pix2pix_tf.losses import image_metrics
-    from pix2pix_tf.networks import dropout_noise
+    from pix2pix_tf.data import pipeline as data_lib
+    from pix2pix_tf.nets.losses import image_metrics
+    from pix2pix_tf.nets.networks import dropout_noise
+    from pix2pix_tf.realism.artefacts import ArtefactTally
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -113,7 +113,7 @@ def score_pairs(trained, pairs, config, out_dir: Path, *, run_dir: str | Path = 
     scores: list[ImageScore] = []
     tally = None
     if judge is not None:
-        from pix2pix_tf.realism import RealismTally
+        from pix2pix_tf.realism.judge import RealismTally
 
         tally = RealismTally(judge)
     metrics = METRICS + (PER_IMAGE_REALISM if tally else ())
@@ -161,7 +161,7 @@ def score_pairs(trained, pairs, config, out_dir: Path, *, run_dir: str | Path = 
 
 
 def _prepare(run_dir, data, split, mode):
-    from pix2pix_tf.config import INFERENCE_MODES, load_config
+    from pix2pix_tf.core.config import INFERENCE_MODES, load_config
 
     cli.require_choice("--inference", mode, INFERENCE_MODES)
     config = load_config(Path(run_dir))
@@ -182,7 +182,7 @@ def evaluate_run(run_dir: str | Path, checkpoint: str | int = "latest", *, data:
                  page: bool = True, quiet: bool = True, judge: str | Path | None = None) -> EvalSummary:
     """Score one checkpoint of a run; results go to ``out_dir`` (default RUN/eval/<split>-step<N>).
     ``judge``: a judge run directory (``python -m pix2pix_tf.judge``) adds the realism scores."""
-    from pix2pix_tf.inference import load_generator
+    from pix2pix_tf.deploy.inference import load_generator
 
     config, root, split, pairs = _prepare(run_dir, data, split, mode)
     scorer = _load_judge(judge, metric)
@@ -198,7 +198,7 @@ def _load_judge(judge: str | Path | None, metric: str):
         if metric in REALISM:
             raise UserError(f"--metric {metric}: a realism score needs --judge")
         return None
-    from pix2pix_tf.realism import load_judge
+    from pix2pix_tf.realism.judge import load_judge
 
     return load_judge(judge)
 
@@ -233,8 +233,8 @@ def evaluate_all_checkpoints(run_dir: str | Path, *, metric: str = "l1", data: s
     Each checkpoint gets its own results folder; ``<split>-checkpoints.json`` beside them holds the
     comparison. Ties go to the earlier checkpoint.
     """
-    from pix2pix_tf.inference import load_generator
-    from pix2pix_tf.rundir import RunDir, checkpoint_step, kept_checkpoints
+    from pix2pix_tf.deploy.inference import load_generator
+    from pix2pix_tf.train.rundir import RunDir, checkpoint_step, kept_checkpoints
 
     cli.require_choice("--metric", metric, METRICS + REALISM)
     config, root, split, pairs = _prepare(run_dir, data, split, mode)
@@ -314,17 +314,17 @@ def _report(summary: EvalSummary) -> None:
           f"checkpoint step {summary.step}, {summary.inference} inference:")
     print(f"  mean L1 {m['l1']:.4f} (0-1 scale)   PSNR {m['psnr']:.2f} dB   SSIM {m['ssim']:.4f}")
     if summary.artefacts:
-        from pix2pix_tf.artefacts import format_artefacts
+        from pix2pix_tf.realism.artefacts import format_artefacts
 
         print(f"  artefacts: {format_artefacts(summary.artefacts)}")
     if summary.realism:
-        from pix2pix_tf.realism import format_scores
+        from pix2pix_tf.realism.judge import format_scores
 
         realism = summary.realism
         print(f"  realism (judge step {realism['judge_step']}; distance to its real training photos, lower is "
               f"better): {format_scores(realism, realism['classes'])}")
         if realism.get("ladder"):
-            from pix2pix_tf.ladder import format_ladder
+            from pix2pix_tf.realism.ladder import format_ladder
 
             print("  on the judge's ladder (real held-out photos, blurred, the mean photo):")
             print(format_ladder(realism["ladder"], [{**realism, "label": "this run"}]))

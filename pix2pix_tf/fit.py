@@ -6,17 +6,13 @@ With no arguments it trains on a small generated dataset so a newcomer sees it w
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
-import typing
 from pathlib import Path
 
-from pix2pix_tf.cli import OneLineParser, add_verbose, require_positive, run_cli
-from pix2pix_tf.config import BUILTIN_DEMO, Config, canonical_size, cli_fields, flag_name, validate
-
-SIZE_FIELDS = {"image_size", "load_size"}
-BUILTIN = "builtin"
+from pix2pix_tf.core.cli import OneLineParser, add_verbose, require_positive, run_cli
+from pix2pix_tf.core.config import BUILTIN_DEMO, flag_name
+from pix2pix_tf.core.flags import BUILTIN, add_config_flags, normalise_flags
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,32 +36,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_config_flags(parser: argparse.ArgumentParser, *, exclude: frozenset = frozenset(),
-                     defaults: Config | None = None) -> None:
-    """A flag per command-line field of ``Config``; unset flags stay absent from the namespace."""
-    defaults = defaults or Config()
-    hints = typing.get_type_hints(Config)
-    for field in cli_fields():
-        if field.name in exclude:
-            continue
-        default = getattr(defaults, field.name)
-        help_text = field.metadata["help"] + ("" if default is None else f" (default: {default})")
-        if hints[field.name] is bool:
-            parser.add_argument(f"--no-{field.name.replace('_', '-')}", dest=field.name, action="store_false",
-                                default=argparse.SUPPRESS, help=f"turn off: {field.metadata['help']}")
-            continue
-        kind = flag_type(hints[field.name])
-        parser.add_argument(flag_name(field.name), dest=field.name, type=kind, default=argparse.SUPPRESS,
-                            choices=field.metadata["choices"], help=help_text,
-                            metavar=None if field.metadata["choices"] else kind.__name__.upper())
-
-
-def flag_type(hint) -> type:
-    """The type a flag parses to, from the field's real type hint (``int | None`` parses as int)."""
-    kinds = [kind for kind in typing.get_args(hint) if kind is not type(None)] or [hint]
-    return kinds[0]
-
-
 def default_run_dir(data: str) -> Path:
     return Path("runs") / (Path(data.rstrip("/")).name or "data")
 
@@ -82,20 +52,9 @@ def parse_flags(argv: list[str] | None) -> tuple[Path, dict, dict]:
     return Path(run_dir) if run_dir else default_run_dir(args.get("data", BUILTIN)), args, options
 
 
-def normalise_flags(args: dict) -> None:
-    """Check every flag's value (``config.validate``, before anything loads), and write values as a run's
-    config stores them (``prepare()`` resolves the precision): sizes in their canonical spelling, a
-    dataset folder as an absolute path, so that evaluate and export find it from any folder."""
-    validate(args)
-    for name in SIZE_FIELDS & set(args):
-        args[name] = canonical_size(args[name], flag_name(name))
-    if args.get("data", BUILTIN) != BUILTIN:
-        args["data"] = os.path.abspath(args["data"])
-
-
 def main(argv: list[str] | None = None) -> None:
     run_dir, flags, options = parse_flags(argv)
-    from pix2pix_tf.training import train
+    from pix2pix_tf.train.training import train
 
     summary = train(run_dir, flags, verbose=0 if options["quiet"] else "auto",
                     remeasure_precision=options["remeasure_precision"], stop_at=options["stop_at"])

@@ -3,9 +3,9 @@
 The judge segments real target-domain images into the classes of the source label maps (facades:
 photo -> label map), trained on the training split only. ``evaluate --judge`` then runs it on the
 generated images of a pix2pix run: the better they look, the better their labels come back (the
-paper's FCN-score, see ``pix2pix_tf.realism``), and the closer their features lie to the real photos'
+paper's FCN-score, see ``pix2pix_tf.realism.judge``), and the closer their features lie to the real photos'
 (the distance). A judge is a run directory like any other: config, checkpoints, TensorBoard, samples;
-running the command again resumes it. At the end it scores its sanity ladder (``pix2pix_tf.ladder``)
+running the command again resumes it. At the end it scores its sanity ladder (``pix2pix_tf.realism.ladder``)
 and stores it with its scores in ``judge_scores.json``.
 """
 
@@ -16,10 +16,10 @@ import json
 import sys
 from pathlib import Path
 
-from pix2pix_tf.cli import OneLineParser, add_verbose, run_cli
-from pix2pix_tf.config import Config
-from pix2pix_tf.errors import UserError
-from pix2pix_tf.fit import add_config_flags, normalise_flags
+from pix2pix_tf.core.cli import OneLineParser, add_verbose, run_cli
+from pix2pix_tf.core.config import Config
+from pix2pix_tf.core.errors import UserError
+from pix2pix_tf.core.flags import add_config_flags, normalise_flags
 
 # What the judge does not have (a discriminator, a GAN objective, dropout) or fixes itself.
 NOT_JUDGE_FLAGS = frozenset({"direction", "ndf", "d_layers", "gan_mode", "d_forward", "lambda_l1", "lambda_gan",
@@ -68,10 +68,10 @@ def derived_palette(flags: dict):
     """Palette from the training split's label maps, prepared as the judge will see them."""
     import numpy as np
 
-    from pix2pix_tf import data as data_lib
-    from pix2pix_tf.config import new_config
-    from pix2pix_tf.palette import derive_palette
-    from pix2pix_tf.training import prepare
+    from pix2pix_tf.core.config import new_config
+    from pix2pix_tf.data import pipeline as data_lib
+    from pix2pix_tf.data.palette import derive_palette
+    from pix2pix_tf.train.training import prepare
 
     prepared = prepare(new_config({**flags, "palette": None}), measure_precision=False)
     maps = [((t.numpy() + 1.0) * 127.5).round().astype(np.uint8)
@@ -83,12 +83,12 @@ def main(argv: list[str] | None = None) -> None:
     args = vars(build_parser().parse_args(argv))
     run_dir, quiet, palette_arg = Path(args.pop("run_dir")), args.pop("quiet"), args.pop("palette")
     args.pop("verbose")
-    from pix2pix_tf.atomic import write_text
-    from pix2pix_tf.ladder import format_criteria, format_ladder, ladder, passed
-    from pix2pix_tf.palette import DERIVE, palette_from_arg
-    from pix2pix_tf.realism import SCORES_FILE, load_judge
-    from pix2pix_tf.rundir import RunDir, task_config
-    from pix2pix_tf.training import train
+    from pix2pix_tf.core.atomic import write_text
+    from pix2pix_tf.data.palette import DERIVE, palette_from_arg
+    from pix2pix_tf.realism.judge import SCORES_FILE, load_judge
+    from pix2pix_tf.realism.ladder import format_criteria, format_ladder, ladder, passed
+    from pix2pix_tf.train.rundir import RunDir, task_config
+    from pix2pix_tf.train.training import train
 
     creating = not RunDir(run_dir).exists()
     if not creating:

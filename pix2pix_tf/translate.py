@@ -1,6 +1,6 @@
 """python -m pix2pix_tf.translate: run a trained generator on single images of any size.
 
-A thin command over ``pix2pix_tf.translator`` (the library API, where padding, tiling and channel
+A thin command over ``pix2pix_tf.deploy.translator`` (the library API, where padding, tiling and channel
 handling are explained): it expands files, folders and globs into jobs, writes ``OUT/<name>.png``
 per input, and reports and skips inputs that cannot be translated.
 """
@@ -14,9 +14,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from pix2pix_tf import cli
-from pix2pix_tf.errors import UserError
-from pix2pix_tf.images import IMAGE_SUFFIXES, ImageError, is_image_name, write_png
+from pix2pix_tf.core import cli
+from pix2pix_tf.core.errors import UserError
+from pix2pix_tf.data.images import IMAGE_SUFFIXES, ImageError, is_image_name, write_png
 
 MAX_LISTED_FAILURES = 20
 
@@ -99,7 +99,7 @@ def plan_outputs(files: list[Path], out: Path, folders: list[Path], overwrite: b
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from pix2pix_tf.translator import DEFAULT_MAX_SIDE, LARGE_MODES, SCALES
+    from pix2pix_tf.deploy.translator import DEFAULT_MAX_SIDE, LARGE_MODES, SCALES
 
     parser = cli.OneLineParser(
         prog="python -m pix2pix_tf.translate", description=__doc__.splitlines()[0],
@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pix2pix_tf.translator import load
+    from pix2pix_tf.deploy.translator import load
 
     args = build_parser().parse_args(argv)
     cli.require_positive("--max-side", args.max_side)

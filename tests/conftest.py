@@ -74,10 +74,10 @@ def make_run(root: Path, data: Path, *, steps=(1,), **changes):
     import keras
     import tensorflow as tf
 
-    from pix2pix_tf.config import new_config, save_config
-    from pix2pix_tf.networks import build_generator
-    from pix2pix_tf.rundir import RunDir, checkpoint_manager
-    from pix2pix_tf.training import prepare
+    from pix2pix_tf.core.config import new_config, save_config
+    from pix2pix_tf.nets.networks import build_generator
+    from pix2pix_tf.train.rundir import RunDir, checkpoint_manager
+    from pix2pix_tf.train.training import prepare
 
     flags = {k: v for k, v in {**TINY, **changes}.items() if k != "quiet"}
     spec = prepare(new_config({"data": str(data), **flags})).config
@@ -94,8 +94,8 @@ def make_run(root: Path, data: Path, *, steps=(1,), **changes):
 
 def latest_step(run_dir: Path) -> int:
     """The step of the run's latest checkpoint, 0 before the first one."""
-    from pix2pix_tf.errors import UserError
-    from pix2pix_tf.rundir import RunDir, checkpoint_path, checkpoint_step
+    from pix2pix_tf.core.errors import UserError
+    from pix2pix_tf.train.rundir import RunDir, checkpoint_path, checkpoint_step
 
     try:
         return checkpoint_step(checkpoint_path(RunDir(Path(run_dir))))
@@ -124,7 +124,7 @@ def error_line(result: subprocess.CompletedProcess) -> str:
 def _private_precision_cache(tmp_path_factory):
     """--precision auto caches its measured choice per user; tests keep theirs out of ~/.cache. The LiteRT.js
     runtime that ``--install-litert-js`` put in the real user cache stays found, through its variable."""
-    from pix2pix_tf.web_demo import RUNTIME_ENV, cache_runtime, missing_runtime_files
+    from pix2pix_tf.deploy.web_demo import RUNTIME_ENV, cache_runtime, missing_runtime_files
 
     if RUNTIME_ENV not in os.environ and not missing_runtime_files(cache_runtime()):
         os.environ[RUNTIME_ENV] = str(cache_runtime())

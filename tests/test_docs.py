@@ -14,13 +14,12 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from pix2pix_tf.errors import UserError
+from pix2pix_tf.core.errors import UserError
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 CI_SCRIPT = REPO / ".ci" / "run"
 # What a documented command runs -> the module whose build_parser() parses it.
 MODULES = {
-    "pix2pix_tf.export": "pix2pix_tf.export.__main__",
     "datasets/download.py": "pix2pix_tf.datasets.download",
     "datasets/combine_A_and_B.py": "pix2pix_tf.datasets.combine",
 }
@@ -80,7 +79,7 @@ COMMANDS = documented_commands()
 
 def test_the_pages_document_every_command():
     modules = {module for _, module, _ in COMMANDS}
-    assert {"pix2pix_tf.fit", "pix2pix_tf.evaluate", "pix2pix_tf.translate", "pix2pix_tf.export.__main__",
+    assert {"pix2pix_tf.fit", "pix2pix_tf.evaluate", "pix2pix_tf.translate", "pix2pix_tf.export",
             "pix2pix_tf.judge", "pix2pix_tf.web_demo", "pix2pix_tf.datasets.download"} <= modules
 
 
@@ -100,7 +99,7 @@ def test_a_wrong_flag_would_be_caught():
         with pytest.raises(UserError):
             parse("pix2pix_tf.evaluate", argv)
     with pytest.raises(UserError):
-        parse("pix2pix_tf.export.__main__", ["--run-dir", "RUN", "--out", "OUT", "--web-model", "none"])
+        parse("pix2pix_tf.export", ["--run-dir", "RUN", "--out", "OUT", "--web-model", "none"])
 
 
 def github_anchor(heading: str) -> str:
@@ -140,7 +139,7 @@ def test_the_readme_test_command_is_what_ci_runs():
 
 def test_the_readme_train_command_sets_up_as_ci_does_and_trains_on_the_builtin_data():
     from pix2pix_tf.fit import default_run_dir
-    from pix2pix_tf.rundir import RunDir
+    from pix2pix_tf.train.rundir import RunDir
 
     train = quick_start_blocks()[0]
     setup, _, command = train.rpartition(" && ")

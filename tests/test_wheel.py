@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO, TINY_FLAGS, write_paired
 
-from pix2pix_tf import web_demo
-from pix2pix_tf.errors import UserError
+from pix2pix_tf.core.errors import UserError
+from pix2pix_tf.deploy import web_demo
 
 pytestmark = pytest.mark.wheel
 

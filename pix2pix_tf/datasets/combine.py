@@ -36,10 +36,10 @@ from typing import NamedTuple
 
 from PIL import Image, UnidentifiedImageError
 
-from pix2pix_tf.atomic import check_replaceable, publish_dir, staging_dir
-from pix2pix_tf.cli import OneLineParser, run_cli
-from pix2pix_tf.errors import UserError
-from pix2pix_tf.images import is_image_file
+from pix2pix_tf.core.atomic import check_replaceable, publish_dir, staging_dir
+from pix2pix_tf.core.cli import OneLineParser, run_cli
+from pix2pix_tf.core.errors import UserError
+from pix2pix_tf.data.images import is_image_file
 
 DEFAULT_SPLITS = ("train", "val", "test")
 MAX_LISTED = 5  # how many names an error message lists before "... and N more"

@@ -38,10 +38,10 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from pix2pix_tf.atomic import check_replaceable, publish_dir, staging_dir
-from pix2pix_tf.cli import OneLineParser, require_positive, run_cli
-from pix2pix_tf.errors import UserError
-from pix2pix_tf.images import is_image_file
+from pix2pix_tf.core.atomic import check_replaceable, publish_dir, staging_dir
+from pix2pix_tf.core.cli import OneLineParser, require_positive, run_cli
+from pix2pix_tf.core.errors import UserError
+from pix2pix_tf.data.images import is_image_file
 
 DEFAULT_BASE_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/"
 URL_ENV = "PIX2PIX_TF_DATASET_URL"

@@ -1,0 +1,371 @@
+"""The recipe in one place: every number of the paper's setup, the flags that change it, and the
+run directory's stored copy that evaluate, translate and export read back.
+
+Two stages: ``Config`` is what the user asked for (``None`` and ``auto`` mean "decide from the data or
+the hardware"); ``RunSpec`` is the frozen, fully resolved spec that ``training.prepare()`` returns and
+the run directory stores, with every one of those decided, so nothing downstream checks for ``None``."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pix2pix_tf.core.atomic import write_text
+from pix2pix_tf.core.errors import UserError
+
+CONFIG_FORMAT = "pix2pix_tf.config"  # a file format name, kept when the module moved
+CONFIG_VERSION = 1
+CONFIG_FILE = "config.json"
+INFERENCE_MODES = ("paper", "deterministic")  # what each means: pix2pix_tf.deploy.inference
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a number field accepts; an open end excludes the bound itself."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value) -> bool:
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    def __str__(self) -> str:
+        if self.high is None:
+            return ("positive" if self.low == 0 else f"above {self.low}") if self.low_open else f"at least {self.low}"
+        return (f"in {'(' if self.low_open else '['}{self.low}, {self.high}{')' if self.high_open else ']'}")
+
+
+COUNT = Range(1)
+NON_NEGATIVE = Range(0)
+POSITIVE = Range(0, low_open=True)
+FRACTION = Range(0, 1, high_open=True)
+
+
+def _opt(default, help, *, choices=None, range=None, check=None, frozen=True, cli=True, schedule=False):
+    """A config field. Its type comes from the type hint; ``choices``, ``range`` or ``check(value, name)``
+    (which raises a ``UserError``) bound its value. ``frozen`` fields may not change when a run resumes;
+    ``schedule`` ones may (they lengthen or shorten the run); ``cli`` ones get a flag."""
+    frozen = frozen and not schedule
+    return field(default=default, metadata={"help": help, "choices": choices, "range": range, "check": check,
+                                            "frozen": frozen, "cli": cli, "schedule": schedule})
+
+
+@dataclass(frozen=True)
+class Config:
+    """Defaults reproduce Isola et al. (2017) and the PyTorch reference implementation, except the three
+    that the facades benchmark chose (README: where the defaults differ from the paper): ``d_forward``,
+    ``precision`` and ``upsample``."""
+
+    task: str = _opt("pix2pix", "what the run trains: the pix2pix GAN, or a segmentation judge of realism",
+                     choices=("pix2pix", "judge"), cli=False)
+    # data
+    data: str = _opt("builtin", "dataset root with <split>/ folders, or 'builtin' for the generated demo set",
+                     frozen=False)
+    direction: str = _opt("AtoB", "translate the left/A image into the right/B one, or the reverse",
+                          choices=("AtoB", "BtoA"))
+    image_size: str = _opt("256", "training crop size, 'S' or 'HxW'; each side a multiple of 2**depth",
+                           check=lambda text, name: parse_size(text, name))
+    load_size: str | None = _opt(None, "resize size before the random crop (default: image size * 286/256)",
+                                 check=lambda text, name: parse_size(text, name))
+    preprocess: str = _opt("resize_and_crop", "jitter: resize then random crop, crop only, or none",
+                           choices=("resize_and_crop", "crop", "none"))
+    flip: bool = _opt(True, "random horizontal mirror of both images")
+    input_nc: int | None = _opt(None, "input channels, 1 or 3 (default: read from the data)", choices=(1, 3))
+    output_nc: int | None = _opt(None, "output channels, 1 or 3 (default: read from the data)", choices=(1, 3))
+    train_split: str = _opt("train", "split folder to train on", frozen=False)
+    val_split: str | None = _opt(None, "held-out split for validation metrics (default: val or test if present)",
+                                 frozen=False)
+    palette: dict | None = _opt(None, "a judge's label-map palette (names, colours)", cli=False)
+    # networks
+    ngf: int = _opt(64, "generator filters in the first layer", range=COUNT)
+    ndf: int = _opt(64, "discriminator filters in the first layer", range=COUNT)
+    norm: str = _opt("batch", "normalisation in both networks", choices=("batch", "instance", "none"))
+    upsample: str = _opt("resize", "generator upsampling: nearest-neighbour 2x resize then a 3x3 convolution (no "
+                         "checkerboard, as realistic in the facades benchmark), or the paper's 4x4 stride-2 "
+                         "transposed convolution", choices=("resize", "transpose"))
+    dropout: float = _opt(0.5, "dropout rate in the first three decoder layers (0 turns it off)",
+                          range=FRACTION)
+    d_layers: int = _opt(3, "PatchGAN stride-2 layers: 3 = 70x70 patches, 1 = 16x16, 5 = 286x286, 0 = 1x1 PixelGAN",
+                         range=NON_NEGATIVE)
+    init_std: float = _opt(0.02, "std of the N(0, std) weight initialisation", range=POSITIVE, cli=False)
+    leaky_slope: float = _opt(0.2, "LeakyReLU negative slope", range=FRACTION, cli=False)
+    norm_epsilon: float = _opt(1e-5, "normalisation epsilon (the reference's, not Keras' 1e-3)", range=POSITIVE,
+                               cli=False)
+    load_ratio: float = _opt(286 / 256, "load size over crop size for resize_and_crop", range=Range(1),
+                             cli=False)
+    # objective and optimiser
+    gan_mode: str = _opt("vanilla", "adversarial loss: non-saturating cross-entropy or least squares",
+                         choices=("vanilla", "lsgan"))
+    d_forward: str = _opt("reuse", "G's adversarial gradient from the D step's forward pass (reuse: the original "
+                          "Torch code and the TF tutorial, ~12%% cheaper, as realistic in the facades benchmark) or "
+                          "from D after its update (recompute: the PyTorch reference)", choices=("reuse", "recompute"))
+    lambda_l1: float = _opt(100.0, "weight of the L1 term in the generator loss", range=NON_NEGATIVE)
+    lambda_gan: float = _opt(1.0, "weight of the adversarial term (0 trains an L1-only generator)",
+                             range=NON_NEGATIVE)
+    lr: float = _opt(2e-4, "Adam learning rate of both networks", range=POSITIVE)
+    d_lr_ratio: float = _opt(1.0, "the discriminator's learning rate over the generator's (the paper: 1)",
+                             range=POSITIVE)
+    beta1: float = _opt(0.5, "Adam beta1", range=FRACTION)
+    beta2: float = _opt(0.999, "Adam beta2", range=FRACTION)
+    adam_epsilon: float = _opt(1e-8, "Adam epsilon (PyTorch's default, not Keras' 1e-7)", range=POSITIVE,
+                               cli=False)
+    batch_size: int = _opt(1, "images per step (global batch)", range=COUNT)
+    epochs: int = _opt(100, "epochs at the constant learning rate", range=NON_NEGATIVE, schedule=True)
+    epochs_decay: int = _opt(100, "epochs of linear learning-rate decay to zero after those",
+                             range=NON_NEGATIVE, schedule=True)
+    steps: int | None = _opt(None, "train for this many steps instead, split constant/decay as the epochs are",
+                             range=COUNT, schedule=True)
+    seed: int = _opt(0, "seed of data order, jitter, dropout and initialisation",
+                     range=Range(0, 2 ** 32 - 1))
+    precision: str = _opt("auto", "compute precision; auto picks by hardware",
+                          choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"))
+    # devices (may change on resume: checkpoints restore on any number of replicas)
+    strategy: str = _opt("auto", "tf.distribute strategy; auto = mirrored when several GPUs are visible, "
+                         "else one device",
+                         choices=("auto", "one_device", "mirrored", "multi_worker", "tpu"), frozen=False)
+    sync_batch_norm: str = _opt("auto", "batch-norm statistics over the global batch (all replicas); auto = on "
+                                "when there is more than one replica", choices=("auto", "on", "off"), frozen=False)
+    on_bad_image: str = _opt("error", "a dataset with unreadable or mis-sized files: stop, or train without them",
+                             choices=("error", "skip"), frozen=False)
+    max_nonfinite_steps: int = _opt(10, "stop after this many steps in a row with non-finite losses",
+                                    range=COUNT, frozen=False)
+    # bookkeeping (may change on resume)
+    save_every: int = _opt(500, "write a checkpoint every N steps (and at the end)", range=COUNT, frozen=False)
+    keep_checkpoints: int = _opt(5, "checkpoints kept on disk", range=COUNT, frozen=False)
+    sample_every: int = _opt(500, "write an input|output|target sample grid every N steps", range=COUNT,
+                            frozen=False)
+    log_every: int = _opt(100, "write TensorBoard scalars every N steps", range=COUNT, frozen=False)
+    val_images: int = _opt(64, "validate on at most this many held-out pairs, evenly spread over the split "
+                           "(0: all of them)", range=NON_NEGATIVE, frozen=False)
+    validate_every: int = _opt(0, "also score the held-out split every N steps (0: only after each epoch)",
+                               range=NON_NEGATIVE, frozen=False)
+    # resolved when the run is created, stored, never set by a flag
+    depth: int | None = _opt(None, "generator downsamplings, from the image size", range=Range(2), cli=False)
+    steps_per_epoch: int | None = _opt(None, "training pairs // batch size", range=COUNT, cli=False)
+    constant_steps: int | None = _opt(None, "steps at the constant learning rate", range=NON_NEGATIVE, cli=False)
+    decay_steps: int | None = _opt(None, "steps of linear decay", range=NON_NEGATIVE, cli=False)
+    # None in runs stored before it was recorded: translate then runs at native scale
+    data_size: str | None = _opt(None, "native HxW of the training images (one side of a pair), from the first "
+                                 "checked pair; translate's training scale is load size / this", cli=False,
+                                 frozen=False)
+
+    @property
+    def crop_hw(self) -> tuple[int, int]:
+        return parse_size(self.image_size, "--image-size")
+
+    @property
+    def load_hw(self) -> tuple[int, int]:
+        if self.load_size is not None:
+            return parse_size(self.load_size, "--load-size")
+        h, w = self.crop_hw
+        return round(h * self.load_ratio), round(w * self.load_ratio)
+
+    def __post_init__(self):
+        validate(self.values())
+
+    def values(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# Decided by ``prepare()`` from the data, the image size and the hardware.
+RESOLVED_FIELDS = ("input_nc", "output_nc", "depth", "steps_per_epoch", "constant_steps", "decay_steps")
+
+
+@dataclass(frozen=True)
+class RunSpec(Config):
+    """A run's fully resolved spec: every ``RESOLVED_FIELDS`` value set and the precision a real policy.
+    Only ``prepare()`` and ``load_config()`` make one."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        missing = [name for name in RESOLVED_FIELDS if getattr(self, name) is None]
+        if missing or self.precision == "auto":
+            raise ValueError(f"a RunSpec needs every resolved value; missing {missing or ['precision']}")
+
+    @property
+    def total_steps(self) -> int:
+        return self.constant_steps + self.decay_steps
+
+
+def parse_size(text: str, flag: str) -> tuple[int, int]:
+    """'256' -> (256, 256); '256x512' -> (256, 512) as height x width."""
+    parts = str(text).lower().split("x")
+    try:
+        dims = [int(p) for p in parts]
+    except ValueError:
+        dims = []
+    if len(dims) == 1:
+        dims = dims * 2
+    if len(dims) != 2 or min(dims) <= 0:
+        raise UserError(f"{flag} {text!r}: expected a positive size like 256 or 256x512 (height x width)")
+    return dims[0], dims[1]
+
+
+def generator_depth(hw: tuple[int, int], flag: str = "--image-size") -> int:
+    """Downsamplings so the bottleneck is one pixel on the short side (256 -> 8, 128 -> 7)."""
+    short = min(hw)
+    depth = int(math.log2(short)) if short > 0 else 0
+    if depth < 2 or short != 2 ** depth:
+        raise UserError(f"{flag} {hw[0]}x{hw[1]}: the short side must be a power of two >= 4 "
+                        f"(the U-Net halves it down to one pixel), e.g. 64, 128, 256")
+    if hw[0] % 2 ** depth or hw[1] % 2 ** depth:
+        raise UserError(f"{flag} {hw[0]}x{hw[1]}: both sides must be multiples of {2 ** depth} "
+                        f"for a generator with {depth} downsamplings")
+    return depth
+
+
+def validate(values: dict, name=None) -> None:
+    """The one check of config values, by type (the field's type hint) and by its ``choices``, ``range``
+    or ``check``: flags, stored configs and the Python API all pass through it before anything uses them.
+    ``name(field)`` says where a value came from in the error (default: its flag)."""
+    name = name or flag_name
+    kinds = _field_types()
+    for field_ in dataclasses.fields(Config):
+        if field_.name not in values:
+            continue
+        value, where = values[field_.name], name(field_.name)
+        if not _has_type(value, kinds[field_.name]):
+            raise UserError(f"{where} {value!r}: expected {_type_words(kinds[field_.name])}")
+        if value is None:
+            continue
+        meta = field_.metadata
+        if meta["choices"] is not None and value not in meta["choices"]:
+            raise UserError(f"{where} {value!r}: choose one of {', '.join(map(str, meta['choices']))}")
+        if meta["range"] is not None and value not in meta["range"]:
+            raise UserError(f"{where} {value}: must be {meta['range']}")
+        if meta["check"] is not None:
+            meta["check"](value, where)
+
+
+@functools.cache
+def _field_types() -> dict:
+    return {name: typing.get_args(hint) or (hint,) for name, hint in typing.get_type_hints(Config).items()}
+
+
+def _has_type(value, kinds: tuple) -> bool:
+    """JSON and flag values as the hint says: a bool is not a number, an int is a valid float."""
+    if isinstance(value, bool):
+        return bool in kinds
+    if isinstance(value, int) and float in kinds:
+        return True
+    return isinstance(value, tuple(k for k in kinds if k is not bool))
+
+
+def _type_words(kinds: tuple) -> str:
+    words = {int: "a whole number", float: "a number", str: "a string", bool: "true or false", dict: "an object",
+             type(None): "null"}
+    return " or ".join(words[k] for k in kinds)
+
+
+def flag_name(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def cli_fields() -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(Config) if f.metadata["cli"]]
+
+
+def save_config(config: RunSpec, run_dir: Path) -> Path:
+    """Write atomically so a crash never leaves a truncated config beside good checkpoints."""
+    from pix2pix_tf.core import __version__
+
+    path = Path(run_dir) / CONFIG_FILE
+    payload = {"format": CONFIG_FORMAT, "version": CONFIG_VERSION, "pix2pix_tf": __version__,
+               "config": config.to_dict()}
+    return write_text(path, json.dumps(payload, indent=2) + "\n")
+
+
+# What a run stored before a field existed did, where that differs from today's default.
+STORED_BEFORE_THE_FIELD = {"d_forward": "recompute", "upsample": "transpose"}
+
+
+def load_config(run_dir: Path) -> RunSpec:
+    """Read a run's config; anything that is not our format and version is refused, not guessed."""
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise UserError(f"{path}: no stored config; is {run_dir} a pix2pix_tf run directory?")
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise UserError(f"{path}: unreadable config ({err})") from None
+    if not isinstance(payload, dict) or payload.get("format") != CONFIG_FORMAT:
+        raise UserError(f"{path}: not a pix2pix_tf config")
+    if payload.get("version") != CONFIG_VERSION:
+        raise UserError(f"{path}: config version {payload.get('version')} written by pix2pix_tf "
+                        f"{payload.get('pix2pix_tf')}; this version reads version {CONFIG_VERSION}")
+    known = {f.name for f in dataclasses.fields(Config)}
+    values = payload.get("config", {})
+    if not isinstance(values, dict):
+        raise UserError(f"{path}: 'config' is not an object")
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise UserError(f"{path}: unknown config keys {unknown} (written by a newer pix2pix_tf?)")
+    validate(values, name=lambda key: f"{path}: {key}")
+    try:
+        return RunSpec(**{**STORED_BEFORE_THE_FIELD, **values})
+    except ValueError:
+        raise UserError(f"{path}: the stored config is incomplete (was training ever started?)") from None
+
+
+# The built-in demo: the paper's recipe at a size that trains in minutes on two CPU cores.
+BUILTIN_DEMO = {"image_size": "64", "ngf": 32, "ndf": 32, "epochs": 6, "epochs_decay": 4,
+                "save_every": 400, "sample_every": 400, "log_every": 50}
+
+
+def canonical_size(text: str, flag: str) -> str:
+    h, w = parse_size(text, flag)
+    return str(h) if h == w else f"{h}x{w}"
+
+
+def new_config(flags: dict) -> Config:
+    """A fresh run's config: flags over the defaults (over the demo preset for the built-in data)."""
+    values = dict(BUILTIN_DEMO) if flags.get("data", "builtin") == "builtin" else {}
+    values.update(flags)
+    return Config(**values)
+
+
+def resumed_config(stored: RunSpec, flags: dict, path: Path) -> Config:
+    """The stored spec with the flags that may change on resume, as a ``Config`` for ``prepare()``; a flag
+    that contradicts a frozen value (architecture, data format, recipe) is refused rather than silently
+    ignored or applied.
+
+    A new length (``--steps``, ``--epochs``, ``--epochs-decay``) clears the stored schedule so that
+    ``prepare()`` recomputes it as for a new run of that length; ``--epochs`` without ``--steps`` drops a
+    stored ``--steps``, so the epochs decide. ``training`` checks it against the current step."""
+    from pix2pix_tf.core.precision import resolve_precision
+
+    frozen = {f.name for f in dataclasses.fields(Config) if f.metadata["frozen"]}
+    asked = dict(flags)
+    if asked.get("precision") == "auto":  # whatever auto chose when the run was created
+        del asked["precision"]
+    elif "precision" in asked:
+        asked["precision"] = resolve_precision(asked["precision"])
+    conflicts = [f"{flag_name(name)} {value} (stored: {getattr(stored, name)})"
+                 for name, value in asked.items()
+                 if name in frozen and value != getattr(stored, name)]
+    if conflicts:
+        raise UserError(f"{path}: this run was created with other settings: {'; '.join(conflicts)}; "
+                        "drop those flags to resume, or use a new --run-dir")
+    changes = {k: v for k, v in flags.items() if k not in frozen}
+    if any(changes.get(name, getattr(stored, name)) != getattr(stored, name) for name in schedule_fields()):
+        changes.update(constant_steps=None, decay_steps=None)
+        if "steps" not in changes:
+            changes["steps"] = None
+    return Config(**{**stored.to_dict(), **changes})
+
+
+def schedule_fields() -> tuple[str, ...]:
+    """The fields that set a run's length: changing them on resume extends (or shortens) the run."""
+    return tuple(f.name for f in dataclasses.fields(Config) if f.metadata["schedule"])

@@ -1,0 +1,50 @@
+"""A trained generator read back from a run directory, in an explicit inference mode.
+
+``paper``: dropout stays on and each image is normalised with its own statistics, exactly as the
+paper runs the generator at test time. ``deterministic``: the same without dropout, so one input
+always gives one output. Neither mode reads or updates moving statistics, and neither lets one
+image's output depend on the rest of its batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from pix2pix_tf.core.config import INFERENCE_MODES, Config
+from pix2pix_tf.nets.networks import build_generator
+from pix2pix_tf.train.rundir import RunDir, checkpoint_path, checkpoint_step, restore, task_config
+
+
+@dataclass
+class TrainedGenerator:
+    config: Config
+    generator: keras.Model
+    mode: str
+    checkpoint: str
+
+    @property
+    def step(self) -> int:
+        return checkpoint_step(self.checkpoint)
+
+    def restore(self, path: str) -> None:
+        """Load another checkpoint of the same run into this generator (no rebuild, no retrace)."""
+        restore(tf.train.Checkpoint(generator=self.generator), path)
+        self.checkpoint = path
+
+
+def load_generator(run_dir: str | Path, checkpoint: str | int = "latest",
+                   mode: str = "deterministic") -> TrainedGenerator:
+    """The run's generator at ``checkpoint``, in float32 whatever precision it trained in."""
+    if mode not in INFERENCE_MODES:
+        raise ValueError(f"mode must be one of {INFERENCE_MODES}, not {mode!r}")
+    run = RunDir(Path(run_dir))
+    config = task_config(run, "pix2pix")
+    path = checkpoint_path(run, checkpoint)
+    keras.mixed_precision.set_global_policy("float32")
+    generator = build_generator(config, dropout_at_inference=mode == "paper")
+    restore(tf.train.Checkpoint(generator=generator), path)
+    return TrainedGenerator(config, generator, mode, path)

@@ -1,0 +1,412 @@
+"""The realism score of the paper (Isola et al., section 4.2): the FCN-score, with a judge of our own.
+
+A judge is a segmentation network trained on *real* target-domain images (facades: photo -> label
+map). Run on *generated* images, it recovers the label map they were generated from only as well as
+they look real. Per the paper and the PyTorch reference's Cityscapes script, one confusion matrix is
+accumulated over all test images (rows: true class, columns: predicted) and
+
+    pixel accuracy = trace / total
+    class accuracy = nanmean(diagonal / row sums)
+    class IoU      = nanmean(diagonal / (row sums + column sums - diagonal))
+
+so a class absent from the images and never predicted is left out of the means (0/0 = nan), and a
+class absent but predicted counts as IoU 0.
+
+Beside these FCN-scores, the Fréchet distance between the judge's bottleneck features of the generated
+images and of the real training photos (``pix2pix_tf.realism.frechet``) scores the set as a whole, like FID.
+
+The judge is a run directory like any other, trained by ``training.train`` with ``task='judge'``: an
+ordinary segmentation network (``pix2pix_tf.realism.network``) with per-pixel cross-entropy, the same
+data pipeline (label maps resized nearest-neighbour only), checkpoints, resume and TensorBoard.
+``Segmenter`` is its training model; ``pix2pix_tf.realism.ladder`` checks that it ranks real photos above
+blurred ones above the mean photo.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from pix2pix_tf.core.config import Config, load_config, parse_size
+from pix2pix_tf.core.errors import UserError
+from pix2pix_tf.core.precision import apply_precision
+from pix2pix_tf.data.palette import Palette
+from pix2pix_tf.realism.degrade import gaussian_blur
+from pix2pix_tf.realism.frechet import FeatureStats, stats_distance
+from pix2pix_tf.realism.network import segmentation_network
+from pix2pix_tf.train.builders import register_model_builder
+from pix2pix_tf.train.model import SteppedModel
+from pix2pix_tf.train.optim import apply_update, make_optimizer
+from pix2pix_tf.train.rundir import RunDir, checkpoint_path, checkpoint_step, restore
+
+SCORES = ("pixel_acc", "class_acc", "class_iou")
+DISTANCE = "distance"
+SCORE_LABELS = {"pixel_acc": "pixel accuracy", "class_acc": "class accuracy", "class_iou": "class IoU",
+                DISTANCE: "distance"}
+REFERENCE_FILE = "judge_reference.npz"  # feature statistics of the real training photos
+SCORES_FILE = "judge_scores.json"  # the ladder, written by python -m pix2pix_tf.judge
+# The field of view (share of the native image) a run's evaluated images may differ from the judge's by.
+SCALE_TOLERANCE = 0.1
+# The judge's palette must describe the run's label maps: their median pixel must lie this close to a
+# palette colour (facades with their own palette: 4.6 RGB units; with a wrong palette: 37 and more).
+PALETTE_FIT_RGB = 24.0
+
+
+# --------------------------------------------------------------------------- scores
+
+
+def confusion_matrices(true: tf.Tensor, predicted: tf.Tensor, num_classes: int) -> tf.Tensor:
+    """(batch, H, W) class maps -> (batch, n, n) int64 confusion matrices, rows = true class."""
+    batch = tf.shape(true)[0]
+    true = tf.reshape(tf.cast(true, tf.int64), [batch, -1])
+    predicted = tf.reshape(tf.cast(predicted, tf.int64), [batch, -1])
+    cells = true * num_classes + predicted
+    counts = tf.math.bincount(cells, minlength=num_classes * num_classes, maxlength=num_classes * num_classes,
+                              dtype=tf.int64, axis=-1)
+    return tf.reshape(counts, [batch, num_classes, num_classes])
+
+
+def scores_from_confusion(matrix: np.ndarray) -> dict:
+    """Pixel accuracy, class accuracy, class IoU (nan-means over classes) and per-class IoU."""
+    matrix = np.asarray(matrix, np.float64)
+    diagonal = np.diag(matrix)
+    rows, cols, total = matrix.sum(axis=1), matrix.sum(axis=0), matrix.sum()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_class_acc = diagonal / rows
+        per_class_iou = diagonal / (rows + cols - diagonal)
+    return {
+        "pixel_acc": float(diagonal.sum() / total) if total else float("nan"),
+        "class_acc": _nanmean(per_class_acc),
+        "class_iou": _nanmean(per_class_iou),
+        "per_class_iou": [float(v) for v in per_class_iou],
+    }
+
+
+def _nanmean(values: np.ndarray) -> float:
+    finite = values[~np.isnan(values)]
+    return float(finite.mean()) if finite.size else float("nan")
+
+
+# --------------------------------------------------------------------------- the training model
+
+
+def build_segmenter_network(config: Config, palette: Palette) -> keras.Model:
+    """The judge's network: ``config.ngf`` is its width."""
+    return segmentation_network(config.input_nc, palette.num_classes, width=config.ngf)
+
+
+class Segmenter(SteppedModel):
+    """Per-pixel cross-entropy against the nearest-palette-colour class of each target pixel.
+
+    Its network is ``generator`` as in ``Pix2Pix``, so the run directory, checkpoints, callbacks and
+    ``fit()`` driving are the same code for both.
+    """
+
+    VAL_METRIC = "pixel_acc"
+
+    def __init__(self, network: keras.Model, palette: Palette, **kwargs):
+        super().__init__({name: keras.metrics.Mean(name=name) for name in ("loss", "pixel_acc")}, **kwargs)
+        self.generator = network
+        self.palette = palette
+
+    def compile(self, g_optimizer: keras.optimizers.Optimizer, **kwargs):
+        """Builds the optimiser now, so a checkpoint restores its slots before the first step."""
+        super().compile(**kwargs)
+        self.g_optimizer = g_optimizer
+        g_optimizer.build(self.generator.trainable_variables)
+
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)[0]
+
+    def _per_example(self, source, target, training: bool):
+        labels = self.palette.classify_tensor(target)
+        logits = tf.cast(self.generator(source, training=training)[0], tf.float32)
+        per_pixel = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        per_example = tf.reduce_mean(tf.reshape(per_pixel, [tf.shape(per_pixel)[0], -1]), axis=1)
+        correct = tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels), tf.float32)
+        return per_example, tf.reduce_mean(tf.reshape(correct, [tf.shape(correct)[0], -1]), axis=1)
+
+    def train_step(self, data):
+        source, target = data
+        with tf.GradientTape() as tape:
+            per_example, accuracy = self._per_example(source, target, training=True)
+            loss = tf.nn.compute_average_loss(per_example)
+            scaled = self.g_optimizer.scale_loss(loss)
+        variables = self.generator.trainable_variables
+        self._count_step(apply_update(self.g_optimizer, tape.gradient(scaled, variables), variables))
+        self._trackers["loss"].update_state(self._logged(loss))
+        self._trackers["pixel_acc"].update_state(tf.reduce_mean(accuracy))
+        logs = {name: tracker.result() for name, tracker in self._trackers.items()}
+        logs["lr"] = self.g_optimizer.learning_rate
+        return logs
+
+    def test_step(self, data):
+        source, target = data
+        per_example, accuracy = self._per_example(source, target, training=False)
+        self._trackers["loss"].update_state(tf.reduce_mean(per_example))
+        self._trackers["pixel_acc"].update_state(tf.reduce_mean(accuracy))
+        return {name: tracker.result() for name, tracker in self._trackers.items()}
+
+    def sample_images(self, sources) -> tf.Tensor:
+        """Predicted label maps in the palette's colours, on the [0, 1] scale of the sample grids."""
+        classes = tf.argmax(self.generator(sources, training=False)[0], axis=-1)
+        return tf.gather(tf.constant(self.palette.colors, tf.float32) / 255.0, classes)
+
+
+# --------------------------------------------------------------------------- a trained judge
+
+
+@dataclass
+class Judge:
+    """A trained judge read back from its run directory, in float32, deterministic: batch norm at its
+    population statistics, so an image's verdict does not depend on the rest of its batch."""
+
+    config: Config
+    palette: Palette
+    network: keras.Model
+    checkpoint: str
+    _reference: FeatureStats | None = None
+    _graphs: dict = field(default_factory=dict)
+
+    @property
+    def step(self) -> int:
+        return checkpoint_step(self.checkpoint)
+
+    @property
+    def run_dir(self) -> str:
+        return str(Path(self.checkpoint).parent.parent)
+
+    def run(self, images: tf.Tensor, blur_sigma: float = 0.0) -> tuple[tf.Tensor, tf.Tensor]:
+        """(logits, bottleneck features) of ``images`` ([-1, 1], any size), seen at the judge's own
+        training size; ``blur_sigma`` blurs them there first (the ladder's rungs)."""
+        hw = self.config.crop_hw
+        inputs = tf.image.resize(images, hw, method="bilinear", antialias=True) \
+            if tuple(images.shape[1:3]) != hw else images
+        inputs = gaussian_blur(inputs, blur_sigma)
+        logits, features = self.network(inputs, training=False)
+        return logits, features
+
+    @staticmethod
+    def _classes(logits: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
+        if tuple(logits.shape[1:3]) != tuple(size):
+            logits = tf.image.resize(logits, size, method="bilinear")
+        return tf.argmax(logits, axis=-1, output_type=tf.int32)
+
+    def judge(self, images: tf.Tensor, label_maps: tf.Tensor, blur_sigma: float = 0.0) -> tuple[tf.Tensor, tf.Tensor]:
+        """(per-image confusion matrices against colour ``label_maps``, bottleneck features)."""
+        logits, features = self.run(images, blur_sigma)
+        true = self.palette.classify_tensor(label_maps)
+        predicted = self._classes(logits, tuple(label_maps.shape[1:3]))
+        return confusion_matrices(true, predicted, self.palette.num_classes), features
+
+    def graph(self, images: tf.Tensor, label_maps: tf.Tensor, blur_sigma: float = 0.0) -> tuple[tf.Tensor, tf.Tensor]:
+        """``judge`` run as a graph: one function per image size, whatever the batch size and blur."""
+        key = (tuple(images.shape[1:]), tuple(label_maps.shape[1:]))
+        if key not in self._graphs:
+            self._graphs[key] = tf.function(self.judge, input_signature=[
+                tf.TensorSpec([None, *key[0]], tf.float32), tf.TensorSpec([None, *key[1]], tf.float32),
+                tf.TensorSpec([], tf.float32)])
+        return self._graphs[key](tf.cast(images, tf.float32), tf.cast(label_maps, tf.float32),
+                                 tf.constant(blur_sigma, tf.float32))
+
+    @property
+    def reference(self) -> FeatureStats:
+        """Feature statistics of the real training photos at this checkpoint, the distance's reference:
+        read from the judge's run directory, or computed there once (the judge's own training split)."""
+        if self._reference is None:
+            path = Path(self.run_dir) / REFERENCE_FILE
+            if path.is_file():
+                stats, extra = FeatureStats.load(path)
+                if int(extra.get("step", -1)) == self.step:
+                    self._reference = stats
+            if self._reference is None:
+                self.set_reference(real_photo_statistics(self)[0])
+        return self._reference
+
+    def set_reference(self, stats: FeatureStats) -> None:
+        stats.save(Path(self.run_dir) / REFERENCE_FILE, step=self.step)
+        self._reference = stats
+
+    @property
+    def ladder(self) -> list[dict] | None:
+        """The rungs of the ladder this checkpoint scored when it was trained, if it did."""
+        try:
+            stored = json.loads((Path(self.run_dir) / SCORES_FILE).read_text())
+            return stored["rungs"] if stored.get("step") == self.step else None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def scoring_config(self, data_size: str | None = None) -> Config:
+        """The judge's config at the data's native size: label maps are scored at the resolution they
+        come in (the logits are resized to them), the images resized to the judge's size inside ``run``."""
+        import dataclasses
+
+        native = data_size or self.config.data_size or self.config.image_size
+        return dataclasses.replace(self.config, image_size=native, load_size=None)
+
+    def check_fits(self, run_config: Config, label_maps: np.ndarray, run_dir: str | Path) -> None:
+        """Refuse, in one line, a judge that cannot score this run: the run's outputs must be the
+        judge's inputs, at the judge's pixel scale, and the run's inputs label maps in its palette."""
+        where = f"--judge {self.run_dir}"
+        if run_config.direction == self.config.direction:
+            raise UserError(f"{where}: it reads the {self.config.direction[:1]} side and {run_dir} generates the "
+                            f"{run_config.direction[-1]} side; a judge for this run is trained with "
+                            f"--direction {run_config.direction}")
+        if run_config.output_nc != self.config.input_nc:
+            raise UserError(f"{where}: it reads {self.config.input_nc}-channel images but {run_dir} generates "
+                            f"{run_config.output_nc}-channel ones")
+        if run_config.input_nc != 3:
+            raise UserError(f"{where}: {run_dir} takes {run_config.input_nc}-channel inputs, not colour label maps")
+        self._check_scale(run_config, run_dir)
+        rgb = (np.asarray(label_maps, np.float32) + 1.0) * 127.5
+        nearest = self.palette.colors_distance(rgb)
+        median = float(np.median(nearest))
+        if median > PALETTE_FIT_RGB:
+            raise UserError(f"{where}: its palette ({self.palette.source or 'unnamed'}) does not describe the label "
+                            f"maps of {run_dir}: their median pixel is {median:.0f} RGB units from the nearest "
+                            f"palette colour (at most {PALETTE_FIT_RGB:.0f} expected)")
+
+    def _check_scale(self, run_config: Config, run_dir: str | Path) -> None:
+        """The judge resizes what it is given to its own size, so a run's images must show as much of a
+        scene as the judge's did, in training (the jitter's crop of the loaded image) and in evaluation."""
+        for what, run_view, judge_view in (("trained on", training_view(run_config), training_view(self.config)),
+                                           ("evaluated on", evaluation_view(run_config),
+                                            evaluation_view(self.config))):
+            if run_view is None or judge_view is None:
+                continue
+            if any(abs(r / j - 1.0) > SCALE_TOLERANCE for r, j in zip(run_view, judge_view)):
+                raise UserError(
+                    f"--judge {self.run_dir}: {run_dir} was {what} {_view_words(run_view)} of each image but the "
+                    f"judge {what} {_view_words(judge_view)} (--image-size, --load-size, --preprocess set this); "
+                    "train a judge at the run's scale")
+
+
+def _view_words(view: tuple[float, float]) -> str:
+    return f"{view[0]:.0%} x {view[1]:.0%} (height x width)"
+
+
+def training_view(config: Config) -> tuple[float, float] | None:
+    """The share of a training image (height, width) one jittered crop shows; None when the run stored no
+    native size."""
+    crop = config.crop_hw
+    if config.preprocess == "resize_and_crop":
+        return tuple(c / size for c, size in zip(crop, config.load_hw))
+    return evaluation_view(config)
+
+
+def evaluation_view(config: Config) -> tuple[float, float] | None:
+    """The share of a held-out image (height, width) one evaluated image shows: all of it when it is
+    resized to the crop size, the centre crop otherwise."""
+    if config.preprocess in ("resize_and_crop", "none"):
+        return (1.0, 1.0)
+    if not config.data_size:
+        return None
+    return tuple(min(1.0, c / n) for c, n in zip(config.crop_hw, parse_size(config.data_size, "data size")))
+
+
+def load_judge(run_dir: str | Path, checkpoint: str | int = "latest") -> Judge:
+    """A judge run's segmenter at ``checkpoint``; a run that is not a judge is refused."""
+    run = RunDir(Path(run_dir))
+    config = load_config(run.root)
+    if config.task != "judge" or config.palette is None:
+        raise UserError(f"--judge {run.root}: not a judge run directory (train one with python -m pix2pix_tf.judge)")
+    palette = Palette.from_dict(config.palette, str(run.config))
+    path = checkpoint_path(run, checkpoint)
+    keras.mixed_precision.set_global_policy("float32")
+    network = build_segmenter_network(config, palette)
+    restore(tf.train.Checkpoint(generator=network), path)
+    return Judge(config, palette, network, path)
+
+
+def format_scores(scores: dict, names: tuple[str, ...] | list[str] | None = None) -> str:
+    """One line of the scores (and the distance, where there is one), then (given class names) the
+    per-class IoU."""
+    line = "   ".join(f"{SCORE_LABELS[k]} {scores[k]:.3f}" for k in SCORES)
+    if scores.get(DISTANCE) is not None:
+        line += f"   distance {scores[DISTANCE]:.1f}"
+    if names is None or "per_class_iou" not in scores:
+        return line
+    per_class = ", ".join(f"{name} {'n/a' if math.isnan(v) else f'{v:.2f}'}"
+                          for name, v in zip(names, scores["per_class_iou"]))
+    return f"{line}\n  per-class IoU: {per_class}"
+
+
+class RealismTally:
+    """The judge's scores while a set of images streams past: per image (for the CSV and the page),
+    over all images from one summed confusion matrix (the reported figure, as in the paper), and the
+    set's feature statistics for the distance to the real training photos."""
+
+    def __init__(self, judge: Judge, blur_sigma: float = 0.0):
+        self.judge = judge
+        self.total = np.zeros((judge.palette.num_classes,) * 2, np.int64)
+        self.features: FeatureStats | None = None
+        self.blur_sigma = blur_sigma
+
+    def add(self, outputs: tf.Tensor, label_maps: tf.Tensor) -> list[dict]:
+        """Score ``outputs`` (generated or real images) against the label maps they belong to."""
+        matrices, features = self.judge.graph(outputs, label_maps, self.blur_sigma)
+        matrices = matrices.numpy()
+        if self.features is None:
+            self.features = FeatureStats.empty(features.shape[-1])
+        self.features.add(features.numpy())
+        self.total += matrices.sum(axis=0)
+        return [{k: v for k, v in scores_from_confusion(m).items() if k in SCORES} for m in matrices]
+
+    def distance(self) -> float:
+        return stats_distance(self.features, self.judge.reference) if self.features else float("nan")
+
+    def summary(self) -> dict:
+        return {"judge": self.judge.run_dir, "judge_step": self.judge.step, "classes": list(self.judge.palette.names),
+                **scores_from_confusion(self.total), DISTANCE: self.distance(),
+                "distance_reference": "the judge's real training photos", "ladder": self.judge.ladder}
+
+
+def build_judge_model(config: Config, strategy: tf.distribute.Strategy | None = None) -> keras.Model:
+    """A realism judge's ``Segmenter`` (see ``realism``), built as ``build_model`` builds ``Pix2Pix``."""
+    strategy = strategy or tf.distribute.get_strategy()
+    apply_precision(config.precision)
+    keras.utils.set_random_seed(config.seed)
+    palette = Palette.from_dict(config.palette, "config.json")
+    with strategy.scope():
+        model = Segmenter(build_segmenter_network(config, palette), palette)
+        model.compile(make_optimizer(config, config.precision, "g_adam", model.train_steps))
+    return model
+
+
+register_model_builder("judge", build_judge_model)
+
+
+def split_pairs(judge: Judge, split: str, data=None):
+    from pix2pix_tf.data import pipeline as data_lib
+    from pix2pix_tf.train.rundir import data_root
+
+    root = data or data_root(judge.config)
+    pairs = data_lib.list_pairs(root, split)
+    pairs, _ = data_lib.check_pairs(pairs, judge.config, what=split)
+    return pairs
+
+
+def photo_batches(judge: Judge, pairs, batch_size: int = 8):
+    from pix2pix_tf.data import pipeline as data_lib
+
+    return data_lib.evaluation_dataset(pairs, judge.scoring_config(), batch_size)
+
+
+def real_photo_statistics(judge: Judge, data=None) -> tuple[FeatureStats, np.ndarray, int]:
+    """(feature statistics, mean photo, photos) of the judge's real training photos, at the data's
+    native size."""
+    features, total, count = None, None, 0
+    for images, labels in photo_batches(judge, split_pairs(judge, judge.config.train_split, data)):
+        batch = judge.graph(images, labels)[1].numpy()
+        features = features or FeatureStats.empty(batch.shape[-1])
+        features.add(batch)
+        summed = images.numpy().astype(np.float64).sum(axis=0)
+        total = summed if total is None else total + summed
+        count += images.shape[0]
+    return features, (total / count).astype(np.float32), count
