@@ -80,7 +80,7 @@ def test_installed_wheel_trains_evaluates_translates_and_exports_from_another_fo
     web = work / "exported" / "web"
     for name in (*web_demo.PAGE_FILES, *web_demo.RUNTIME_FILES.values(), "pix2pix_float32.tflite", "demo.json"):
         assert (web / name).is_file(), name
-    assert (web / "index.html").read_bytes() == (REPO / "pix2pix_tf" / "web" / "index.html").read_bytes()
+    assert (web / "index.html").read_bytes() == (REPO / "pix2pix_tf" / "deploy" / "web" / "index.html").read_bytes()
     loads = "import pix2pix_tf, keras; print(keras.saving.load_model('exported/keras/1/generator.keras').name)"
     assert run([python, "-c", loads], work, env).stdout.strip() == "generator"
     print(f"\ninstalled wheel: fit, evaluate, translate, export --web in {time.monotonic() - began:.0f} s")
