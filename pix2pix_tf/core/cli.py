@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import threading
 
 from pix2pix_tf.core.config import INFERENCE_MODES
 from pix2pix_tf.core.errors import EXIT_USER_ERROR, Terminated, UserError, filesystem_failure
+from pix2pix_tf.core.signals import terminate_raises
 from pix2pix_tf.core.tf_logs import VERBOSE_FLAG
 
 INFERENCE_HELP = ("deterministic: dropout off, one input always gives one output; paper: dropout on at "
@@ -75,17 +75,17 @@ class OneLineParser(argparse.ArgumentParser):
 def run_cli(main, prog: str | None = None) -> None:
     """Run a command's ``main()``: a ``UserError`` becomes ``error: ...`` on stderr and exit 2, Ctrl-C one
     line and exit 130, SIGTERM one line and exit 143 (after every ``finally`` on the way has cleaned up;
-    ``fit`` handles it itself while it trains), a non-zero int returned by ``main`` the exit status.
+    never raised inside an import, see ``signals``; ``fit`` handles it itself while it trains), a non-zero
+    int returned by ``main`` the exit status.
 
     The filesystem refusing a read or write (full disk, permissions, a file where a folder should be) is
     the user's to fix too, wherever it happens: as a last resort it becomes ``error: <path>: <cause>``
     (``errors.filesystem_failure``). Anything else is a bug and keeps its traceback."""
     if prog:
         sys.argv[0] = prog
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
     try:
-        status = main()
+        with terminate_raises():
+            status = main()
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
@@ -102,12 +102,5 @@ def run_cli(main, prog: str | None = None) -> None:
     except Terminated:
         print("terminated (SIGTERM); nothing half-written was kept", file=sys.stderr)
         sys.exit(128 + signal.SIGTERM)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
     if status:
         sys.exit(status)
-
-
-def _raise_terminated(signum, frame) -> None:
-    raise Terminated()

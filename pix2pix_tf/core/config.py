@@ -278,13 +278,14 @@ def cli_fields() -> list[dataclasses.Field]:
 
 
 def save_config(config: RunSpec, run_dir: Path) -> Path:
-    """Write atomically so a crash never leaves a truncated config beside good checkpoints."""
+    """Written atomically and flushed to the disk, so neither a crash nor a power loss leaves a truncated or
+    empty config beside good checkpoints."""
     from pix2pix_tf.core import __version__
 
     path = Path(run_dir) / CONFIG_FILE
     payload = {"format": CONFIG_FORMAT, "version": CONFIG_VERSION, "pix2pix_tf": __version__,
                "config": config.to_dict()}
-    return write_text(path, json.dumps(payload, indent=2) + "\n")
+    return write_text(path, json.dumps(payload, indent=2) + "\n", durable=True)
 
 
 # What a run stored before a field existed did, where that differs from today's default.

@@ -19,14 +19,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pix2pix_tf.core.atomic import publish_dir, staging_dir
+from pix2pix_tf.core.atomic import publish_new_dir, staging_dir
 from pix2pix_tf.core.errors import UserError
 from pix2pix_tf.data.facade import Facade, Rect
 from pix2pix_tf.data.synthetic_photo import photo_image
 
-DATASET_NAME = "synthetic_facades_v2"
-MARKER_NAME = "SYNTHETIC.json"
 GENERATOR_VERSION = 2
+DATASET_NAME = f"synthetic_facades_v{GENERATOR_VERSION}"
+MARKER_NAME = "SYNTHETIC.json"
 MIN_SIZE = 32
 
 # The wall's material, one class each: the photo's wall colour and texture, its window frames and door
@@ -54,37 +54,40 @@ PALETTE: dict[str, tuple[int, int, int]] = {
 
 _SPLIT_CODES = {"train": 0, "test": 1}
 
-def default_synthetic_root() -> Path:
-    """Where the built-in dataset is cached, following the XDG convention unless overridden."""
+def cache_root() -> Path:
+    """pix2pix_tf's cache folder: ``$PIX2PIX_TF_CACHE``, else the XDG convention's."""
     override = os.environ.get("PIX2PIX_TF_CACHE")
     if override:
-        return Path(override).expanduser() / DATASET_NAME
+        return Path(override).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "pix2pix_tf" / DATASET_NAME
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "pix2pix_tf"
+
+
+def builtin_root(size: int) -> Path:
+    """The built-in dataset at one image size, in a folder of its own: a fit reads its files by path
+    while it trains, so a command on the built-in data at another size must not touch them. The
+    generator's version is in the name too (``DATASET_NAME``): a new generator gets new folders."""
+    return cache_root() / f"{DATASET_NAME}-{size}px"
 
 
 def write_synthetic_facades(root: str | os.PathLike, size: int = 64, n_train: int = 200, n_test: int = 24,
                             seed: int = 0) -> Path:
-    """Make sure ``root`` holds the dataset for these parameters, building it only if needed.
+    """Make sure ``root`` holds the dataset for these parameters, building it only if it is not there.
 
-    The dataset is written into a hidden sibling directory and renamed into place, so a
-    reader (or a second run after Ctrl-C) never sees a half-written dataset. A marker file
-    records the parameters: a matching one means the work is already done; a different one
-    means the old dataset is replaced as a whole.
+    The dataset is written into a hidden sibling folder and renamed into place, so a reader (or a
+    second run after Ctrl-C) never sees a half-written dataset, and a dataset in place is never
+    rewritten: a fit may be reading it. A marker file records the parameters; a folder holding the
+    dataset of other parameters, or anything else, is refused.
     """
     root = Path(root).expanduser()
     params = _marker_params(size, n_train, n_test, seed)
     if _marker_of(root) == params:
         return root
-    _check_replaceable(root)
+    _check_fillable(root)
     with staging_dir(root.parent, prefix=f".{root.name}.tmp-") as staging:
         _write_splits(staging, params)
-        try:
-            publish_dir(staging, root)
-        except OSError:
-            if _marker_of(root) != params:  # another process installing the same dataset counts as success
-                raise
+        if not publish_new_dir(staging, root) and _marker_of(root) != params:
+            _check_fillable(root)  # what another process put there meanwhile
     return root
 
 
@@ -214,14 +217,24 @@ def _marker_of(root: Path) -> dict | None:
         return None
 
 
-def _check_replaceable(root: Path) -> None:
-    """Refuse to delete anything this module did not write."""
+def _check_fillable(root: Path) -> None:
+    """Refuse to touch a folder that holds anything: another dataset of this module's (a fit may be
+    training on it) or something it did not write."""
     if not root.exists() and not root.is_symlink():
         return
     if not root.is_dir() or root.is_symlink():
         raise UserError(f"{root} exists and is not a directory; remove it or pick another path")
-    if any(root.iterdir()) and not (root / MARKER_NAME).exists():
+    if not any(root.iterdir()):
+        return
+    marker = _marker_of(root)
+    if marker is None:
         raise UserError(f"{root} is not empty and is not a synthetic dataset; refusing to overwrite it")
+    raise UserError(f"{root} holds the synthetic dataset of other settings ({_differences(marker)}); it is "
+                    "never rewritten, as a run may be reading it: remove it or pick another path")
+
+
+def _differences(marker: dict) -> str:
+    return ", ".join(f"{key} {value}" for key, value in marker.items() if key != "dataset")
 
 
 def _write_splits(staging: Path, params: dict) -> None:

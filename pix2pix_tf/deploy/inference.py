@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from pix2pix_tf.core.config import INFERENCE_MODES, Config
 from pix2pix_tf.nets.networks import build_generator
-from pix2pix_tf.train.rundir import RunDir, checkpoint_path, checkpoint_step, restore, task_config
+from pix2pix_tf.train.rundir import RunDir, checkpoint_step, restore, restore_kept, task_config
 
 
 @dataclass
@@ -43,8 +43,7 @@ def load_generator(run_dir: str | Path, checkpoint: str | int = "latest",
         raise ValueError(f"mode must be one of {INFERENCE_MODES}, not {mode!r}")
     run = RunDir(Path(run_dir))
     config = task_config(run, "pix2pix")
-    path = checkpoint_path(run, checkpoint)
     keras.mixed_precision.set_global_policy("float32")
     generator = build_generator(config, dropout_at_inference=mode == "paper")
-    restore(tf.train.Checkpoint(generator=generator), path)
+    path = restore_kept(tf.train.Checkpoint(generator=generator), run, checkpoint)
     return TrainedGenerator(config, generator, mode, path)

@@ -113,9 +113,9 @@ def pop_request(args: argparse.Namespace) -> WebRequest | None:
 
 def cache_runtime() -> Path:
     """The user cache's copy, written by ``--install-litert-js`` (``PIX2PIX_TF_CACHE`` moves the cache)."""
-    from pix2pix_tf.data.synthetic import default_synthetic_root
+    from pix2pix_tf.data.synthetic import cache_root
 
-    return default_synthetic_root().parent / "litert-js" / "node_modules"
+    return cache_root() / "litert-js" / "node_modules"
 
 
 def runtime_dir(given: Path | None = None) -> Path:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pix2pix_tf.core.atomic import replacing
+
 
 @dataclass
 class FeatureStats:
@@ -50,9 +52,8 @@ class FeatureStats:
         return (self.outer - self.count * np.outer(mean, mean)) / (self.count - 1)
 
     def save(self, path: Path, **extra) -> None:
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, count=self.count, total=self.total, outer=self.outer, **extra)
-        tmp.replace(path)
+        with replacing(path) as tmp:  # a temporary of its own: two evaluations may write it at once
+            np.savez(tmp, count=self.count, total=self.total, outer=self.outer, **extra)
 
     @classmethod
     def load(cls, path: Path) -> tuple[FeatureStats, dict]:

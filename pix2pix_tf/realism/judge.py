@@ -43,7 +43,7 @@ from pix2pix_tf.realism.network import segmentation_network
 from pix2pix_tf.train.builders import register_model_builder
 from pix2pix_tf.train.model import SteppedModel
 from pix2pix_tf.train.optim import apply_update, make_optimizer
-from pix2pix_tf.train.rundir import RunDir, checkpoint_path, checkpoint_step, restore
+from pix2pix_tf.train.rundir import RunDir, checkpoint_step, restore_kept
 
 SCORES = ("pixel_acc", "class_acc", "class_iou")
 DISTANCE = "distance"
@@ -317,10 +317,9 @@ def load_judge(run_dir: str | Path, checkpoint: str | int = "latest") -> Judge:
     if config.task != "judge" or config.palette is None:
         raise UserError(f"--judge {run.root}: not a judge run directory (train one with python -m pix2pix_tf.judge)")
     palette = Palette.from_dict(config.palette, str(run.config))
-    path = checkpoint_path(run, checkpoint)
     keras.mixed_precision.set_global_policy("float32")
     network = build_segmenter_network(config, palette)
-    restore(tf.train.Checkpoint(generator=network), path)
+    path = restore_kept(tf.train.Checkpoint(generator=network), run, checkpoint)
     return Judge(config, palette, network, path)
 
 

@@ -15,10 +15,10 @@ import tensorflow as tf
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from pix2pix_tf.core.atomic import replacing
+from pix2pix_tf.core.atomic import make_durable, replacing
 from pix2pix_tf.core.errors import UserError, filesystem_failure, reason
 from pix2pix_tf.nets.losses import image_metrics, to_unit_range
-from pix2pix_tf.train.rundir import CHECKPOINT_PREFIX
+from pix2pix_tf.train.rundir import CHECKPOINT_PREFIX, INDEX_FILE
 
 
 class _StepCallback(keras.callbacks.Callback):
@@ -61,12 +61,16 @@ class PeriodicCheckpoint(_StepCallback):
     def save(self, step: int) -> None:
         """A failed write (disk full, permissions) stops training with one line; TensorFlow writes
         the data files before it points the ``checkpoint`` index at them, so the previous
-        checkpoint stays the latest and loads. What the failed write left is removed."""
+        checkpoint stays the latest and loads. What the failed write left is removed.
+
+        The index and the folder's list of names are flushed to the disk (a few hundred bytes); the
+        data files are left to the system's own writeback (docs/training.md: what a power loss keeps)."""
         previous = self.manager.latest_checkpoint
         if previous and previous.endswith(f"-{step}"):
             return
         try:
             self.manager.save(checkpoint_number=step)
+            make_durable(Path(self.manager.directory) / INDEX_FILE, self.manager.directory)
         except (OSError, tf.errors.OpError) as err:
             self._remove_unfinished(step)
             failure = filesystem_failure(err)

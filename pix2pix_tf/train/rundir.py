@@ -245,17 +245,25 @@ def checkpoint_path(run: RunDir, which: str | int = "latest") -> str:
 
 
 def data_root(config) -> Path:
-    """The run's dataset folder; the built-in demo set is (re)built in its cache if needed."""
+    """The run's dataset folder; the built-in demo set at the run's size is built in its cache if it is
+    not there yet (runs store ``builtin``, not a folder, so runs made before each size had a folder of
+    its own find theirs too)."""
     if config.data != "builtin":
         return Path(config.data)
-    from pix2pix_tf.data.synthetic import default_synthetic_root, write_synthetic_facades
+    from pix2pix_tf.data.synthetic import builtin_root, write_synthetic_facades
 
-    return write_synthetic_facades(default_synthetic_root(), size=config.crop_hw[0])
+    size = config.crop_hw[0]
+    return write_synthetic_facades(builtin_root(size), size=size)
 
 
 def validation_split(config, root: Path) -> str | None:
     """The held-out split: the configured one, else ``val/`` or ``test/`` if the data has one."""
     return config.val_split or next((s for s in VAL_SPLITS if (Path(root) / s).is_dir()), None)
+
+
+class CheckpointGone(UserError):
+    """The checkpoint's files went away while it was being read: a fit still training the run deletes
+    all but its newest ``keep_checkpoints``."""
 
 
 def restore(checkpoint: tf.train.Checkpoint, path: str) -> None:
@@ -266,8 +274,26 @@ def restore(checkpoint: tf.train.Checkpoint, path: str) -> None:
         status.assert_existing_objects_matched()
     except (tf.errors.OpError, AssertionError, ValueError, IndexError, OSError) as err:
         _hide_unrestored_value_warnings()
+        if not _complete(Path(path)):
+            raise CheckpointGone(f"{path}: deleted while it was being read (a fit still training this run keeps "
+                                 "only its newest checkpoints); run the command again, or pick a newer "
+                                 "--checkpoint") from None
         raise UserError(f"{path}: checkpoint does not load into this run's networks ({reason(err)})") from None
     status.expect_partial()
+
+
+def restore_kept(checkpoint: tf.train.Checkpoint, run: RunDir, which: str | int = "latest") -> str:
+    """Restore the run's checkpoint ``which`` and return its path. The latest one, deleted by a running
+    fit between looking it up and reading it, is looked up again, once."""
+    path = checkpoint_path(run, which)
+    try:
+        restore(checkpoint, path)
+    except CheckpointGone:
+        if which != "latest":
+            raise
+        path = checkpoint_path(run, which)
+        restore(checkpoint, path)
+    return path
 
 
 class _UnrestoredValueWarnings(logging.Filter):

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from pix2pix_tf.core.atomic import new_folders
 from pix2pix_tf.core.config import (
     Config,
     RunSpec,
@@ -216,7 +217,8 @@ def _run_config(run: RunDir, flags: dict, *, chief: bool = True) -> Config:
         raise UserError(f"--run-dir {run.root}: exists and is not a directory")
     if run.exists():
         return resumed_config(load_config(run.root), flags, run.config)
-    if chief and run.root.exists() and any(run.root.iterdir()):
+    # A run lock alone is what a fit stopped before it wrote the config leaves: the folder is still empty.
+    if chief and run.root.exists() and any(path != run.lock_file for path in run.root.iterdir()):
         raise UserError(f"--run-dir {run.root}: exists, is not empty and holds no {run.config.name}; "
                         "choose a new or empty directory")
     return new_config(flags)
@@ -299,26 +301,49 @@ def train(run_dir: str | Path, flags: dict, *, verbose: int | str = "auto",
     run = RunDir(Path(run_dir))
     strategy = make_strategy(_strategy_name(run, flags))
     chief = is_chief(strategy)
+    seen = _stored_config(run)
     prepared = _open_run(run, flags, strategy, chief=chief, remeasure_precision=remeasure_precision)
     target = CheckpointTarget.for_process(run.checkpoints, strategy)
-    if chief:
-        _make_run_dir(run)
     try:
-        with RunLock(run) if chief else contextlib.nullcontext():
+        if not chief:
+            return _train(run, prepared, strategy, target, verbose, stop_at, callbacks or [])
+        with _locked_run_dir(run):
+            if _stored_config(run) != seen:  # another fit created or changed the run meanwhile
+                prepared = _open_run(run, flags, strategy, remeasure_precision=remeasure_precision)
             return _train(run, prepared, strategy, target, verbose, stop_at, callbacks or [])
     finally:
         target.cleanup()
 
 
-def _make_run_dir(run: RunDir) -> None:
-    """Created only once the data and settings have passed their checks; refused in one line if the
-    place cannot hold it (a file on its path, no permission, a read-only filesystem)."""
+def _stored_config(run: RunDir) -> bytes | None:
+    """The run's config.json as it is now: whether a run is new or resumed is decided again under the
+    run lock if it changed since the checks (two fits started at once on one empty folder)."""
     try:
-        run.root.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UserError(f"--run-dir {run.root}: cannot create it ({err.strerror or err})") from None
-    if not os.access(run.root, os.W_OK | os.X_OK):
-        raise UserError(f"--run-dir {run.root}: not writable")
+        return run.config.read_bytes()
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def _locked_run_dir(run: RunDir):
+    """The run directory, created only once the data and settings have passed their checks, and locked;
+    refused in one line if the place cannot hold it (a file on its path, no permission, a read-only
+    filesystem). If the block fails before the run's config is written (a full disk), what it created is
+    removed again: nothing is left that the next fit would have to refuse."""
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(new_folders(run.root))
+        except OSError as err:
+            raise UserError(f"--run-dir {run.root}: cannot create it ({err.strerror or err})") from None
+        if not os.access(run.root, os.W_OK | os.X_OK):
+            raise UserError(f"--run-dir {run.root}: not writable")
+        stack.enter_context(RunLock(run))
+        try:
+            yield
+        except BaseException:
+            if not run.exists():
+                run.lock_file.unlink(missing_ok=True)
+            raise
 
 
 def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, target: CheckpointTarget,

@@ -92,3 +92,48 @@ def test_sigterm_unwinds_through_every_finally_and_is_one_line(tmp_path, capsys)
     assert capsys.readouterr().err == "terminated (SIGTERM); nothing half-written was kept\n"
     assert list(tmp_path.iterdir()) == []
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_sigterm_during_an_import_is_raised_once_the_import_is_done(tmp_path, monkeypatch, capsys):
+    """Raised inside the import machinery, SIGTERM left modules half made (a TypeError inside
+    ``import tensorflow``) or was swallowed as a SystemError and the fit trained on."""
+    import signal
+    import sys
+    import time
+
+    (tmp_path / "module_under_sigterm.py").write_text(
+        "import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\ntotal = sum(range(2_000_000))\nCOMPLETE = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "module_under_sigterm", raising=False)
+
+    def main():
+        import module_under_sigterm  # noqa: F401
+        time.sleep(30)
+
+    with pytest.raises(SystemExit) as stopped:
+        cli.run_cli(main)
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert sys.modules["module_under_sigterm"].COMPLETE
+    assert capsys.readouterr().err == "terminated (SIGTERM); nothing half-written was kept\n"
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # no second delivery left pending
+
+
+def test_sigterm_that_lands_in_a_finaliser_is_not_lost(capsys):
+    """A finaliser (``__del__``, run whenever the garbage collector likes) can only print an exception."""
+    import os
+    import signal
+    import time
+
+    class Finalised:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGTERM)
+            sum(range(100_000))  # Python runs the handler here, inside the finaliser
+
+    def main():
+        Finalised()
+        time.sleep(30)
+
+    with pytest.raises(SystemExit) as stopped:
+        cli.run_cli(main)
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert capsys.readouterr().err == "terminated (SIGTERM); nothing half-written was kept\n"

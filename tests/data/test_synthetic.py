@@ -8,13 +8,7 @@ from PIL import Image
 from pix2pix_tf.core.errors import UserError
 from pix2pix_tf.data import synthetic
 from pix2pix_tf.data.palette import FACADES
-from pix2pix_tf.data.synthetic import (
-    MARKER_NAME,
-    PALETTE,
-    WALL_CLASSES,
-    default_synthetic_root,
-    write_synthetic_facades,
-)
+from pix2pix_tf.data.synthetic import MARKER_NAME, PALETTE, WALL_CLASSES, write_synthetic_facades
 from pix2pix_tf.realism.judge import PALETTE_FIT_RGB
 
 SIZE = 32
@@ -138,14 +132,33 @@ def test_second_call_with_same_parameters_does_not_rewrite(dataset):
     assert {p: p.stat().st_mtime_ns for p in dataset.rglob("*")} == before
 
 
-def test_changed_parameter_regenerates(tmp_path):
+def test_a_dataset_in_place_is_never_rewritten(tmp_path):
+    """A fit reads the files by path while it trains: another command must not replace them under it."""
     root = write_synthetic_facades(tmp_path / "ds", **PARAMS)
-    old_first = np.asarray(Image.open(root / "train" / "0001.png"))
-    write_synthetic_facades(root, **{**PARAMS, "n_train": 2, "seed": 6})
-    assert sorted(p.name for p in (root / "train").iterdir()) == ["0001.png", "0002.png"]
-    assert json.loads((root / MARKER_NAME).read_text())["seed"] == 6
-    assert not np.array_equal(np.asarray(Image.open(root / "train" / "0001.png")), old_first)
+    before = {p: p.stat().st_mtime_ns for p in root.rglob("*")}
+    with pytest.raises(UserError, match="other settings .*never rewritten"):
+        write_synthetic_facades(root, **{**PARAMS, "n_train": 2, "seed": 6})
+    assert {p: p.stat().st_mtime_ns for p in root.rglob("*")} == before
     assert [p.name for p in tmp_path.iterdir()] == ["ds"]  # no staging or old copies left
+
+
+def test_each_size_of_the_builtin_data_has_a_folder_of_its_own(tmp_path, monkeypatch):
+    """Every command on a built-in run rebuilt the one cached dataset at its own size, so a 64 px fit went
+    on training on 32 px images once another built-in command ran at 32 px."""
+    from pix2pix_tf.core.config import new_config
+    from pix2pix_tf.train.rundir import data_root
+
+    monkeypatch.setenv("PIX2PIX_TF_CACHE", str(tmp_path))
+    at_64 = data_root(new_config({}))  # what a run made before each size had its folder stores: "builtin"
+    files = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in at_64.rglob("*")}
+    at_32 = data_root(new_config({"image_size": "32"}))
+    assert at_32 != at_64 and {at_32.parent, at_64.parent} == {tmp_path}
+    assert {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in at_64.rglob("*")} == files
+    for root, size in ((at_64, 64), (at_32, 32)):
+        with Image.open(root / "train" / "0001.png") as image:
+            assert image.size == (2 * size, size)
+    assert data_root(new_config({})) == at_64
+    assert {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in at_64.rglob("*")} == files
 
 
 def test_test_split_does_not_depend_on_train_count(dataset, tmp_path):
@@ -169,9 +182,9 @@ def test_interrupted_generation_leaves_previous_dataset_intact(tmp_path, monkeyp
 
     monkeypatch.setattr(synthetic, "render_facade_pair", failing_render)
     with pytest.raises(KeyboardInterrupt):
-        write_synthetic_facades(root, **{**PARAMS, "seed": 9})
-    with pytest.raises(KeyboardInterrupt):
         write_synthetic_facades(tmp_path / "fresh", **PARAMS)
+    with pytest.raises(KeyboardInterrupt):
+        write_synthetic_facades(tmp_path / "other", **{**PARAMS, "seed": 9})
     assert [p.name for p in tmp_path.iterdir()] == ["ds"]
     after = pixel_map(root)
     assert after.keys() == before.keys()
@@ -202,12 +215,12 @@ def test_rejects_unusable_parameters(tmp_path, bad):
     assert not (tmp_path / "ds").exists()
 
 
-def test_default_root_follows_overrides(monkeypatch, tmp_path):
+def test_cache_root_follows_overrides_and_names_size_and_version(monkeypatch, tmp_path):
     monkeypatch.setenv("PIX2PIX_TF_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert default_synthetic_root() == tmp_path / "cache" / synthetic.DATASET_NAME
+    assert synthetic.builtin_root(64) == tmp_path / "cache" / f"synthetic_facades_v{synthetic.GENERATOR_VERSION}-64px"
     monkeypatch.delenv("PIX2PIX_TF_CACHE")
-    assert default_synthetic_root() == tmp_path / "xdg" / "pix2pix_tf" / synthetic.DATASET_NAME
+    assert synthetic.cache_root() == tmp_path / "xdg" / "pix2pix_tf"
     monkeypatch.setenv("XDG_CACHE_HOME", "")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert default_synthetic_root() == tmp_path / "home" / ".cache" / "pix2pix_tf" / synthetic.DATASET_NAME
+    assert synthetic.cache_root() == tmp_path / "home" / ".cache" / "pix2pix_tf"

@@ -421,8 +421,12 @@ def test_interrupted_or_failed_export_leaves_no_version_dir(failure, run_dir, tm
     monkeypatch.setattr(ex, "verify_saved_model", fail)
     out = tmp_path / "out"
     with pytest.raises(failure):
+        ex.export(ex.ExportOptions(run_dir=run_dir, out=out / "models", formats=("saved_model",), verify_images=1))
+    assert not out.exists()  # no version directory, no temporary folder, and no empty --out made for it
+    out.mkdir()
+    with pytest.raises(failure):
         ex.export(ex.ExportOptions(run_dir=run_dir, out=out, formats=("saved_model",), verify_images=1))
-    assert list(out.iterdir()) == []  # neither a version directory nor the temporary folder
+    assert list(out.iterdir()) == []  # a folder that was there before stays
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -125,6 +125,28 @@ def test_feature_stats_stream_and_save(tmp_path):
     assert int(extra["step"]) == 5 and stats_distance(stats, loaded) == pytest.approx(0.0, abs=1e-9)
 
 
+def test_two_evaluations_saving_the_reference_at_once_leave_one_whole_file(tmp_path, monkeypatch):
+    """``judge_reference.npz`` went through one fixed temporary name, so a second evaluation writing it
+    meanwhile took the first one's temporary away."""
+    path = tmp_path / "judge_reference.npz"
+    first, second = FeatureStats.empty(2), FeatureStats.empty(2)
+    first.add(np.ones((1, 2)))
+    real_savez = np.savez
+    writers = []
+
+    def savez_while_another_writes(file, **arrays):
+        real_savez(file, **arrays)
+        if not writers:
+            writers.append(file)
+            second.save(path, step=2)
+
+    monkeypatch.setattr(np, "savez", savez_while_another_writes)
+    first.save(path, step=1)
+    loaded, extra = FeatureStats.load(path)
+    assert int(extra["step"]) == 1 and loaded.count == 1
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
 def test_gaussian_blur_keeps_the_level_and_spreads_a_point():
     flat = tf.fill([1, 20, 20, 3], 0.4)
     np.testing.assert_allclose(gaussian_blur(flat, 2).numpy(), 0.4, atol=1e-6)  # borders mirrored, not darkened

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from pix2pix_tf.core.atomic import staging_dir
+from pix2pix_tf.core.atomic import new_folders, staging_dir
 from pix2pix_tf.core.config import INFERENCE_MODES, Config
 from pix2pix_tf.core.errors import UserError, filesystem_failure
 from pix2pix_tf.core.tf_logs import quiet_native_lines
@@ -61,10 +61,9 @@ def export(options: ExportOptions) -> ExportResult:
     inputs = training_inputs(trained.config, max(options.verify_images, options.calibration_images), options.data)
     images, calibration = inputs[: options.verify_images], inputs[: options.calibration_images]
     out = options.out
-    out.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(out)
     try:
-        with staging_dir(out, prefix=f"{TEMP_PREFIX}{os.getpid()}-") as work:
+        with new_folders(out), staging_dir(out, prefix=f"{TEMP_PREFIX}{os.getpid()}-") as work:
+            remove_stale_temps(out)
             result = ExportResult(out, version, options.mode, None)
             if "saved_model" in options.formats:
                 staged = work / "saved_model"
