@@ -56,7 +56,8 @@ import tensorflow as tf  # noqa: E402
 from pix2pix_tf.core.config import Config  # noqa: E402
 from pix2pix_tf.core.precision import resolve_precision  # noqa: E402
 from pix2pix_tf.data import pipeline as data_lib  # noqa: E402
-from pix2pix_tf.train.training import build_model, prepare  # noqa: E402
+from pix2pix_tf.train.builders import build_model  # noqa: E402
+from pix2pix_tf.train.training import prepare  # noqa: E402
 
 FACADES = REPO.parent / "shared" / "data" / "facades"
 

@@ -112,8 +112,9 @@ def test_a_run_saved_with_wrapped_optimizers_resumes(tiny_data, tmp_path):
     import tensorflow as tf
 
     from pix2pix_tf.core.config import new_config, save_config
+    from pix2pix_tf.train.builders import build_model
     from pix2pix_tf.train.rundir import RunDir, checkpoint_manager
-    from pix2pix_tf.train.training import build_model, prepare
+    from pix2pix_tf.train.training import prepare
 
     run = tmp_path / "old"
     spec = prepare(new_config({"data": str(tiny_data), "image_size": "32", "ngf": 8, "ndf": 8,

@@ -44,8 +44,8 @@ def compare_replicas(norm: str, sync: str, global_batch: int, steps: int) -> dic
     from conftest import pair_arrays
 
     from pix2pix_tf.core.config import Config
+    from pix2pix_tf.train.builders import build_model
     from pix2pix_tf.train.strategy import use_sync_batch_norm
-    from pix2pix_tf.train.training import build_model
 
     # Transposed convolutions: with resize-convolution at this size the innermost decoder layer
     # upsamples a 1x1 map to a constant 2x2 one, so the centre tap of its 3x3 kernel shifts all four
@@ -115,7 +115,7 @@ def float16_poisoned_step() -> dict:
     from conftest import pair_arrays
 
     from pix2pix_tf.core.config import Config
-    from pix2pix_tf.train.training import build_model
+    from pix2pix_tf.train.builders import build_model
 
     config = Config(image_size="32", ngf=8, ndf=8, norm="instance", precision="mixed_float16", input_nc=3,
                     output_nc=3, depth=5, constant_steps=100, decay_steps=100, steps_per_epoch=1)
