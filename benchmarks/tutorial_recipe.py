@@ -32,16 +32,17 @@ FACADES = Path(__file__).resolve().parents[2] / "shared" / "data" / "facades"
 
 def tutorial_recipe(data: str | Path, image_size: str, steps: int):
     """(config, generator, train_step, dataset): the tutorial's recipe on ``data``, ``steps`` batches long."""
-    spec = prepare(new_config({"data": str(data), "direction": "BtoA", "image_size": image_size,
-                               "precision": "float32", "upsample": "transpose", "steps": steps}),
-                   measure_precision=False).config
+    prepared = prepare(new_config({"data": str(data), "direction": "BtoA", "image_size": image_size,
+                                   "precision": "float32", "upsample": "transpose", "steps": steps}),
+                       measure_precision=False)
+    spec = prepared.config
     keras.mixed_precision.set_global_policy("float32")
     generator, discriminator = build_generator(spec), build_discriminator(spec)
     g_adam = keras.optimizers.Adam(spec.lr, beta_1=spec.beta1)
     d_adam = keras.optimizers.Adam(spec.lr, beta_1=spec.beta1)
     options = tf.data.Options()
     options.autotune.enabled = False
-    dataset = data_lib.training_dataset(data_lib.list_pairs(data, "train"), spec).with_options(options)
+    dataset = data_lib.training_dataset(prepared.train_pairs, spec).with_options(options)  # fit's pairs: none held out
 
     @tf.function
     def train_step(source, target):

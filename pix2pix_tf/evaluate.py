@@ -47,14 +47,14 @@ PROGRESS_EVERY = 500
 def evaluation_pairs(config, data: str | Path | None = None, split: str | None = None):
     """(data root, split name, checked pairs): by default the run's own data and held-out split."""
     from pix2pix_tf.data import pipeline as data_lib
-    from pix2pix_tf.train.rundir import data_root, validation_split
+    from pix2pix_tf.train.rundir import data_root, run_pairs, validation_split
 
     root = Path(data) if data is not None else data_root(config)
     if split is None:
         split = validation_split(config, root)
         if split is None:
             raise UserError(f"--data {root}: no val/ or test/ split to evaluate on; name one with --split")
-    pairs = data_lib.list_pairs(root, split)
+    pairs = run_pairs(config, root, split)
     data_lib.check_pairs(pairs, config, what=split)
     return root, split, pairs
 
@@ -278,7 +278,8 @@ def evaluate_all_checkpoints(run_dir: str | Path, *, metric: str = "l1", data: s
 def build_parser() -> argparse.ArgumentParser:
     parser = cli.OneLineParser(
         prog="python -m pix2pix_tf.evaluate", description=__doc__.splitlines()[0],
-        epilog="Defaults come from the run's config.json: its data and its validation split (val/, else test/). "
+        epilog="Defaults come from the run's config.json: its data and its validation split (val/ or the training "
+               "pairs it held out, else test/). "
                "Metrics are computed at the run's training size, on images prepared as fit validates them.")
     cli.add_run_dir(parser)
     which = parser.add_mutually_exclusive_group()
@@ -293,7 +294,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "(pixel accuracy, class accuracy, class IoU of the judge on the outputs, and the "
                              "distance of their features to the real training photos) beside the judge's ladder")
     parser.add_argument("--data", default=None, help="dataset root (default: the run's training data)")
-    parser.add_argument("--split", default=None, help="split folder to score (default: the run's val or test split)")
+    parser.add_argument("--split", default=None,
+                        help="split to score: a folder, or val, which for a run that holds training pairs out "
+                             "(no val/ folder) is exactly those pairs (default: the run's validation split: val, "
+                             "else test)")
     cli.add_inference(parser)
     parser.add_argument("--out", default=None,
                         help="results folder (default: RUN/eval/<split>-step<N>, with -paper for paper inference)")
@@ -309,8 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _report(summary: EvalSummary) -> None:
+    from pix2pix_tf.core.config import load_config
+    from pix2pix_tf.train.rundir import describe_split
+
     m = summary.mean
-    print(f"{summary.images} images of {Path(summary.data) / summary.split} at {summary.image_size} px, "
+    where = describe_split(load_config(Path(summary.run_dir)), summary.data, summary.split)
+    print(f"{summary.images} images of {where} at {summary.image_size} px, "
           f"checkpoint step {summary.step}, {summary.inference} inference:")
     print(f"  mean L1 {m['l1']:.4f} (0-1 scale)   PSNR {m['psnr']:.2f} dB   SSIM {m['ssim']:.4f}")
     if summary.artefacts:

@@ -82,8 +82,15 @@ class Config:
     input_nc: int | None = _opt(None, "input channels, 1 or 3 (default: read from the data)", choices=(1, 3))
     output_nc: int | None = _opt(None, "output channels, 1 or 3 (default: read from the data)", choices=(1, 3))
     train_split: str = _opt("train", "split folder to train on", frozen=False)
-    val_split: str | None = _opt(None, "held-out split for validation metrics (default: val or test if present)",
+    val_split: str | None = _opt(None, "held-out split for validation metrics (default: val, which is the pairs "
+                                 "held out of the training split when the data has no val/ folder; else test)",
                                  frozen=False)
+    val_holdout: int | None = _opt(None, "training pairs held out as the validation split 'val' when the data has "
+                                   "no val/ folder, the same ones in every run and judge on that data (default: "
+                                   "one pair in 8, at most 500, none from fewer than 64; 0: train on all of them "
+                                   "and validate on test/)", range=NON_NEGATIVE)
+    holdout_seed: int = _opt(0, "seed of the choice of held-out pairs (a hash of it and each file name)",
+                             range=Range(0, 2 ** 32 - 1), cli=False)
     palette: dict | None = _opt(None, "a judge's label-map palette (names, colours)", cli=False)
     # networks
     ngf: int = _opt(64, "generator filters in the first layer", range=COUNT)
@@ -180,7 +187,8 @@ class Config:
 
 
 # Decided by ``prepare()`` from the data, the image size and the hardware.
-RESOLVED_FIELDS = ("input_nc", "output_nc", "depth", "steps_per_epoch", "constant_steps", "decay_steps")
+RESOLVED_FIELDS = ("input_nc", "output_nc", "depth", "steps_per_epoch", "constant_steps", "decay_steps",
+                   "val_holdout")
 
 
 @dataclass(frozen=True)
@@ -289,7 +297,9 @@ def save_config(config: RunSpec, run_dir: Path) -> Path:
 
 
 # What a run stored before a field existed did, where that differs from today's default.
-STORED_BEFORE_THE_FIELD = {"d_forward": "recompute", "upsample": "transpose"}
+# Runs from before held-out validation pairs trained on all of their training split and validated on
+# val/ or test/: they go on doing so.
+STORED_BEFORE_THE_FIELD = {"d_forward": "recompute", "upsample": "transpose", "val_holdout": 0}
 
 
 def load_config(run_dir: Path) -> RunSpec:
@@ -321,8 +331,10 @@ def load_config(run_dir: Path) -> RunSpec:
 
 
 # The built-in demo: the paper's recipe at a size that trains in minutes on two CPU cores.
+# Its generated data has a test/ split drawn like its training pairs, and no default is decided on it:
+# it trains on all 200 pairs.
 BUILTIN_DEMO = {"image_size": "64", "ngf": 32, "ndf": 32, "epochs": 6, "epochs_decay": 4,
-                "save_every": 400, "sample_every": 400, "log_every": 50}
+                "save_every": 400, "sample_every": 400, "log_every": 50, "val_holdout": 0}
 
 
 def canonical_size(text: str, flag: str) -> str:

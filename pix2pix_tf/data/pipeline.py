@@ -10,6 +10,7 @@ step N sees exactly the batches an uninterrupted run would have seen from step N
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,12 @@ from pix2pix_tf.data.images import (
 
 SUPPORTED_CHANNELS = (1, 3)
 MAX_LISTED_PROBLEMS = 20
+# A dataset without a val/ split gives one training pair in HOLDOUT_SHARE to validation, at most
+# HOLDOUT_MAX (enough for a distribution score with an interval), and none when that would be fewer than
+# HOLDOUT_MIN pairs (a smaller set measures nothing; such data validates on test/ as before).
+HOLDOUT_SHARE = 8
+HOLDOUT_MAX = 500
+HOLDOUT_MIN = 8
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,25 @@ def list_pairs(root: str | Path, split: str) -> list[Pair]:
     if not files:
         raise UserError(f"{folder}: no .jpg or .png images")
     return [Pair(str(p)) for p in files]
+
+
+def holdout_count(total: int) -> int:
+    """How many of ``total`` training pairs a new run holds out for validation when the data has no val/:
+    facades' 400 give 50."""
+    count = min(total // HOLDOUT_SHARE, HOLDOUT_MAX)
+    return count if count >= HOLDOUT_MIN else 0
+
+
+def split_off(pairs: list[Pair], count: int, seed: int) -> tuple[list[Pair], list[Pair]]:
+    """(kept, held out): the ``count`` pairs whose file names hash lowest under ``seed`` are held out, both
+    lists in their listing order. A pure function of the names and the seed (SHA-256, not Python's salted
+    ``hash``), so every process on every machine, every run and the judge hold out the same pairs of the
+    same data, wherever it lies; a pair added later leaves the others' choice as it was."""
+    def rank(pair: Pair) -> bytes:
+        return hashlib.sha256(f"{seed}/{Path(pair.a).name}".encode()).digest()
+
+    held = set(sorted(pairs, key=rank)[:count])
+    return [p for p in pairs if p not in held], [p for p in pairs if p in held]
 
 
 def _folder_pairs(folder: Path) -> list[Pair]:

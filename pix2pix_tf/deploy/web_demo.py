@@ -206,13 +206,12 @@ def example_inputs(config, data: str | None, count: int) -> np.ndarray:
     """Model-side inputs of the run's held-out split (else its training split), at the model's size, as
     validation saw them: what the page offers to click on before anyone draws or uploads."""
     from pix2pix_tf.data import pipeline as data_lib
-    from pix2pix_tf.train.rundir import VAL_SPLITS, data_root
+    from pix2pix_tf.train.rundir import data_root, run_pairs, validation_split
 
     root = Path(data) if data is not None else data_root(config)
     if not root.is_dir():
         raise UserError(f"{root}: the run's data is not there; pass --data DIR to take the demo's examples from")
-    split = config.val_split or next((s for s in VAL_SPLITS if (root / s).is_dir()), config.train_split)
-    pairs = data_lib.list_pairs(root, split)[:count]
+    pairs = run_pairs(config, root, validation_split(config, root) or config.train_split)[:count]
     dataset = data_lib.evaluation_dataset(pairs, config, batch_size=1).unbatch()
     return np.stack([source.numpy() for source, _ in dataset])
 

@@ -382,11 +382,12 @@ register_model_builder("judge", build_judge_model)
 
 
 def split_pairs(judge: Judge, split: str, data=None):
+    """A split as the judge's run saw it: its training split never holds the pairs held out for validation."""
     from pix2pix_tf.data import pipeline as data_lib
-    from pix2pix_tf.train.rundir import data_root
+    from pix2pix_tf.train.rundir import data_root, run_pairs
 
     root = data or data_root(judge.config)
-    pairs = data_lib.list_pairs(root, split)
+    pairs = run_pairs(judge.config, root, split)
     pairs, _ = data_lib.check_pairs(pairs, judge.config, what=split)
     return pairs
 

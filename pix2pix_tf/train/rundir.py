@@ -21,7 +21,8 @@ from pix2pix_tf.core.errors import UserError, reason
 
 CHECKPOINT_PREFIX = "ckpt"
 INDEX_FILE = "checkpoint"  # tf.train.CheckpointManager's list of the kept checkpoints
-VAL_SPLITS = ("val", "test")
+HELD_OUT = "val"  # the validation split: a val/ folder, or the pairs held out of the training split
+VAL_SPLITS = (HELD_OUT, "test")
 
 
 @dataclass(frozen=True)
@@ -257,8 +258,60 @@ def data_root(config) -> Path:
 
 
 def validation_split(config, root: Path) -> str | None:
-    """The held-out split: the configured one, else ``val/`` or ``test/`` if the data has one."""
-    return config.val_split or next((s for s in VAL_SPLITS if (Path(root) / s).is_dir()), None)
+    """The held-out split: the configured one, else ``val`` (a folder, or the pairs the run holds out of its
+    training split), else ``test/`` if the data has one."""
+    if config.val_split:
+        return config.val_split
+    if config.val_holdout:
+        return HELD_OUT
+    return next((s for s in VAL_SPLITS if (Path(root) / s).is_dir()), None)
+
+
+def run_pairs(config, root: Path, split: str) -> list:
+    """The pairs of one split as the run sees them: where it holds pairs out (``config.val_holdout``) and the
+    data has no ``val/`` folder, its training split without them and ``val`` those pairs; any other split
+    is its folder."""
+    from pix2pix_tf.data import pipeline as data_lib
+
+    root, asked = Path(root), Path(split)
+    folder = (root / HELD_OUT).is_dir()
+    if asked == Path(HELD_OUT) and not folder and not config.val_holdout:
+        raise UserError(f"{split}: {root} has no val/ folder, and this run holds none of its training pairs out "
+                        f"(it was created before held-out validation pairs, or with --val-holdout 0, and trained "
+                        f"on all of {config.train_split}/); use the test split")
+    if folder or not config.val_holdout or asked not in (Path(HELD_OUT), Path(config.train_split)):
+        return data_lib.list_pairs(root, split)
+    kept, held = data_lib.split_off(data_lib.list_pairs(root, config.train_split), config.val_holdout,
+                                    config.holdout_seed)
+    return held if asked == Path(HELD_OUT) else kept
+
+
+def describe_split(config, root: Path, split: str) -> str:
+    """A split in words: its folder, or the pairs held out of the training split."""
+    if Path(split) == Path(HELD_OUT) and config.val_holdout and not (Path(root) / HELD_OUT).is_dir():
+        return (f"{Path(root) / HELD_OUT} (the {config.val_holdout} pairs held out of {config.train_split}/, "
+                "never trained on)")
+    return str(Path(root) / split)
+
+
+def resolved_holdout(config, root: Path, total: int) -> int:
+    """The ``val_holdout`` a run stores: the stored or asked-for count, or for a new run by default
+    ``data.holdout_count`` of its ``total`` training pairs, none where the data has a ``val/`` folder or
+    another validation split is named."""
+    from pix2pix_tf.data import pipeline as data_lib
+
+    other = (f"--data {root} has a val/ folder" if (Path(root) / HELD_OUT).is_dir()
+             else f"--val-split {config.val_split} names another validation split"
+             if config.val_split not in (None, HELD_OUT) else None)
+    if config.val_holdout is None:
+        return 0 if other else data_lib.holdout_count(total)
+    if config.val_holdout and other:
+        raise UserError(f"--val-holdout {config.val_holdout}: {other}, and training pairs are held out only to "
+                        "validate on; drop one of the two")
+    if config.val_holdout >= total:
+        raise UserError(f"--val-holdout {config.val_holdout}: holds out all {total} pairs of "
+                        f"{Path(root) / config.train_split}; leave some to train on")
+    return config.val_holdout
 
 
 class CheckpointGone(UserError):

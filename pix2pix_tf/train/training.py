@@ -40,7 +40,10 @@ from pix2pix_tf.train.rundir import (
     checkpoint_manager,
     checkpoint_step,
     data_root,
+    describe_split,
+    resolved_holdout,
     restore,
+    run_pairs,
     training_checkpoint,
     trusted_checkpoints,
     validation_split,
@@ -61,6 +64,7 @@ class Prepared:
     data_root: Path
     train_pairs: list
     val_pairs: list
+    val_split: str | None = None
 
 
 @dataclass
@@ -113,11 +117,13 @@ def prepare(config: Config, *, measure_precision: bool = True, remeasure_precisi
     ``--precision auto`` on a bf16 CPU is measured (``autoprecision``) when ``measure_precision``;
     otherwise, and everywhere else, the hardware rule of ``precision.auto_precision`` decides."""
     root = data_root(config)
-    train = data_lib.inspect_split(data_lib.list_pairs(root, config.train_split), config, what=config.train_split)
+    listed = data_lib.list_pairs(root, config.train_split)
+    config = dataclasses.replace(config, val_holdout=resolved_holdout(config, root, len(listed)))
+    train = data_lib.inspect_split(run_pairs(config, root, config.train_split), config, what=config.train_split)
     splits = [train]
     val_split = validation_split(config, root)
     if val_split:
-        splits.append(data_lib.inspect_split(data_lib.list_pairs(root, val_split), config, what=val_split,
+        splits.append(data_lib.inspect_split(run_pairs(config, root, val_split), config, what=val_split,
                                              reference=train.reference))
     data_lib.report_problems(splits, config.on_bad_image)  # every split's bad files in one report
     train_pairs, info = train.good, train.reference
@@ -142,7 +148,7 @@ def prepare(config: Config, *, measure_precision: bool = True, remeasure_precisi
 
         spec = dataclasses.replace(spec, precision=measured_choice(spec, remeasure=remeasure_precision))
     val_pairs = splits[1].good if val_split else []
-    return Prepared(spec, root, train_pairs, validation_subset(val_pairs, spec.val_images))
+    return Prepared(spec, root, train_pairs, validation_subset(val_pairs, spec.val_images), val_split)
 
 
 def validation_subset(pairs: list, count: int) -> list:
@@ -369,7 +375,8 @@ def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, ta
     if val_ds is not None:
         every = ("after each epoch" if val_freq == 1
                  else f"every {val_freq} epochs ({val_freq * config.steps_per_epoch} steps)")
-        print(f"validation: {len(prepared.val_pairs)} held-out pairs {every}")
+        split = describe_split(config, prepared.data_root, prepared.val_split)
+        print(f"validation: {len(prepared.val_pairs)} held-out pairs of {split} {every}")
     first_val = _val_score(model, val_ds) if val_ds is not None and start == 0 else None
     stopper = StopOnSignal()
     callbacks = [stopper, *training_callbacks(run, prepared, manager, val_ds, chief=target.chief), *extra]

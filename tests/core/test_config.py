@@ -25,7 +25,7 @@ def test_a_run_spec_has_every_value_decided():
     with pytest.raises(ValueError, match="depth"):
         RunSpec(input_nc=3, output_nc=3, steps_per_epoch=1, constant_steps=1, decay_steps=1, precision="float32")
     with pytest.raises(ValueError, match="precision"):
-        RunSpec(input_nc=3, output_nc=3, depth=5, steps_per_epoch=1, constant_steps=1, decay_steps=1)
+        RunSpec(input_nc=3, output_nc=3, depth=5, steps_per_epoch=1, constant_steps=1, decay_steps=1, val_holdout=0)
     with pytest.raises(dataclasses.FrozenInstanceError):
         Config().ngf = 3
 
@@ -96,7 +96,7 @@ def test_stored_values_are_checked_by_type_and_range(tmp_path, key, value, messa
     import json
 
     spec = RunSpec(input_nc=3, output_nc=3, depth=5, steps_per_epoch=1, constant_steps=1, decay_steps=1,
-                   precision="float32")
+                   val_holdout=0, precision="float32")
     path = save_config(spec, tmp_path)
     stored = json.loads(path.read_text())
     stored["config"][key] = value
