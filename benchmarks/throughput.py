@@ -4,6 +4,7 @@
     python benchmarks/throughput.py --loop [--steps 20] [--repeats 6]
     python benchmarks/throughput.py --profile [--steps 8] [--top 15]
     python benchmarks/throughput.py --whole-process [--process-steps 150] [--repeats 4] [--long-run]
+    python benchmarks/throughput.py --flops [--size 256] [--json benchmarks/results/flops.json]
 
 The configurations are built once and then timed in alternation (A B A B ...), so drift of a
 shared machine falls on both. Prints seconds per step, images per second, the default/baseline
@@ -12,9 +13,10 @@ memory (measured in a fresh process), GFLOP/s from an analytic count of the step
 operations as a fraction of this CPU's matmul peak (measured on the spot in float32 and bfloat16),
 and Keras inference latency (TFLite latency on the exported files is in ``pix2pix_tf.export``'s
 table, with the interpreter's threads set to the core count). Five steps are compared:
-the tutorial's recipe exactly (float32, Keras Adam, one D forward on the fake serving both losses,
-the paper's transposed-convolution generator), the same with D recomputed after its update (the
-paper's recipe), `fit`'s default, and the default with the other ``--d-forward`` and the other
+the tutorial's recipe as settings of this project's own training step (``Pix2Pix.train_step``: float32,
+Keras Adam, sequential ``tf.data``, one D forward on the fake serving both losses, the paper's
+transposed-convolution generator; the step halves D's loss, the tutorial's loop does not), the same with D
+recomputed after its update (the paper's recipe), `fit`'s default, and the default with the other ``--d-forward`` and the other
 ``--upsample`` choice.
 
 ``--loop`` measures what ``fit`` costs around its step: inside one ``fit()`` call with the callbacks
@@ -26,6 +28,9 @@ training time that per-epoch validation costs on facades and on a 16-pair datase
 ``--profile`` runs the TensorFlow profiler over --steps train steps in float32 and in the default
 precision and prints where the time goes: op types by their share of the time on TensorFlow's
 compute threads, and the casts, optimiser updates and finiteness checks as groups.
+
+``--flops`` only counts: the analytic FLOPs of a training step for each ``--upsample`` and ``--d-forward``
+choice (no timing, so any machine gives the same numbers); ``--json PATH`` writes them.
 
 ``--whole-process`` times what a user waits for instead: ``python -m pix2pix_tf.fit`` against
 ``benchmarks/tutorial_recipe.py`` as whole processes of --process-steps steps on facades,
@@ -103,12 +108,58 @@ def forward_flops(model: keras.Model, hw: tuple[int, int]) -> int:
 
 
 def step_flops(model, hw: tuple[int, int], batch: int) -> int:
-    """G: forward + backward (~2x forward). D: two forwards and backwards in its own step, and in G's
-    step a backward to its input (~1x forward) after a forward of its own unless --d-forward reuse."""
-    g = forward_flops(model.generator, hw)
-    d = forward_flops(model.discriminator, hw)
-    d_in_g_step = d if model.d_forward == "reuse" else 2 * d
-    return batch * (3 * g + 6 * d + d_in_g_step)
+    return batch * training_step_flops(forward_flops(model.generator, hw), forward_flops(model.discriminator, hw),
+                                       model.d_forward)
+
+
+def training_step_flops(g: int, d: int, d_forward: str) -> int:
+    """One image's step from the forward counts of G and D. G: forward + backward (~2x forward). D: two
+    forwards and backwards in its own step, and in G's step a backward to its input (~1x forward) after
+    a forward of its own unless --d-forward reuse."""
+    return 3 * g + 6 * d + (d if d_forward == "reuse" else 2 * d)
+
+
+def flop_counts(size: int) -> dict:
+    """The analytic count alone, nothing timed: per --upsample choice, the generator's trainable parameters,
+    the forward GFLOP of G and D at ``size``, a batch-1 training step's GFLOP with D recomputed and reused, and
+    the share reuse saves."""
+    from pix2pix_tf.config import generator_depth
+    from pix2pix_tf.networks import build_discriminator, build_generator
+
+    hw = (size, size)
+    rows = []
+    for upsample in ("transpose", "resize"):
+        config = Config(image_size=str(size), input_nc=3, output_nc=3, depth=generator_depth(hw), upsample=upsample)
+        generator = build_generator(config)
+        g, d = forward_flops(generator, hw), forward_flops(build_discriminator(config), hw)
+        steps = {mode: training_step_flops(g, d, mode) for mode in ("recompute", "reuse")}
+        weights = sum(int(np.prod(w.shape)) for w in generator.trainable_weights)
+        rows.append({"upsample": upsample, "generator_trainable_parameters": weights,
+                     "generator_forward_gflop": round(g / 1e9, 3),
+                     "discriminator_forward_gflop": round(d / 1e9, 3),
+                     **{f"step_gflop_d_forward_{mode}": round(n / 1e9, 3) for mode, n in steps.items()},
+                     "reuse_saves": round(1 - steps["reuse"] / steps["recompute"], 4)})
+        keras.backend.clear_session()
+    return {"image_size": size, "batch": 1,
+            "what": "analytic: 2 x the multiply-adds of every convolution (throughput.forward_flops); a training "
+                    "step is 3 G forwards + 6 D forwards + 1 (--d-forward reuse) or 2 (recompute) more D forwards "
+                    "(throughput.training_step_flops); ngf = ndf = 64, 3-channel images", "rows": rows}
+
+
+def print_flops(args) -> None:
+    counts = flop_counts(args.size)
+    print(f"analytic GFLOP at {args.size}x{args.size}, batch 1 (nothing timed):")
+    print("| --upsample | G parameters | G forward | D forward | step, D recomputed | step, D reused | reuse saves |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for row in counts["rows"]:
+        print(f"| {row['upsample']} | {row['generator_trainable_parameters']:,} | {row['generator_forward_gflop']:.1f} "
+              f"| {row['discriminator_forward_gflop']:.1f} "
+              f"| {row['step_gflop_d_forward_recompute']:.1f} | {row['step_gflop_d_forward_reuse']:.1f} "
+              f"| {row['reuse_saves']:.1%} |")
+    if args.json:
+        command = " ".join(["python benchmarks/throughput.py", *sys.argv[1:]])
+        Path(args.json).write_text(json.dumps({"command": command, **counts}, indent=2) + "\n")
+        print(f"written: {args.json}")
 
 
 # ---- the two configurations ------------------------------------------------------------------------
@@ -433,12 +484,18 @@ def main() -> None:
                         "validation's share of training time, instead")
     parser.add_argument("--profile", action="store_true", help="profile the step's ops in float32 and the "
                         "default precision instead")
+    parser.add_argument("--flops", action="store_true", help="only the analytic FLOP count of a training step for "
+                        "each --upsample and --d-forward choice, nothing timed")
+    parser.add_argument("--json", default=None, metavar="PATH", help="with --flops: also write the counts there "
+                        "(benchmarks/results/flops.json)")
     parser.add_argument("--top", type=int, default=15, help="with --profile: op types listed per precision")
     parser.add_argument("--process-steps", type=int, default=150, help="steps of each whole-process run")
     parser.add_argument("--long-run", action="store_true", help="with --whole-process: also a 2,000-step fit run")
     args = parser.parse_args()
     if args.memory_probe:
         return memory_probe(args)
+    if args.flops:
+        return print_flops(args)
     print(f"CPU: {cpu_description()}")
     if args.whole_process:
         return whole_process(args)
