@@ -300,7 +300,7 @@ def save_config(config: RunSpec, run_dir: Path) -> Path:
 # What a run stored before a field existed did, where that differs from today's default.
 # Runs from before held-out validation pairs trained on all of their training split and validated on
 # val/ or test/: they go on doing so.
-STORED_BEFORE_THE_FIELD = {"d_forward": "recompute", "upsample": "transpose", "val_holdout": 0}
+STORED_BEFORE_THE_FIELD = {"d_forward": "recompute", "upsample": "transpose", "val_holdout": 0, "holdout_seed": 0}
 
 
 def load_config(run_dir: Path) -> RunSpec:
