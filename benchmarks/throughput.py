@@ -15,9 +15,9 @@ and Keras inference latency (TFLite latency on the exported files is in ``pix2pi
 table, with the interpreter's threads set to the core count). Five steps are compared:
 the tutorial's recipe as settings of this project's own training step (``Pix2Pix.train_step``: float32,
 Keras Adam, sequential ``tf.data``, one D forward on the fake serving both losses, the paper's
-transposed-convolution generator; the step halves D's loss, the tutorial's loop does not), the same with D
-recomputed after its update (the paper's recipe), `fit`'s default, and the default with the other ``--d-forward`` and the other
-``--upsample`` choice.
+transposed-convolution generator; the step halves D's loss, the tutorial's loop does not), the same
+with D recomputed after its update (the paper's recipe), `fit`'s default, and the default with the
+other ``--d-forward`` and the other ``--upsample`` choice.
 
 ``--loop`` measures what ``fit`` costs around its step: inside one ``fit()`` call with the callbacks
 ``fit`` uses (TensorBoard scalars, sample grids, the non-finite guard, checkpoints, the progress
@@ -123,8 +123,8 @@ def flop_counts(size: int) -> dict:
     """The analytic count alone, nothing timed: per --upsample choice, the generator's trainable parameters,
     the forward GFLOP of G and D at ``size``, a batch-1 training step's GFLOP with D recomputed and reused, and
     the share reuse saves."""
-    from pix2pix_tf.config import generator_depth
-    from pix2pix_tf.networks import build_discriminator, build_generator
+    from pix2pix_tf.core.config import generator_depth
+    from pix2pix_tf.nets.networks import build_discriminator, build_generator
 
     hw = (size, size)
     rows = []
