@@ -72,12 +72,18 @@ def split_label(split: str) -> str:
     return split.strip("/").replace("/", "-")
 
 
-def results_folder_name(split: str, step: int, mode: str) -> str:
-    return f"{split_label(split)}-step{step}" + ("-paper" if mode == "paper" else "")
+def variant_suffix(mode: str, raw_of_averaged: bool = False) -> str:
+    """How results of one checkpoint are told apart: paper inference, and the trained weights of a run
+    whose default is its moving average (``--weights raw`` on a run trained with ``--ema``)."""
+    return ("-paper" if mode == "paper" else "") + ("-raw" if raw_of_averaged else "")
 
 
-def default_out_dir(run_dir: str | Path, split: str, step: int, mode: str) -> Path:
-    return Path(run_dir) / "eval" / results_folder_name(split, step, mode)
+def results_folder_name(split: str, step: int, mode: str, raw_of_averaged: bool = False) -> str:
+    return f"{split_label(split)}-step{step}" + variant_suffix(mode, raw_of_averaged)
+
+
+def default_out_dir(run_dir: str | Path, split: str, step: int, mode: str, raw_of_averaged: bool = False) -> Path:
+    return Path(run_dir) / "eval" / results_folder_name(split, step, mode, raw_of_averaged)
 
 
 def score_pairs(trained, pairs, config, out_dir: Path, *, run_dir: str | Path = "", data: str | Path = "",
@@ -145,7 +151,8 @@ def score_pairs(trained, pairs, config, out_dir: Path, *, run_dir: str | Path = 
     means, stds = aggregate(scores, metrics)
     summary = EvalSummary(
         run_dir=str(run_dir), checkpoint=str(trained.checkpoint), step=trained.step, inference=trained.mode,
-        data=str(data), split=split, images=len(scores), image_size=config.image_size, mean=means, std=stds,
+        weights=trained.weights, data=str(data), split=split, images=len(scores), image_size=config.image_size,
+        mean=means, std=stds,
         seconds=round(time.monotonic() - began, 3), out_dir=str(out_dir),
         realism=tally.summary() if tally is not None else None, artefacts=artefacts.summary())
     for m in metrics:
@@ -179,18 +186,25 @@ def _seed(config) -> None:
 def evaluate_run(run_dir: str | Path, checkpoint: str | int = "latest", *, data: str | Path | None = None,
                  split: str | None = None, mode: str = "deterministic", out_dir: str | Path | None = None,
                  metric: str = "l1", batch_size: int = DEFAULT_BATCH, thumb_height: int = DEFAULT_THUMB,
-                 page: bool = True, quiet: bool = True, judge: str | Path | None = None) -> EvalSummary:
+                 page: bool = True, quiet: bool = True, judge: str | Path | None = None,
+                 weights: str | None = None) -> EvalSummary:
     """Score one checkpoint of a run; results go to ``out_dir`` (default RUN/eval/<split>-step<N>).
-    ``judge``: a judge run directory (``python -m pix2pix_tf.judge``) adds the realism scores."""
+    ``judge``: a judge run directory (``python -m pix2pix_tf.judge``) adds the realism scores.
+    ``weights``: ``ema`` or ``raw`` (default: the run's moving average if it keeps one)."""
     from pix2pix_tf.deploy.inference import load_generator
 
     config, root, split, pairs = _prepare(run_dir, data, split, mode)
     scorer = _load_judge(judge, metric)
     _seed(config)
-    trained = load_generator(run_dir, checkpoint, mode)
-    out = Path(out_dir) if out_dir is not None else default_out_dir(run_dir, split, trained.step, mode)
+    trained = load_generator(run_dir, checkpoint, mode, weights)
+    out = Path(out_dir) if out_dir is not None else default_out_dir(run_dir, split, trained.step, mode,
+                                                                    _raw_of_averaged(config, trained))
     return score_pairs(trained, pairs, config, out, run_dir=run_dir, data=root, split=split, metric=metric,
                        batch_size=batch_size, thumb_height=thumb_height, page=page, quiet=quiet, judge=scorer)
+
+
+def _raw_of_averaged(config, trained) -> bool:
+    return config.ema > 0 and trained.weights == "raw"
 
 
 def _load_judge(judge: str | Path | None, metric: str):
@@ -227,7 +241,8 @@ def evaluate_all_checkpoints(run_dir: str | Path, *, metric: str = "l1", data: s
                              split: str | None = None, mode: str = "deterministic",
                              out_dir: str | Path | None = None, batch_size: int = DEFAULT_BATCH,
                              thumb_height: int = DEFAULT_THUMB, page: bool = True,
-                             quiet: bool = True, judge: str | Path | None = None) -> CheckpointComparison:
+                             quiet: bool = True, judge: str | Path | None = None,
+                             weights: str | None = None) -> CheckpointComparison:
     """Score every kept checkpoint on the same images and pick the best on ``metric``.
 
     Each checkpoint gets its own results folder; ``<split>-checkpoints.json`` beside them holds the
@@ -246,10 +261,10 @@ def evaluate_all_checkpoints(run_dir: str | Path, *, metric: str = "l1", data: s
     for path in paths:
         _seed(config)
         if trained is None:
-            trained = load_generator(run_dir, checkpoint_step(path), mode)
+            trained = load_generator(run_dir, checkpoint_step(path), mode, weights)
         else:
             trained.restore(path)
-        out = base / results_folder_name(split, trained.step, mode)
+        out = base / results_folder_name(split, trained.step, mode, _raw_of_averaged(config, trained))
         result = score_pairs(trained, pairs, config, out, run_dir=run_dir, data=root, split=split,
                              metric=metric, batch_size=batch_size, thumb_height=thumb_height, page=page,
                              quiet=quiet, judge=scorer)
@@ -262,9 +277,9 @@ def evaluate_all_checkpoints(run_dir: str | Path, *, metric: str = "l1", data: s
             best = result
     comparison = CheckpointComparison(metric, results, best)
     base.mkdir(parents=True, exist_ok=True)
-    suffix = "-paper" if mode == "paper" else ""
+    suffix = variant_suffix(mode, _raw_of_averaged(config, trained))
     payload = {"metric": metric, "higher_is_better": HIGHER_IS_BETTER[metric], "best_step": best.step,
-               "best_checkpoint": best.checkpoint, "split": split, "inference": mode,
+               "best_checkpoint": best.checkpoint, "split": split, "inference": mode, "weights": trained.weights,
                "checkpoints": [{"step": r.step, "checkpoint": r.checkpoint, "mean": r.mean, "realism": r.realism,
                                 "artefacts": r.artefacts, "out_dir": r.out_dir} for r in results]}
     write_text(base / f"{split_label(split)}-checkpoints{suffix}.json",
@@ -299,8 +314,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "(no val/ folder) is exactly those pairs (default: the run's validation split: val, "
                              "else test)")
     cli.add_inference(parser)
+    cli.add_weights(parser)
     parser.add_argument("--out", default=None,
-                        help="results folder (default: RUN/eval/<split>-step<N>, with -paper for paper inference)")
+                        help="results folder (default: RUN/eval/<split>-step<N>, with -paper for paper inference "
+                             "and -raw for --weights raw on a run trained with --ema)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH,
                         help=f"images per forward pass (default: {DEFAULT_BATCH})")
     parser.add_argument("--thumb-size", type=int, default=DEFAULT_THUMB,
@@ -319,7 +336,7 @@ def _report(summary: EvalSummary) -> None:
     m = summary.mean
     where = describe_split(load_config(Path(summary.run_dir)), summary.data, summary.split)
     print(f"{summary.images} images of {where} at {summary.image_size} px, "
-          f"checkpoint step {summary.step}, {summary.inference} inference:")
+          f"checkpoint step {summary.step}, {summary.weights} weights, {summary.inference} inference:")
     print(f"  mean L1 {m['l1']:.4f} (0-1 scale)   PSNR {m['psnr']:.2f} dB   SSIM {m['ssim']:.4f}")
     if summary.artefacts:
         from pix2pix_tf.realism.artefacts import format_artefacts
@@ -351,7 +368,7 @@ def main(argv: list[str] | None = None) -> None:
     cli.require_positive("--thumb-size", args.thumb_size)
     common = dict(data=args.data, split=args.split, mode=args.inference, out_dir=args.out, metric=args.metric,
                   batch_size=args.batch_size, thumb_height=args.thumb_size, page=args.page, quiet=args.quiet,
-                  judge=args.judge)
+                  judge=args.judge, weights=args.weights)
     if args.all_checkpoints:
         comparison = evaluate_all_checkpoints(args.run_dir, **common)
         for result in comparison.results:

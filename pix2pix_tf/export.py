@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                "run's training data.")
     cli.add_run_dir(parser, help="the training run to export", type=Path)
     cli.add_checkpoint(parser)
+    cli.add_weights(parser)
     parser.add_argument("--out", required=True, type=Path, help="export directory (TF Serving layout inside)")
     cli.add_inference(parser, dest="mode")
     add_arguments(parser)
@@ -95,9 +96,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="training images for int8 calibration (default: 16)")
 
 
+WEIGHTS_MEANING = {"ema": "ema (the moving average of the generator's weights, --ema)",
+                   "raw": "raw (the trained generator's weights)"}
+
+
 def print_result(result: ExportResult) -> None:
     print(format_table(result.rows))
-    print(f"\ninference mode: {result.mode} ({mode_meaning(result.mode)})")
+    print(f"\ninference mode: {result.mode} ({mode_meaning(result.mode)}); weights: {WEIGHTS_MEANING[result.weights]}")
     if result.saved_model:
         print(f"SavedModel: {result.saved_model} (signatures {SIGNATURE_FLOAT}, {SIGNATURE_BYTES}"
               f"{', ' + SIGNATURE_SEEDED if result.mode == 'paper' else ''}, {SIGNATURE_METADATA})")

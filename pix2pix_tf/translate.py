@@ -111,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="folder for the translated PNGs (created if missing)")
     cli.add_checkpoint(parser)
     cli.add_inference(parser)
+    cli.add_weights(parser)
     parser.add_argument("--large", choices=LARGE_MODES, default="tile",
                         help="images with a side over --max-side: translate in overlapping, blended tiles "
                              "(keeps full resolution and the training scale) or downscale to fit and scale "
@@ -142,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     jobs = plan_outputs(files, out, folders, args.overwrite)
     translator = load(args.run_dir, args.checkpoint, inference=args.inference, large=args.large,
-                      max_side=args.max_side, scale=args.scale)
+                      max_side=args.max_side, scale=args.scale, weights=args.weights)
     print(f"scale: {translator.scale_description}", flush=True)
     out.mkdir(parents=True, exist_ok=True)
     failures: list[str] = [f"{text}: {why}" for text, why in missing]
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{k}/{len(jobs)}] {job.source} -> {job.target} ({output.shape[1]}x{output.shape[0]})", flush=True)
     total = len(jobs) + len(missing)
     print(f"translated {done} of {total} inputs into {out} (checkpoint step {translator.step}, "
-          f"{translator.mode} inference)")
+          f"{translator.weights} weights, {translator.mode} inference)")
     if failures:
         print(f"{len(failures)} of {total} inputs failed:", file=sys.stderr)
         for line in failures[:MAX_LISTED_FAILURES]:

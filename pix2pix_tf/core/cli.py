@@ -1,5 +1,5 @@
 """What every command shares: the arguments that name a run (``--run-dir``, ``--checkpoint``,
-``--inference``, ``--verbose``), the checks on flag values, and ``run_cli``, which turns a ``UserError``
+``--inference``, ``--weights``, ``--verbose``), the checks on flag values, and ``run_cli``, which turns a ``UserError``
 or a failed file operation into one ``error:`` line and exit status 2. A command's flags are validated
 here, by ``config.validate`` or by ``argparse`` itself."""
 
@@ -9,7 +9,7 @@ import argparse
 import signal
 import sys
 
-from pix2pix_tf.core.config import INFERENCE_MODES
+from pix2pix_tf.core.config import GENERATOR_WEIGHTS, INFERENCE_MODES
 from pix2pix_tf.core.errors import EXIT_USER_ERROR, Terminated, UserError, filesystem_failure
 from pix2pix_tf.core.signals import terminate_raises
 from pix2pix_tf.core.tf_logs import VERBOSE_FLAG
@@ -33,6 +33,13 @@ def add_checkpoint(parser) -> None:
 def add_inference(parser: argparse.ArgumentParser, dest: str = "inference") -> None:
     parser.add_argument("--inference", dest=dest, choices=INFERENCE_MODES, default="deterministic",
                         help=INFERENCE_HELP)
+
+
+def add_weights(parser: argparse.ArgumentParser) -> None:
+    """``--weights``: a run trained with ``--ema`` keeps two generators; None lets the run choose (``ema``)."""
+    parser.add_argument("--weights", choices=GENERATOR_WEIGHTS, default=None,
+                        help="ema: the moving average of the generator's weights (a run trained with --ema); "
+                             "raw: the trained weights (default: ema when the run has it, else raw)")
 
 
 def add_verbose(parser: argparse.ArgumentParser) -> None:

@@ -22,6 +22,7 @@ CONFIG_FORMAT = "pix2pix_tf.config"  # a file format name, kept when the module 
 CONFIG_VERSION = 1
 CONFIG_FILE = "config.json"
 INFERENCE_MODES = ("paper", "deterministic")  # what each means: pix2pix_tf.deploy.inference
+GENERATOR_WEIGHTS = ("ema", "raw")  # the averaged weights of --ema, or the trained ones: pix2pix_tf.train.ema
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,14 @@ class Config:
                              range=NON_NEGATIVE, schedule=True)
     steps: int | None = _opt(None, "train for this many steps instead, split constant/decay as the epochs are",
                              range=COUNT, schedule=True)
+    minutes: float | None = _opt(None, "train for this wall-clock budget instead of a step count: the run measures "
+                                 "its step rate and ends its learning-rate decay at the deadline",
+                                 range=POSITIVE, schedule=True)
+    decay_fraction: float = _opt(0.5, "with --minutes: the share of the budget spent in the linear decay (the "
+                                 "paper's 1:1 split)", range=Range(0, 1, low_open=True), schedule=True)
+    ema: float = _opt(0.0, "keep an exponential moving average of the generator's weights with this decay (e.g. "
+                      "0.999; 0: off) and sample, validate, evaluate, translate and export with it",
+                      range=FRACTION)
     seed: int = _opt(0, "seed of data order, jitter, dropout and initialisation",
                      range=Range(0, 2 ** 32 - 1))
     precision: str = _opt("auto", "compute precision; auto picks by hardware",

@@ -125,6 +125,11 @@ class Translator:
         return self.trained.step
 
     @property
+    def weights(self) -> str:
+        """``ema`` (the moving average of a run trained with ``--ema``) or ``raw``."""
+        return self.trained.weights
+
+    @property
     def input_channels(self) -> int:
         return self.config.input_nc
 
@@ -240,12 +245,14 @@ class Translator:
 
 
 def load(run_dir: str | Path, checkpoint: str | int = "latest", *, inference: str = "deterministic",
-         large: str = "tile", max_side: int = DEFAULT_MAX_SIDE, scale: str = "training") -> Translator:
+         large: str = "tile", max_side: int = DEFAULT_MAX_SIDE, scale: str = "training",
+         weights: str | None = None) -> Translator:
     """A run's trained generator, ready to translate images of any size.
 
     ``inference``: ``deterministic`` (dropout off: one input, one output) or ``paper`` (dropout on,
     as the paper runs its generator at test time). ``large``/``max_side``/``scale``: see the module
-    docstring; ``scale_description`` on the result says which scale is used.
+    docstring; ``scale_description`` on the result says which scale is used. ``weights``: ``ema`` (the
+    default for a run trained with ``--ema``: its moving average) or ``raw`` (the trained weights).
     """
-    return Translator(load_generator(run_dir, checkpoint, inference), large=large, max_side=max_side,
+    return Translator(load_generator(run_dir, checkpoint, inference, weights), large=large, max_side=max_side,
                       scale=scale)

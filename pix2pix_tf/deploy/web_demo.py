@@ -239,6 +239,7 @@ def demo_metadata(model_path: Path, tflite_meta: dict, run_name: str, palette, e
         "direction": tflite_meta["direction"], "inference_mode": tflite_meta["inference_mode"],
         "inference_mode_meaning": tflite_meta["inference_mode_meaning"],
         "checkpoint": tflite_meta["checkpoint"], "step": tflite_meta["step"],
+        "weights": tflite_meta.get("weights", "raw"),
         "model": {"file": model_path.name, "variant": quant, "variant_label": VARIANT_LABELS[quant],
                   "size_bytes": model_path.stat().st_size,
                   # paper mode: the page draws the dropout noise itself (LiteRT.js repeats RANDOM_UNIFORM's draws)

@@ -57,6 +57,7 @@ class EvalSummary:
     out_dir: str | None = None
     realism: dict | None = None
     artefacts: dict | None = None
+    weights: str = "raw"
 
     @property
     def metrics(self) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from pix2pix_tf.core.config import Config
 from pix2pix_tf.core.errors import UserError
 from pix2pix_tf.core.precision import apply_precision
 from pix2pix_tf.nets.networks import build_discriminator, build_generator
+from pix2pix_tf.train.ema import average_for
 from pix2pix_tf.train.model import Pix2Pix
 from pix2pix_tf.train.optim import make_optimizer
 from pix2pix_tf.train.strategy import use_sync_batch_norm, warn_if_not_reproducible
@@ -43,10 +44,12 @@ def build_model(config: Config, strategy: tf.distribute.Strategy | None = None) 
     apply_precision(config.precision)
     keras.utils.set_random_seed(config.seed)
     with strategy.scope():
-        model = Pix2Pix(build_generator(config, sync_batch_norm=synchronized),
-                        build_discriminator(config, sync_batch_norm=synchronized),
+        generator = build_generator(config, sync_batch_norm=synchronized)
+        discriminator = build_discriminator(config, sync_batch_norm=synchronized)
+        model = Pix2Pix(generator, discriminator,
                         gan_mode=config.gan_mode, lambda_l1=config.lambda_l1, lambda_gan=config.lambda_gan,
-                        seed=config.seed, d_forward=config.d_forward)
+                        seed=config.seed, d_forward=config.d_forward,
+                        average=average_for(config, generator, lambda: build_generator(config)))
         model.compile(make_optimizer(config, config.precision, "g_adam", model.train_steps),
                       make_optimizer(config, config.precision, "d_adam", model.train_steps))
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):

@@ -145,7 +145,7 @@ class PeriodicValidation(_StepCallback):
 
     def on_step(self, step, logs):
         if self._metrics is None:
-            generator = self.model.generator
+            generator = self.model.inference_generator
             self._metrics = tf.function(lambda s, t: image_metrics(generator(s, training=False), t))
         sums, count = {}, 0
         for source, target in self.dataset:

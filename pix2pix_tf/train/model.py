@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from pix2pix_tf.nets import losses
 from pix2pix_tf.nets.networks import dropout_noise
+from pix2pix_tf.train.ema import GeneratorAverage
 from pix2pix_tf.train.optim import apply_update
 
 TRAIN_METRICS = ("g_gan", "g_l1", "d_loss", "d_real", "d_fake")
@@ -46,6 +47,11 @@ class SteppedModel(keras.Model):
     def metrics(self):
         return list(self._trackers.values())
 
+    @property
+    def inference_generator(self) -> keras.Model:
+        """The generator that samples and validation run: the trained one, unless a subclass keeps another."""
+        return self.generator
+
     def _count_step(self, skipped: tf.Tensor) -> None:
         """``skipped``: an update of this step was not applied (``optim.apply_update``, same on every replica)."""
         self.train_steps.assign_add(1)
@@ -63,12 +69,14 @@ class Pix2Pix(SteppedModel):
 
     Losses are averaged over the global batch with ``tf.nn.compute_average_loss``, so under a
     ``tf.distribute`` strategy the summed replica gradients equal single-device gradients. Dropout
-    noise is drawn from (``seed``, ``train_steps``), so it is part of the resumable state.
+    noise is drawn from (``seed``, ``train_steps``), so it is part of the resumable state. ``average``
+    (``--ema``): the moving average of the generator's weights, updated after each generator update and
+    used for samples and validation.
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, *, gan_mode: str = "vanilla",
                  lambda_l1: float = 100.0, lambda_gan: float = 1.0, seed: int = 0, d_forward: str = "reuse",
-                 **kwargs):
+                 average: GeneratorAverage | None = None, **kwargs):
         trackers = {name: keras.metrics.Mean(name=name) for name in TRAIN_METRICS + VAL_METRICS}
         trackers[SKIPPED] = keras.metrics.Sum(name=SKIPPED)
         super().__init__(trackers, **kwargs)
@@ -81,6 +89,11 @@ class Pix2Pix(SteppedModel):
         if d_forward not in D_FORWARD:
             raise ValueError(f"d_forward must be one of {D_FORWARD}, not {d_forward!r}")
         self.d_forward = d_forward
+        self.average = average
+
+    @property
+    def inference_generator(self) -> keras.Model:
+        return self.average.model if self.average is not None else self.generator
 
     def compile(self, g_optimizer: keras.optimizers.Optimizer, d_optimizer: keras.optimizers.Optimizer,
                 **kwargs):
@@ -154,6 +167,8 @@ class Pix2Pix(SteppedModel):
         source, target = data
         step = self._steps_with_updated_d if self.d_forward == "recompute" else self._steps_with_shared_d_forward
         g_gan, g_l1, d_loss, real_logits, fake_logits, skipped = step(source, target)
+        if self.average is not None:
+            self.average.update(self.train_steps, skipped)
         self._count_step(skipped)
         self._trackers[SKIPPED].update_state(tf.cast(skipped, tf.float32))
         values = {
@@ -169,12 +184,12 @@ class Pix2Pix(SteppedModel):
 
     def sample_images(self, sources) -> tf.Tensor:
         """Generated images on the [0, 1] scale of the sample grids, deterministic mode."""
-        return losses.to_unit_range(self.generator(sources, training=False))
+        return losses.to_unit_range(self.inference_generator(sources, training=False))
 
     def test_step(self, data):
         """Validation in deterministic mode: dropout off, per-image normalisation statistics."""
         source, target = data
-        fake = self.generator(source, training=False)
+        fake = self.inference_generator(source, training=False)
         for name, value in losses.image_metrics(fake, target).items():
             self._trackers[name].update_state(value)
         return {name: self._trackers[name].result() for name in VAL_METRICS}

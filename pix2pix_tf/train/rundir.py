@@ -18,6 +18,7 @@ import tensorflow as tf
 from pix2pix_tf.core.cli import checkpoint_arg
 from pix2pix_tf.core.config import CONFIG_FILE, RunSpec, load_config
 from pix2pix_tf.core.errors import UserError, reason
+from pix2pix_tf.train.ema import CHECKPOINT_KEYS as AVERAGE_KEYS
 
 CHECKPOINT_PREFIX = "ckpt"
 INDEX_FILE = "checkpoint"  # tf.train.CheckpointManager's list of the kept checkpoints
@@ -105,13 +106,16 @@ class RunLock:
 def training_checkpoint(model, layout_of: str | None = None) -> tf.train.Checkpoint:
     """Everything a resumed run needs: both networks, both optimisers (loss-scale state included
     under float16) and the step counter (which fixes the learning rate, the data position and the
-    dropout noise). A realism judge has no discriminator: it keeps the rest.
+    dropout noise), and with ``--ema`` the averaged generator (``train.ema``). A realism judge has no
+    discriminator: it keeps the rest.
 
     ``layout_of``: a checkpoint to resume. Runs saved before float32 and bfloat16 dropped the
     loss-scale wrapper keep each optimiser under ``inner_optimizer``; such a run is read, and goes
     on being saved, in that layout."""
     parts = {name: getattr(model, name) for name in ("generator", "discriminator", "g_optimizer", "d_optimizer",
                                                      "train_steps") if getattr(model, name, None) is not None}
+    if getattr(model, "average", None) is not None:
+        parts[AVERAGE_KEYS["ema"]] = model.average.model
     if layout_of is not None and _wrapped_optimizers(layout_of):
         for name in ("g_optimizer", "d_optimizer"):
             if name in parts and not isinstance(parts[name], keras.optimizers.LossScaleOptimizer):

@@ -53,7 +53,7 @@ def compare_replicas(norm: str, sync: str, global_batch: int, steps: int) -> dic
     # steps scale up to the learning rate: the comparison would compare noise (2e-4 apart).
     config = Config(image_size="32", ngf=8, ndf=8, norm=norm, dropout=0.5, precision="float32",
                     input_nc=3, output_nc=3, depth=5, upsample="transpose", sync_batch_norm=sync,
-                    constant_steps=100, decay_steps=100, steps_per_epoch=steps)
+                    constant_steps=100, decay_steps=100, steps_per_epoch=steps, ema=0.5)
     pairs = [pair_arrays(i, 32) for i in range(global_batch * steps)]
     sources = np.stack([a for a, _ in pairs]).astype("float32") / 127.5 - 1.0
     targets = np.stack([b for _, b in pairs]).astype("float32") / 127.5 - 1.0
@@ -67,13 +67,14 @@ def compare_replicas(norm: str, sync: str, global_batch: int, steps: int) -> dic
     assert replicated.distribute_strategy.num_replicas_in_sync == 2
     replicated.generator.set_weights(single.generator.get_weights())
     replicated.discriminator.set_weights(single.discriminator.get_weights())
+    replicated.average.model.set_weights(single.average.model.get_weights())
     initial = [w.copy() for w in single.generator.get_weights() + single.discriminator.get_weights()]
     histories = [model.fit(dataset(), epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False).history
                  for model in (single, replicated)]
     logged = {name: [history[name][-1] for history in histories] for name in ("g_gan", "g_l1", "d_loss", "d_real")}
 
-    def weights(model):
-        return model.generator.get_weights() + model.discriminator.get_weights()
+    def weights(model):  # with the moving average of the generator's weights (--ema), updated on every replica
+        return model.generator.get_weights() + model.discriminator.get_weights() + model.average.model.get_weights()
 
     pairs_after = list(zip(weights(single), weights(replicated)))
     diff = max(float(np.max(np.abs(a - b))) for a, b in pairs_after)

@@ -55,7 +55,7 @@ def export(options: ExportOptions) -> ExportResult:
     """Load, write into a temporary folder, verify, then move into place; on any failure nothing is kept."""
     validate_options(options)
     check_target(options)
-    trained = load_generator(options.run_dir, options.checkpoint, options.mode)
+    trained = load_generator(options.run_dir, options.checkpoint, options.mode, options.weights)
     version = choose_version(options)
     settings = export_settings(trained, options.model_name, version, options.max_pixels)
     inputs = training_inputs(trained.config, max(options.verify_images, options.calibration_images), options.data)
@@ -64,7 +64,7 @@ def export(options: ExportOptions) -> ExportResult:
     try:
         with new_folders(out), staging_dir(out, prefix=f"{TEMP_PREFIX}{os.getpid()}-") as work:
             remove_stale_temps(out)
-            result = ExportResult(out, version, options.mode, None)
+            result = ExportResult(out, version, options.mode, None, trained.weights)
             if "saved_model" in options.formats:
                 staged = work / "saved_model"
                 write_saved_model(trained, settings, staged)

@@ -71,7 +71,7 @@ def keras_metadata(settings: ExportSettings, row: Row) -> dict:
         "input_channels": settings.input_nc, "output_channels": settings.output_nc, "multiple": settings.multiple,
         "trained_size": list(settings.crop_hw), "direction": settings.direction,
         "inference_mode": settings.mode, "inference_mode_meaning": mode_meaning(settings.mode),
-        "checkpoint": settings.checkpoint, "step": settings.step,
+        "checkpoint": settings.checkpoint, "step": settings.step, "weights": settings.weights,
         "verification": {"max_abs_diff": row.max_abs, "mean_abs_diff": row.mean_abs,
                          "psnr_db_vs_keras": finite(row.psnr_db)},
     }

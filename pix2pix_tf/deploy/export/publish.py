@@ -35,6 +35,7 @@ class ExportOptions:
     run_dir: Path
     out: Path
     checkpoint: str = "latest"
+    weights: str | None = None  # None: the run's moving average if it keeps one (--ema), else its trained weights
     formats: tuple[str, ...] = FORMATS
     quantizations: tuple[str, ...] = QUANTIZATIONS
     mode: str = "deterministic"
@@ -53,6 +54,7 @@ class ExportResult:
     version: int
     mode: str
     saved_model: Path | None
+    weights: str = "raw"
     tflite: list[Path] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
     keras: Path | None = None
@@ -116,7 +118,8 @@ def _alive(pid: int) -> bool:
 
 def summary(options: ExportOptions, settings: ExportSettings, rows: list[Row]) -> dict:
     return {"format": EXPORT_FORMAT, "version": EXPORT_FORMAT_VERSION, "run_dir": str(options.run_dir.resolve()),
-            "checkpoint": settings.checkpoint, "step": settings.step, "model_name": settings.model_name,
+            "checkpoint": settings.checkpoint, "step": settings.step, "weights": settings.weights,
+            "model_name": settings.model_name,
             "model_version": settings.version, "inference_mode": settings.mode,
             "inference_mode_meaning": mode_meaning(settings.mode), "max_pixels": settings.max_pixels,
             "artefacts": [{**asdict(r), "psnr_db": finite(r.psnr_db)} for r in rows]}

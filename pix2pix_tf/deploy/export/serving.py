@@ -188,7 +188,8 @@ def saved_model_metadata(settings: ExportSettings) -> dict:
     return {"format": EXPORT_FORMAT, "version": EXPORT_FORMAT_VERSION, "model_name": settings.model_name,
             "model_version": settings.version, "inference_mode": settings.mode,
             "inference_mode_meaning": mode_meaning(settings.mode), "direction": settings.direction,
-            "checkpoint": settings.checkpoint, "step": settings.step, "tags": ["serve"],
+            "checkpoint": settings.checkpoint, "step": settings.step, "weights": settings.weights,
+            "tags": ["serve"],
             "signatures": signatures, "any_size": f"padded by reflection to a multiple of {settings.multiple} "
                                                   "and cropped back; the output has the input's size",
             "max_pixels": settings.max_pixels, "trained_size": list(settings.crop_hw)}

@@ -64,6 +64,7 @@ class ExportSettings:
     direction: str
     checkpoint: str
     step: int
+    weights: str  # ema (the moving average of a run trained with --ema) or raw
 
 
 def export_settings(trained: TrainedGenerator, model_name: str, version: int, max_pixels: int) -> ExportSettings:
@@ -71,7 +72,7 @@ def export_settings(trained: TrainedGenerator, model_name: str, version: int, ma
     return ExportSettings(model_name=model_name, version=version, mode=trained.mode, max_pixels=max_pixels,
                           multiple=2 ** config.depth, input_nc=config.input_nc, output_nc=config.output_nc,
                           crop_hw=tuple(config.crop_hw), direction=config.direction,
-                          checkpoint=Path(trained.checkpoint).name, step=trained.step)
+                          checkpoint=Path(trained.checkpoint).name, step=trained.step, weights=trained.weights)
 
 
 def mode_meaning(mode: str) -> str:

@@ -189,7 +189,7 @@ def tflite_metadata(settings: ExportSettings, quant: str, shapes: list, row: Row
         "direction": settings.direction, "inference_mode": settings.mode,
         "inference_mode_meaning": mode_meaning(settings.mode),
         "resize": f"the model runs at exactly {height}x{width} (HxW); resize or pad other images to it",
-        "checkpoint": settings.checkpoint, "step": settings.step,
+        "checkpoint": settings.checkpoint, "step": settings.step, "weights": settings.weights,
     }
     if settings.mode == "paper":
         meta["noise_signature"] = {
