@@ -19,7 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="python -m pix2pix_tf.fit", description=__doc__.splitlines()[0],
         epilog="Running it again with the same --run-dir resumes from the latest checkpoint; settings are "
-               "read back from the run's config.json; a larger --steps (or --epochs) trains it longer. With "
+               "read back from the run's config.json; a larger --steps (or --epochs) trains it longer. --minutes N "
+               "trains for a wall-clock budget instead, its learning-rate decay ending at the deadline. With "
                "--data builtin the defaults are a small demo: "
                + ", ".join(f"{flag_name(k)} {v}" for k, v in BUILTIN_DEMO.items()) + ".")
     parser.add_argument("--run-dir", default=None,
@@ -61,7 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     if summary.end_step == summary.start_step:
         print(f"{run_dir}: already trained to step {summary.end_step}; nothing to do")
         return
-    print(f"\ntrained steps {summary.start_step} -> {summary.end_step} in {summary.seconds:.0f} s")
+    print(f"\ntrained steps {summary.start_step} -> {summary.end_step} in {summary.seconds:.0f} s"
+          + (f" ({summary.budget})" if summary.budget else ""))
     if options["stop_at"] is not None and summary.end_step == options["stop_at"] and not summary.stopped_by:
         print(f"stopped at step {summary.end_step} as asked (--stop-at); carry on with: "
               f"python -m pix2pix_tf.fit --run-dir {run_dir}")

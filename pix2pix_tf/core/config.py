@@ -352,8 +352,33 @@ def canonical_size(text: str, flag: str) -> str:
     return str(h) if h == w else f"{h}x{w}"
 
 
+STEP_COUNT_FIELDS = ("steps", "epochs", "epochs_decay")
+
+
+def check_length_flags(flags: dict, stored: Config | None = None, path: Path | None = None) -> None:
+    """A run's length is a step count (``--steps``, or ``--epochs`` and ``--epochs-decay``) or a wall-clock
+    budget (``--minutes``, split by ``--decay-fraction``), never both, and a resumed run keeps the kind it
+    was created with (their learning-rate schedules are saved differently)."""
+    counts = [flag_name(name) for name in STEP_COUNT_FIELDS if name in flags]
+    timed = "minutes" in flags or (stored is not None and stored.minutes is not None)
+    if "minutes" in flags and counts:
+        raise UserError(f"--minutes and {counts[0]}: choose one; a run's length is a time budget or a step count")
+    if "decay_fraction" in flags and not timed:
+        raise UserError("--decay-fraction: only with --minutes (a step count is split as --epochs and "
+                        "--epochs-decay are)")
+    if stored is None:
+        return
+    if stored.minutes is None and "minutes" in flags:
+        raise UserError(f"--minutes: {path} was created with a step count ({stored.total_steps} steps); make it "
+                        "longer with --steps, or train a new --run-dir for a time budget")
+    if stored.minutes is not None and counts:
+        raise UserError(f"{counts[0]}: {path} was created with --minutes {stored.minutes:g}; give it a new "
+                        "--minutes, or train a new --run-dir for a step count")
+
+
 def new_config(flags: dict) -> Config:
     """A fresh run's config: flags over the defaults (over the demo preset for the built-in data)."""
+    check_length_flags(flags)
     values = dict(BUILTIN_DEMO) if flags.get("data", "builtin") == "builtin" else {}
     values.update(flags)
     return Config(**values)
@@ -369,6 +394,7 @@ def resumed_config(stored: RunSpec, flags: dict, path: Path) -> Config:
     stored ``--steps``, so the epochs decide. ``training`` checks it against the current step."""
     from pix2pix_tf.core.precision import resolve_precision
 
+    check_length_flags(flags, stored, path)
     frozen = {f.name for f in dataclasses.fields(Config) if f.metadata["frozen"]}
     asked = dict(flags)
     if asked.get("precision") == "auto":  # whatever auto chose when the run was created

@@ -13,6 +13,7 @@ from pix2pix_tf.core.config import Config
 from pix2pix_tf.core.errors import UserError
 from pix2pix_tf.core.precision import apply_precision
 from pix2pix_tf.nets.networks import build_discriminator, build_generator
+from pix2pix_tf.train.budget import plan_for
 from pix2pix_tf.train.ema import average_for
 from pix2pix_tf.train.model import Pix2Pix
 from pix2pix_tf.train.optim import make_optimizer
@@ -50,8 +51,10 @@ def build_model(config: Config, strategy: tf.distribute.Strategy | None = None) 
                         gan_mode=config.gan_mode, lambda_l1=config.lambda_l1, lambda_gan=config.lambda_gan,
                         seed=config.seed, d_forward=config.d_forward,
                         average=average_for(config, generator, lambda: build_generator(config)))
-        model.compile(make_optimizer(config, config.precision, "g_adam", model.train_steps),
-                      make_optimizer(config, config.precision, "d_adam", model.train_steps))
+        model.lr_plan = plan_for(config)
+        plan = model.lr_plan.steps if model.lr_plan is not None else None
+        model.compile(make_optimizer(config, config.precision, "g_adam", model.train_steps, plan),
+                      make_optimizer(config, config.precision, "d_adam", model.train_steps, plan))
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         # Keras reduces logs across workers with strategy.reduce("MEAN", v, axis=0), which needs
         # at least one dimension: give each log a length-1 axis.

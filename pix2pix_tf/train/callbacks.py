@@ -7,6 +7,7 @@ index, so a resumed run logs and saves on the same steps an uninterrupted one wo
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import keras
@@ -22,11 +23,13 @@ from pix2pix_tf.train.rundir import CHECKPOINT_PREFIX, INDEX_FILE
 
 
 class _StepCallback(keras.callbacks.Callback):
-    """Knows the global step after each batch with one device read per epoch, not per step."""
+    """Knows the global step after each batch with one device read per epoch, not per step. ``work_seconds``:
+    how long its latest ``on_step`` took (what a ``--minutes`` run keeps back for the work at its end)."""
 
     def __init__(self, every: int):
         super().__init__()
         self.every = max(int(every), 1)
+        self.work_seconds = 0.0
         self._epoch_start = 0
         self._last = 0
 
@@ -39,7 +42,9 @@ class _StepCallback(keras.callbacks.Callback):
         due = step // self.every > self._last // self.every
         self._last = step
         if due:
+            began = time.monotonic()
             self.on_step(step, logs or {})
+            self.work_seconds = time.monotonic() - began
 
     def on_step(self, step: int, logs: dict) -> None:
         raise NotImplementedError

@@ -21,21 +21,25 @@ class ConstantThenLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
 
     Being a function of the step (not of an epoch counter in a callback) is what lets a resumed run
     continue the schedule exactly where it stopped.
+
+    The two step counts may be variables: a ``--minutes`` run revises them while it trains (``train.budget``).
     """
 
-    def __init__(self, initial_learning_rate: float, constant_steps: int, decay_steps: int):
+    def __init__(self, initial_learning_rate: float, constant_steps, decay_steps):
         self.initial_learning_rate = initial_learning_rate
         self.constant_steps = constant_steps
         self.decay_steps = decay_steps
 
     def __call__(self, step):
         step = tf.cast(step, tf.float32)
-        progress = (step - self.constant_steps) / max(self.decay_steps, 1)
+        decay = tf.maximum(tf.cast(self.decay_steps, tf.float32), 1.0)
+        progress = (step - tf.cast(self.constant_steps, tf.float32)) / decay
         return self.initial_learning_rate * (1.0 - tf.clip_by_value(progress, 0.0, 1.0))
 
     @classmethod
-    def for_run(cls, config: Config, scale: float = 1.0) -> ConstantThenLinearDecay:
-        return cls(config.lr * scale, config.constant_steps, config.decay_steps)
+    def for_run(cls, config: Config, scale: float = 1.0, steps: tuple | None = None) -> ConstantThenLinearDecay:
+        """``steps``: (constant, decay) variables that replace the config's (a ``--minutes`` run's plan)."""
+        return cls(config.lr * scale, *(steps or (config.constant_steps, config.decay_steps)))
 
     def rate_at(self, step: int) -> float:
         return float(self(step))
@@ -76,11 +80,13 @@ def _handle(variable):
     return variable.value.handle if isinstance(variable, keras.Variable) else variable.handle
 
 
-def make_optimizer(config: Config, policy: str, name: str, step: tf.Variable) -> keras.optimizers.Optimizer:
+def make_optimizer(config: Config, policy: str, name: str, step: tf.Variable,
+                   plan: tuple | None = None) -> keras.optimizers.Optimizer:
     """Adam at the schedule's rate for ``step``, the model's train step counter (what resume
     restores). The optimiser's own ``iterations`` counts applied updates, which is right for Adam's
-    bias correction but lags the training step once a non-finite step has been skipped."""
-    schedule = ConstantThenLinearDecay.for_run(config, config.d_lr_ratio if name == "d_adam" else 1.0)
+    bias correction but lags the training step once a non-finite step has been skipped. ``plan``: the
+    schedule's (constant, decay) step variables of a ``--minutes`` run."""
+    schedule = ConstantThenLinearDecay.for_run(config, config.d_lr_ratio if name == "d_adam" else 1.0, plan)
     optimizer = FusedAdam(lambda: schedule(step), beta_1=config.beta1, beta_2=config.beta2,
                           epsilon=config.adam_epsilon, name=name)
     if uses_loss_scaling(policy):

@@ -106,14 +106,15 @@ class RunLock:
 def training_checkpoint(model, layout_of: str | None = None) -> tf.train.Checkpoint:
     """Everything a resumed run needs: both networks, both optimisers (loss-scale state included
     under float16) and the step counter (which fixes the learning rate, the data position and the
-    dropout noise), and with ``--ema`` the averaged generator (``train.ema``). A realism judge has no
+    dropout noise), with ``--ema`` the averaged generator (``train.ema``) and with ``--minutes`` the
+    learning-rate plan (``train.budget``). A realism judge has no
     discriminator: it keeps the rest.
 
     ``layout_of``: a checkpoint to resume. Runs saved before float32 and bfloat16 dropped the
     loss-scale wrapper keep each optimiser under ``inner_optimizer``; such a run is read, and goes
     on being saved, in that layout."""
-    parts = {name: getattr(model, name) for name in ("generator", "discriminator", "g_optimizer", "d_optimizer",
-                                                     "train_steps") if getattr(model, name, None) is not None}
+    names = ("generator", "discriminator", "g_optimizer", "d_optimizer", "train_steps", "lr_plan")
+    parts = {name: getattr(model, name) for name in names if getattr(model, name, None) is not None}
     if getattr(model, "average", None) is not None:
         parts[AVERAGE_KEYS["ema"]] = model.average.model
     if layout_of is not None and _wrapped_optimizers(layout_of):

@@ -31,6 +31,7 @@ from pix2pix_tf.core.config import (
 from pix2pix_tf.core.errors import UserError, filesystem_failure
 from pix2pix_tf.core.precision import measure_on_this_cpu, resolve_precision
 from pix2pix_tf.data import pipeline as data_lib
+from pix2pix_tf.train.budget import Budget, check_strategy, planned_schedule
 from pix2pix_tf.train.builders import model_builder
 from pix2pix_tf.train.callbacks import NonFiniteGuard, PeriodicCheckpoint, PeriodicValidation, SampleGrid, ScalarLogger
 from pix2pix_tf.train.optim import ConstantThenLinearDecay
@@ -78,6 +79,7 @@ class TrainingSummary:
     last_val: float | None
     last_sample: Path | None
     stopped_by: str | None = None
+    budget: str | None = None  # a --minutes run's account: "N of M minutes spent"
 
 
 class StopOnSignal(keras.callbacks.Callback):
@@ -186,7 +188,10 @@ def validation_every_epochs(val_images: int, steps_per_epoch: int) -> int:
 
 
 def schedule_steps(config: Config, steps_per_epoch: int) -> tuple[int, int]:
-    """(constant, decay) steps: from epochs, or ``--steps`` split in the epochs' proportion."""
+    """(constant, decay) steps: from epochs, or ``--steps`` split in the epochs' proportion. A ``--minutes``
+    run's are planned while it trains (``train.budget``) and stored when each sitting ends: none yet."""
+    if config.minutes is not None:
+        return 0, 0
     if config.steps is None:
         return config.epochs * steps_per_epoch, config.epochs_decay * steps_per_epoch
     epochs = config.epochs + config.epochs_decay
@@ -240,6 +245,7 @@ def _open_run(run: RunDir, flags: dict, strategy: tf.distribute.Strategy, *, chi
         raise UserError(f"--batch-size {config.batch_size}: not divisible by the {replicas} replicas of "
                         f"{describe(strategy)}; each replica takes an equal share of every batch")
     prepared = prepare(config, measure_precision=replicas == 1, remeasure_precision=remeasure_precision)
+    check_strategy(prepared.config, strategy)
     if run.exists():
         _check_new_length(run, load_config(run.root), prepared.config, flags)
     return prepared
@@ -249,8 +255,9 @@ def _check_new_length(run: RunDir, stored: RunSpec, spec: RunSpec, flags: dict) 
     """A resumed run given a new length: refused below the step it has reached, else the recomputed
     schedule is printed. The learning rate stays a function of the step (``optim``), so from the
     current step on it is the new schedule's: constant to its boundary, then linear to zero at its end."""
-    if (stored.constant_steps, stored.decay_steps) == (spec.constant_steps, spec.decay_steps):
-        return
+    if spec.minutes is not None or (stored.constant_steps, stored.decay_steps) == (spec.constant_steps,
+                                                                                    spec.decay_steps):
+        return  # a --minutes run plans its steps while it trains
     kept = trusted_checkpoints(run, say=False)
     step = checkpoint_step(kept[-1]) if kept else 0
     asked = " ".join(f"{flag_name(name)} {flags[name]}" for name in schedule_fields() if name in flags)
@@ -304,6 +311,7 @@ def train(run_dir: str | Path, flags: dict, *, verbose: int | str = "auto",
     the chief writes there (config, checkpoints, logs, samples). The others save their checkpoints to
     a temporary directory that is deleted at the end, and restore from the chief's.
     """
+    began = time.monotonic()  # a --minutes run's clock
     run = RunDir(Path(run_dir))
     strategy = make_strategy(_strategy_name(run, flags))
     chief = is_chief(strategy)
@@ -312,11 +320,11 @@ def train(run_dir: str | Path, flags: dict, *, verbose: int | str = "auto",
     target = CheckpointTarget.for_process(run.checkpoints, strategy)
     try:
         if not chief:
-            return _train(run, prepared, strategy, target, verbose, stop_at, callbacks or [])
+            return _train(run, prepared, strategy, target, verbose, stop_at, callbacks or [], began)
         with _locked_run_dir(run):
             if _stored_config(run) != seen:  # another fit created or changed the run meanwhile
                 prepared = _open_run(run, flags, strategy, remeasure_precision=remeasure_precision)
-            return _train(run, prepared, strategy, target, verbose, stop_at, callbacks or [])
+            return _train(run, prepared, strategy, target, verbose, stop_at, callbacks or [], began)
     finally:
         target.cleanup()
 
@@ -353,13 +361,14 @@ def _locked_run_dir(run: RunDir):
 
 
 def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, target: CheckpointTarget,
-           verbose: int | str, stop_at: int | None, extra: list) -> TrainingSummary:
+           verbose: int | str, stop_at: int | None, extra: list, began: float) -> TrainingSummary:
     config = prepared.config
     if target.chief:
         save_config(config, run.root)
         write_examples(run, prepared)
+    length = f"a budget of {config.minutes:g} minutes" if config.minutes else f"{config.total_steps} in all"
     print(f"strategy: {describe(strategy)}; precision: {config.precision}; generator depth {config.depth}; "
-          f"{config.steps_per_epoch} steps per epoch, {config.total_steps} in all")
+          f"{config.steps_per_epoch} steps per epoch, {length}")
     model = model_builder(config.task)(config, strategy)
     kept = trusted_checkpoints(run, repair=target.chief, say=target.chief)
     latest = kept[-1] if kept else None
@@ -368,8 +377,6 @@ def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, ta
     if latest:
         restore(checkpoint, latest)
     start = int(model.train_steps.numpy())
-    if start:
-        print(f"resuming {run.root} at step {start} of {config.total_steps}")
     val_ds = validation_dataset(prepared)
     val_freq = validation_every_epochs(len(prepared.val_pairs), config.steps_per_epoch)
     if val_ds is not None:
@@ -377,23 +384,35 @@ def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, ta
                  else f"every {val_freq} epochs ({val_freq * config.steps_per_epoch} steps)")
         split = describe_split(config, prepared.data_root, prepared.val_split)
         print(f"validation: {len(prepared.val_pairs)} held-out pairs of {split} {every}")
+    validating = time.monotonic()
     first_val = _val_score(model, val_ds) if val_ds is not None and start == 0 else None
     stopper = StopOnSignal()
     callbacks = [stopper, *training_callbacks(run, prepared, manager, val_ds, chief=target.chief), *extra]
-    began = time.monotonic()
+    budget = None
+    if config.minutes is not None:
+        budget = Budget(run.root, config, model.lr_plan, began=began, step=start, chief=target.chief,
+                        end_work=[c for c in callbacks if isinstance(c, (PeriodicCheckpoint, SampleGrid))],
+                        validation_seconds=time.monotonic() - validating if first_val is not None else 0.0)
+        callbacks.append(budget)  # last: the time between its calls is a step and all the others' work
+    if start:
+        print(f"resuming {run.root} at step {start} " + (f"({budget.describe()})" if budget
+                                                          else f"of {config.total_steps}"))
+    fitting = time.monotonic()
     last_val = None
     with stopper:
-        last = config.total_steps if stop_at is None else min(stop_at, config.total_steps)
         try:
-            for at, initial_epoch, epochs, steps in epoch_segments(start, last, config.steps_per_epoch):
-                history = model.fit(
-                    data_lib.training_dataset(prepared.train_pairs, config, start_step=at),
-                    initial_epoch=initial_epoch, epochs=epochs, steps_per_epoch=steps,
-                    validation_data=val_ds, validation_freq=val_freq, callbacks=callbacks, verbose=verbose,
-                    shuffle=False)
-                last_val = history.history.get(f"val_{model.VAL_METRIC}", [last_val])[-1]
-                if stopper.received:
-                    break
+            while (last := _last_step(config, budget, int(model.train_steps.numpy()), stop_at)) > \
+                    int(model.train_steps.numpy()) and not stopper.received:
+                for at, initial_epoch, epochs, steps in epoch_segments(int(model.train_steps.numpy()), last,
+                                                                      config.steps_per_epoch):
+                    history = model.fit(
+                        data_lib.training_dataset(prepared.train_pairs, config, start_step=at),
+                        initial_epoch=initial_epoch, epochs=epochs, steps_per_epoch=steps,
+                        validation_data=val_ds, validation_freq=val_freq, callbacks=callbacks, verbose=verbose,
+                        shuffle=False)
+                    last_val = history.history.get(f"val_{model.VAL_METRIC}", [last_val])[-1]
+                    if stopper.received or model.stop_training:
+                        break
         except tf.errors.OpError as err:
             _stop_if_a_data_file_failed(err, run, prepared, model, callbacks)
             raise
@@ -403,8 +422,19 @@ def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, ta
         last_val = _val_score(model, val_ds)  # the run ended between validations: score where it stopped
     last_sample = (sorted(run.samples.glob("step_*.png"))[-1]
                    if target.chief and run.samples.is_dir() else None)
-    return TrainingSummary(run.root, start, end, time.monotonic() - began, model.VAL_METRIC, first_val, last_val,
-                           last_sample, stopper.received)
+    if budget is not None:
+        budget.save(end)
+        if target.chief:
+            save_config(dataclasses.replace(config, **planned_schedule(model.lr_plan, end)), run.root)
+    return TrainingSummary(run.root, start, end, time.monotonic() - fitting, model.VAL_METRIC, first_val, last_val,
+                           last_sample, stopper.received, budget.describe() if budget else None)
+
+
+def _last_step(config: RunSpec, budget: Budget | None, step: int, stop_at: int | None) -> int:
+    """The step ``fit()`` trains to next: the run's last, the budget's planned end (revised as it trains),
+    or ``--stop-at`` if that comes first."""
+    last = budget.last_step(step, config.steps_per_epoch) if budget is not None else config.total_steps
+    return last if stop_at is None else min(stop_at, last)
 
 
 def _stop_if_a_data_file_failed(err: tf.errors.OpError, run: RunDir, prepared: Prepared, model: keras.Model,

@@ -29,7 +29,8 @@ def test_average_is_the_closed_form_average_of_the_weights_after_each_step():
     targets = np.stack([b for _, b in pairs]).astype("float32") / 127.5 - 1.0
     trained = [w.trainable for w in model.generator.weights]
     history = [model.generator.get_weights()]
-    record = keras.callbacks.LambdaCallback(on_train_batch_end=lambda *_, **__: history.append(model.generator.get_weights()))
+    record = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda *_, **__: history.append(model.generator.get_weights()))
     model.fit(tf.data.Dataset.from_tensor_slices((sources, targets)).batch(1), epochs=1, steps_per_epoch=6,
               callbacks=[record], verbose=0, shuffle=False)
 

@@ -1,0 +1,117 @@
+"""``fit --minutes``: a run ends at its wall-clock deadline with its learning rate at zero, and a run killed
+mid-way resumes against what is left of the same budget. The machine is shared, so the bounds are
+generous: within 10% of the budget, unless the step's first trace alone came late (a loaded machine's cost
+before anything can be measured), when the run must end soon after it: a last step, then the end's work
+(checkpoint, sample grid, validation) done for the first time."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import pytest
+import tensorflow as tf
+from conftest import REPO, TINY, TINY_FLAGS, error_line, latest_step, make_run, run_fit
+
+from pix2pix_tf.core.config import Config, load_config, new_config, resumed_config
+from pix2pix_tf.core.errors import UserError
+from pix2pix_tf.train.budget import BUDGET_FILE
+from pix2pix_tf.train.optim import ConstantThenLinearDecay
+from pix2pix_tf.train.training import train
+
+TIMEOUT = 300
+
+
+class FirstStep(keras.callbacks.Callback):
+    """When the sitting's first step ended (the step is traced in it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.at = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.at = self.at or time.monotonic()
+
+
+def allowed_end(budget: float, first_step: float) -> float:
+    return max(1.1 * budget, first_step + 0.25 * budget)
+
+
+def flags(data, minutes: float) -> dict:
+    values = {**TINY, "data": str(data), "minutes": minutes, "save_every": 5}
+    return {k: v for k, v in values.items() if k != "quiet"}
+
+
+def spent(run) -> float:
+    return json.loads((run / BUDGET_FILE).read_text())["spent_seconds"]
+
+
+def assert_rate_reaches_zero_at_the_last_step(run, end: int) -> None:
+    reader = tf.train.load_checkpoint(str(run / "checkpoints"))
+    constant, decay = (float(reader.get_tensor(f"lr_plan/{name}/.ATTRIBUTES/VARIABLE_VALUE"))
+                       for name in ("constant", "decay"))
+    schedule = ConstantThenLinearDecay(Config.lr, constant, decay)
+    assert schedule.rate_at(end) == 0.0 < schedule.rate_at(end - 1), (constant, decay, end)
+    stored = load_config(run)
+    assert latest_step(run) == end == stored.constant_steps + stored.decay_steps
+
+
+def test_a_budget_run_ends_at_its_deadline_with_the_learning_rate_at_zero(tiny_data, tmp_path):
+    run, budget = tmp_path / "run", 0.4 * 60
+    first = FirstStep()
+    began = time.monotonic()
+    summary = train(run, flags(tiny_data, budget / 60), verbose=0, callbacks=[first])
+    wall = time.monotonic() - began
+    assert 0.9 * budget <= wall <= allowed_end(budget, first.at - began), (wall, first.at - began)
+    assert spent(run) == pytest.approx(wall, abs=0.5)
+    assert summary.budget.endswith("of 0.4 minutes spent")
+    assert_rate_reaches_zero_at_the_last_step(run, summary.end_step)
+    again = train(run, {}, verbose=0)
+    assert again.end_step == again.start_step == summary.end_step  # spent: nothing left to do
+
+
+def test_a_killed_budget_run_resumes_within_the_same_deadline(tiny_data, tmp_path):
+    run, budget = tmp_path / "run", 0.75 * 60
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen([sys.executable, "-m", "pix2pix_tf.fit", "--data", str(tiny_data), "--run-dir",
+                                str(run), "--minutes", str(budget / 60), "--save-every", "5", *TINY_FLAGS],
+                               cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + TIMEOUT
+    try:
+        while not ((run / BUDGET_FILE).exists() and latest_step(run) and spent(run) > 0.4 * budget):
+            assert process.poll() is None and time.monotonic() < deadline, "fit ended before it could be killed"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+    spent_before = spent(run)
+    assert spent_before < budget
+
+    first = FirstStep()
+    began = time.monotonic()
+    summary = train(run, {}, verbose=0, callbacks=[first])
+    total = spent_before + time.monotonic() - began
+    assert 0.9 * budget <= total <= allowed_end(budget, spent_before + first.at - began), (spent_before, total)
+    assert spent(run) == pytest.approx(total, abs=0.5)
+    assert_rate_reaches_zero_at_the_last_step(run, summary.end_step)
+
+
+def test_minutes_and_a_step_count_are_one_or_the_other(tiny_data, tmp_path):
+    result = run_fit("--data", str(tiny_data), "--run-dir", str(tmp_path / "run"), "--minutes", "1", "--steps", "5",
+                     *TINY_FLAGS)
+    assert result.returncode == 2
+    assert "--minutes and --steps: choose one" in error_line(result) and not (tmp_path / "run").exists()
+    with pytest.raises(UserError, match="--decay-fraction: only with --minutes"):
+        new_config({"decay_fraction": 0.3})
+    counted, timed = tmp_path / "counted", tmp_path / "timed"
+    make_run(counted, tiny_data)
+    make_run(timed, tiny_data, minutes=1.0)
+    with pytest.raises(UserError, match="--minutes: .* was created with a step count"):
+        resumed_config(load_config(counted), {"minutes": 1.0}, counted)
+    with pytest.raises(UserError, match="--epochs: .* was created with --minutes 1"):
+        resumed_config(load_config(timed), {"epochs": 3}, timed)
+    assert resumed_config(load_config(timed), {"minutes": 2.0}, timed).minutes == 2.0
