@@ -73,7 +73,7 @@ def rate_fraction(constant: float, decay: float, step: int) -> float:
     return 1.0 - min((step - constant) / max(decay, 1.0), 1.0)
 
 
-def spent_seconds(run_root: Path) -> tuple[float, float | None]:
+def budget_state(run_root: Path) -> tuple[float, float | None]:
     """(seconds of the budget already spent, the budget in minutes they were spent against) from
     ``RUN/budget.json``; (0, None) before the run's first sitting."""
     path = Path(run_root) / BUDGET_FILE
@@ -107,7 +107,7 @@ class Budget(_StepCallback):
         self.validation_seconds = validation_seconds
         self.chief = chief
         self.interval = min(MAX_PLAN_SECONDS, self.total_seconds / PLANS_PER_BUDGET)
-        self.spent_before, planned_for = spent_seconds(run_root)
+        self.spent_before, planned_for = budget_state(run_root)
         self.constant, self.decay = plan.values()
         if planned_for is not None and planned_for != self.minutes:
             self._restart_for_new_budget(step)

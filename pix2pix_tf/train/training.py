@@ -386,13 +386,14 @@ def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, ta
         print(f"validation: {len(prepared.val_pairs)} held-out pairs of {split} {every}")
     validating = time.monotonic()
     first_val = _val_score(model, val_ds) if val_ds is not None and start == 0 else None
+    validation_seconds = time.monotonic() - validating
     stopper = StopOnSignal()
     callbacks = [stopper, *training_callbacks(run, prepared, manager, val_ds, chief=target.chief), *extra]
     budget = None
     if config.minutes is not None:
         budget = Budget(run.root, config, model.lr_plan, began=began, step=start, chief=target.chief,
                         end_work=[c for c in callbacks if isinstance(c, (PeriodicCheckpoint, SampleGrid))],
-                        validation_seconds=time.monotonic() - validating if first_val is not None else 0.0)
+                        validation_seconds=validation_seconds)
         callbacks.append(budget)  # last: the time between its calls is a step and all the others' work
     if start:
         print(f"resuming {run.root} at step {start} " + (f"({budget.describe()})" if budget

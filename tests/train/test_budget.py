@@ -23,6 +23,7 @@ from pix2pix_tf.train.optim import ConstantThenLinearDecay
 from pix2pix_tf.train.training import train
 
 TIMEOUT = 300
+KILL_AT = 5  # --save-every of the killed run
 
 
 class FirstStep(keras.callbacks.Callback):
@@ -77,11 +78,13 @@ def test_a_killed_budget_run_resumes_within_the_same_deadline(tiny_data, tmp_pat
     run, budget = tmp_path / "run", 0.75 * 60
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
     process = subprocess.Popen([sys.executable, "-m", "pix2pix_tf.fit", "--data", str(tiny_data), "--run-dir",
-                                str(run), "--minutes", str(budget / 60), "--save-every", "5", *TINY_FLAGS],
+                                str(run), "--minutes", str(budget / 60), "--save-every", str(KILL_AT), *TINY_FLAGS],
                                cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + TIMEOUT
     try:
-        while not ((run / BUDGET_FILE).exists() and latest_step(run) and spent(run) > 0.4 * budget):
+        while latest_step(run) < KILL_AT:  # a checkpoint saved mid-run, before any plan could end it
+            if process.poll() == 0 and spent(run) >= 0.9 * budget:
+                pytest.skip(f"the machine is too loaded: fit spent its {budget:.0f} s before step {KILL_AT}")
             assert process.poll() is None and time.monotonic() < deadline, "fit ended before it could be killed"
             time.sleep(0.05)
         process.send_signal(signal.SIGKILL)
@@ -89,7 +92,7 @@ def test_a_killed_budget_run_resumes_within_the_same_deadline(tiny_data, tmp_pat
         process.kill()
         process.wait()
     spent_before = spent(run)
-    assert spent_before < budget
+    assert 0 < spent_before < budget
 
     first = FirstStep()
     began = time.monotonic()
