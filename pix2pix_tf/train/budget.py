@@ -88,14 +88,15 @@ def budget_state(run_root: Path) -> tuple[float, float | None]:
 
 
 class Budget(_StepCallback):
-    """Plans the schedule of a ``--minutes`` run while it trains and stops it at the planned end.
+    """Plans the schedule of a ``--minutes`` run while it trains and stops it at the planned end (one
+    process: ``check_strategy`` refuses a cluster).
 
     Keep it after every other callback: the time between its calls is then a step plus all their work.
     ``end_work``: the callbacks that also act when training ends (the checkpoint, the sample grid), whose
     latest duration is kept back from the budget with a validation's."""
 
     def __init__(self, run_root: Path, config: RunSpec, plan: LearningRatePlan, *, began: float, step: int,
-                 end_work: list[_StepCallback], validation_seconds: float = 0.0, chief: bool = True):
+                 end_work: list[_StepCallback], validation_seconds: float = 0.0):
         super().__init__(1)
         self.path = Path(run_root) / BUDGET_FILE
         self.minutes = config.minutes
@@ -105,13 +106,12 @@ class Budget(_StepCallback):
         self.began = began
         self.end_work = end_work
         self.validation_seconds = validation_seconds
-        self.chief = chief
         self.interval = min(MAX_PLAN_SECONDS, self.total_seconds / PLANS_PER_BUDGET)
         self.spent_before, planned_for = budget_state(run_root)
         self.constant, self.decay = plan.values()
+        self.end = None if math.isinf(self.constant) else math.ceil(self.constant + self.decay)
         if planned_for is not None and planned_for != self.minutes:
             self._restart_for_new_budget(step)
-        self.end = None if math.isinf(self.constant) else math.ceil(self.constant + self.decay)
         self._sitting_steps = 0
         self._mark: tuple[int, float] | None = None
         self._last_plan = self._last_batch = time.monotonic()
@@ -122,9 +122,8 @@ class Budget(_StepCallback):
         return self.spent_before + ((now or time.monotonic()) - self.began)
 
     def save(self, step: int, now: float | None = None) -> None:
-        if self.chief:
-            write_text(self.path, json.dumps({"minutes": self.minutes, "spent_seconds": round(self.spent(now), 3),
-                                              "step": step}, indent=2) + "\n")
+        write_text(self.path, json.dumps({"minutes": self.minutes, "spent_seconds": round(self.spent(now), 3),
+                                          "step": step}, indent=2) + "\n")
 
     def describe(self) -> str:
         return f"{self.spent() / 60:.2f} of {self.minutes:g} minutes spent"
@@ -144,10 +143,10 @@ class Budget(_StepCallback):
         spent = self.spent_before
         fraction = min(1.0, max(0.0, (self.total_seconds - spent) / self.decay_seconds))
         if fraction >= 1.0:
-            self.constant, self.decay = UNPLANNED, 1.0
+            self.constant, self.decay, self.end = UNPLANNED, 1.0, None
         elif fraction > 0.0:
             self.decay = 1e9
-            self.constant = step - (1.0 - fraction) * self.decay
+            self.constant, self.end = step - (1.0 - fraction) * self.decay, None
         self.plan.assign(self.constant, self.decay)
 
     def reserve(self) -> float:

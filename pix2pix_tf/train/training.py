@@ -391,7 +391,7 @@ def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, ta
     callbacks = [stopper, *training_callbacks(run, prepared, manager, val_ds, chief=target.chief), *extra]
     budget = None
     if config.minutes is not None:
-        budget = Budget(run.root, config, model.lr_plan, began=began, step=start, chief=target.chief,
+        budget = Budget(run.root, config, model.lr_plan, began=began, step=start,
                         end_work=[c for c in callbacks if isinstance(c, (PeriodicCheckpoint, SampleGrid))],
                         validation_seconds=validation_seconds)
         callbacks.append(budget)  # last: the time between its calls is a step and all the others' work
