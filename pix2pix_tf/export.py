@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from pix2pix_tf.core import cli
+from pix2pix_tf.core.errors import print_error
 from pix2pix_tf.deploy import web_demo
 from pix2pix_tf.deploy.export import ExportOptions, ExportResult, VerificationError, export
 from pix2pix_tf.deploy.export.settings import (
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         result = export(options)
     except VerificationError as err:
-        print(f"error: export verification failed, nothing was kept: {err}", file=sys.stderr)
+        print_error(f"export verification failed, nothing was kept: {err}")
         sys.exit(1)
     print_result(result)
     if web is not None:

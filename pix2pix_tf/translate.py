@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pix2pix_tf.core import cli
-from pix2pix_tf.core.errors import UserError
+from pix2pix_tf.core.errors import UserError, printable
 from pix2pix_tf.data.images import IMAGE_SUFFIXES, ImageError, is_image_name, write_png
 
 MAX_LISTED_FAILURES = 20
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     failures: list[str] = [f"{text}: {why}" for text, why in missing]
     for text, why in missing:
-        print(f"skipped {text}: {why}", file=sys.stderr)
+        _say(f"skipped {text}: {why}")
     done = 0
     for k, job in enumerate(jobs, start=1):
         try:
@@ -156,15 +156,15 @@ def main(argv: list[str] | None = None) -> int:
             write_png(output, job.target)
         except ImageError as err:
             failures.append(f"{job.source}: {err}")
-            print(f"skipped {job.source}: {err}", file=sys.stderr, flush=True)
+            _say(f"skipped {job.source}: {err}")
             continue
         except OSError as err:
             failures.append(f"{job.target}: cannot write ({err.strerror or err})")
-            print(f"failed {job.target}: cannot write ({err.strerror or err})", file=sys.stderr, flush=True)
+            _say(f"failed {job.target}: cannot write ({err.strerror or err})")
             continue
         done += 1
         for note in notes:
-            print(f"note: {job.source}: {note}", file=sys.stderr)
+            _say(f"note: {job.source}: {note}")
         if not args.quiet:
             print(f"[{k}/{len(jobs)}] {job.source} -> {job.target} ({output.shape[1]}x{output.shape[0]})", flush=True)
     total = len(jobs) + len(missing)
@@ -173,11 +173,17 @@ def main(argv: list[str] | None = None) -> int:
     if failures:
         print(f"{len(failures)} of {total} inputs failed:", file=sys.stderr)
         for line in failures[:MAX_LISTED_FAILURES]:
-            print(f"  {line}", file=sys.stderr)
+            _say(f"  {line}")
         if len(failures) > MAX_LISTED_FAILURES:
             print(f"  ... and {len(failures) - MAX_LISTED_FAILURES} more (all listed above)", file=sys.stderr)
         return 1
     return 0
+
+
+def _say(line: str) -> None:
+    """A line about one input on stderr: names found in a folder may hold a newline, which must not start
+    a line of its own (``errors.printable``)."""
+    print(printable(line), file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

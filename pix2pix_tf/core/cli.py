@@ -10,7 +10,7 @@ import signal
 import sys
 
 from pix2pix_tf.core.config import GENERATOR_WEIGHTS, INFERENCE_MODES
-from pix2pix_tf.core.errors import EXIT_USER_ERROR, Terminated, UserError, filesystem_failure
+from pix2pix_tf.core.errors import EXIT_USER_ERROR, Terminated, UserError, filesystem_failure, print_error
 from pix2pix_tf.core.signals import terminate_raises
 from pix2pix_tf.core.tf_logs import VERBOSE_FLAG
 
@@ -87,21 +87,22 @@ def run_cli(main, prog: str | None = None) -> None:
 
     The filesystem refusing a read or write (full disk, permissions, a file where a folder should be) is
     the user's to fix too, wherever it happens: as a last resort it becomes ``error: <path>: <cause>``
-    (``errors.filesystem_failure``). Anything else is a bug and keeps its traceback."""
+    (``errors.filesystem_failure``). Anything else is a bug and keeps its traceback. A name holding a
+    newline or another control character shows it escaped (``errors.print_error``)."""
     if prog:
         sys.argv[0] = prog
     try:
         with terminate_raises():
             status = main()
     except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print_error(str(err))
         sys.exit(EXIT_USER_ERROR)
     except Exception as err:
         failure = filesystem_failure(err)
         if failure is None:
             raise
         path, cause = failure
-        print(f"error: {path or 'a file could not be read or written'}: {cause}", file=sys.stderr)
+        print_error(f"{path or 'a file could not be read or written'}: {cause}")
         sys.exit(EXIT_USER_ERROR)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -6,11 +6,16 @@ from __future__ import annotations
 import errno
 import os
 import re
+import sys
+import unicodedata
 
 # What a message must not carry to a user: TensorFlow's op and device wrapper around an op's own words,
 # and Python object reprs (a stream's address says nothing about the file).
 _TF_WRAPPER = re.compile(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:[^\]]*\](\s*name:\s*\S*)?")
 _OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
+# Line and paragraph breaks and the other control characters (terminal escapes among them): a file name may
+# hold any of them but '/' and NUL, and printed as they are they would break a line in two or forge another.
+_CONTROL = frozenset(("Cc", "Zl", "Zp"))
 # What the operating system says about a failed file operation ("No space left on device", ...).
 OS_CAUSES = frozenset(os.strerror(code) for code in errno.errorcode)
 
@@ -25,6 +30,18 @@ EXIT_USER_ERROR = 2
 class Terminated(BaseException):
     """SIGTERM arrived (``cli.run_cli`` raises it): like Ctrl-C's ``KeyboardInterrupt``, it unwinds through
     every ``finally``, so staging folders and temporary files are removed on the way out."""
+
+
+def printable(text: str) -> str:
+    """``text`` with each control character written as Python writes it in a string literal (``\\n``,
+    ``\\x1b``): a file name holding a newline then shows as one, and cannot start an ``error:`` line of
+    its own."""
+    return "".join(repr(char)[1:-1] if unicodedata.category(char) in _CONTROL else char for char in text)
+
+
+def print_error(message: str) -> None:
+    """The one place an ``error:`` line is written: always one line, whatever the names in it hold."""
+    print(f"error: {printable(message)}", file=sys.stderr)
 
 
 def reason(err: BaseException, limit: int = 300) -> str:

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from pix2pix_tf.core.config import Config
-from pix2pix_tf.core.errors import UserError
+from pix2pix_tf.core.errors import UserError, printable
 from pix2pix_tf.data.geometry import resize_labels_tf, resize_tf
 from pix2pix_tf.data.images import (
     GRAPH_IMAGE_SUFFIXES,
@@ -208,7 +208,7 @@ def report_problems(splits: list[CheckedSplit], on_bad: str | None = None) -> No
         return
     for split in bad:
         for line in split.problems[:MAX_LISTED_PROBLEMS]:
-            print(f"  bad {split.what} pair: {line}", file=sys.stderr)
+            print(f"  bad {split.what} pair: {printable(line)}", file=sys.stderr)
     counts = " and ".join(f"{len(split.problems)} of {len(split.pairs)} {split.what}" for split in bad)
     more = (f" (first {MAX_LISTED_PROBLEMS} per split listed above)"
             if any(len(split.problems) > MAX_LISTED_PROBLEMS for split in bad) else "")

@@ -319,3 +319,15 @@ def test_translate_flag_mistakes_are_one_line(tmp_path, rgb_run):
                         "--large", "bogus")
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "--large: invalid choice: 'bogus'" in error_line(result)
+
+
+def test_a_file_name_holding_a_newline_stays_on_its_line(tmp_path, rgb_run, capsys):
+    from pix2pix_tf import translate
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "bad\nerror: forged.png").write_bytes(b"not an image")
+    assert translate.main(["--run-dir", str(rgb_run), str(folder), "--out", str(tmp_path / "out")]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert not [line for line in lines if "forged" in line and not line.startswith(("skipped ", "  "))], lines
+    assert f"skipped {folder}/bad\\nerror: forged.png: not a readable image" in "\n".join(lines)

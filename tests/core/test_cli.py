@@ -137,3 +137,16 @@ def test_sigterm_that_lands_in_a_finaliser_is_not_lost(capsys):
         cli.run_cli(main)
     assert stopped.value.code == 128 + signal.SIGTERM
     assert capsys.readouterr().err == "terminated (SIGTERM); nothing half-written was kept\n"
+
+
+def test_a_name_holding_control_characters_cannot_forge_an_error_line(capsys):
+    from pix2pix_tf.core.errors import print_error
+
+    def main():
+        raise UserError("--data /d/a\nerror: all went well\x1b[2K\u2028: no such directory")
+
+    with pytest.raises(SystemExit):
+        cli.run_cli(main)
+    assert capsys.readouterr().err == "error: --data /d/a\\nerror: all went well\\x1b[2K\\u2028: no such directory\n"
+    print_error("/out/\r\tx: exists")
+    assert capsys.readouterr().err == "error: /out/\\r\\tx: exists\n"
