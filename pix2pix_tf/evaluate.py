@@ -45,12 +45,21 @@ PROGRESS_EVERY = 500
 
 
 def evaluation_pairs(config, data: str | Path | None = None, split: str | None = None):
-    """(data root, split name, checked pairs): by default the run's own data and held-out split."""
+    """(data root, split name, checked pairs): by default the run's own data and held-out split. A split
+    never reaches outside the data; data that is not where the run stored it is named as such."""
+    from pix2pix_tf.core.config import split_folder
     from pix2pix_tf.data import pipeline as data_lib
     from pix2pix_tf.train.rundir import data_root, run_pairs, validation_split
 
-    root = Path(data) if data is not None else data_root(config)
-    if split is None:
+    if data is not None:
+        root = data_lib.data_folder(data)
+    else:
+        root = data_root(config)
+        if not root.is_dir():
+            raise UserError(f"{root}: the run's data is not there; pass --data DIR where it is now")
+    if split is not None:
+        split_folder(split, "--split")
+    else:
         split = validation_split(config, root)
         if split is None:
             raise UserError(f"--data {root}: no val/ or test/ split to evaluate on; name one with --split")

@@ -13,7 +13,7 @@ import json
 import math
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from pix2pix_tf.core.atomic import write_text
 from pix2pix_tf.core.errors import UserError
@@ -82,10 +82,11 @@ class Config:
     flip: bool = _opt(True, "random horizontal mirror of both images")
     input_nc: int | None = _opt(None, "input channels, 1 or 3 (default: read from the data)", choices=(1, 3))
     output_nc: int | None = _opt(None, "output channels, 1 or 3 (default: read from the data)", choices=(1, 3))
-    train_split: str = _opt("train", "split folder to train on", frozen=False)
+    train_split: str = _opt("train", "split folder to train on", frozen=False,
+                            check=lambda text, name: split_folder(text, name))
     val_split: str | None = _opt(None, "held-out split for validation metrics (default: val, which is the pairs "
                                  "held out of the training split when the data has no val/ folder; else test)",
-                                 frozen=False)
+                                 frozen=False, check=lambda text, name: split_folder(text, name))
     val_holdout: int | None = _opt(None, "training pairs held out as the validation split 'val' when the data has "
                                    "no val/ folder, the same ones in every run and judge on that data (default: "
                                    "one pair in 8, at most 500, none from fewer than 64; 0: train on all of them "
@@ -229,6 +230,15 @@ def parse_size(text: str, flag: str) -> tuple[int, int]:
     if len(dims) != 2 or min(dims) <= 0:
         raise UserError(f"{flag} {text!r}: expected a positive size like 256 or 256x512 (height x width)")
     return dims[0], dims[1]
+
+
+def split_folder(text: str, flag: str) -> str:
+    """A split names a folder inside the dataset root (``test``, ``test/hard``): an absolute path or ``..``
+    would read pairs from outside ``--data``, and name results after them."""
+    path = PurePath(text)
+    if path.is_absolute() or ".." in path.parts or not path.parts:
+        raise UserError(f"{flag} {text!r}: name a split folder inside --data, like train, val or test")
+    return text
 
 
 def generator_depth(hw: tuple[int, int], flag: str = "--image-size") -> int:

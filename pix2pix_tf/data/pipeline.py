@@ -72,12 +72,18 @@ def _image_files(folder: Path) -> list[Path]:
                   key=lambda p: (len(p.stem), p.stem))
 
 
-def list_pairs(root: str | Path, split: str) -> list[Pair]:
-    """The pairs of one split, in a stable order; a wrong layout is a ``UserError`` naming the folder."""
+def data_folder(root: str | Path) -> Path:
+    """``--data`` as a folder, or a ``UserError`` saying what is there instead."""
     root = Path(root)
     if not root.is_dir():
         raise UserError(f"--data {root}: " + ("a file, not a folder of split folders" if root.exists()
                                               else "no such directory"))
+    return root
+
+
+def list_pairs(root: str | Path, split: str) -> list[Pair]:
+    """The pairs of one split, in a stable order; a wrong layout is a ``UserError`` naming the folder."""
+    root = data_folder(root)
     folder = root / split
     if not folder.is_dir():
         present = sorted(p.name for p in root.iterdir() if p.is_dir())

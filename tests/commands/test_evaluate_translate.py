@@ -331,3 +331,24 @@ def test_a_file_name_holding_a_newline_stays_on_its_line(tmp_path, rgb_run, caps
     lines = capsys.readouterr().err.splitlines()
     assert not [line for line in lines if "forged" in line and not line.startswith(("skipped ", "  "))], lines
     assert f"skipped {folder}/bad\\nerror: forged.png: not a readable image" in "\n".join(lines)
+
+
+def test_a_split_outside_the_data_is_refused(tmp_path, data):
+    from pix2pix_tf.core.config import Config
+
+    outside = write_paired(tmp_path, split="outside", count=2, size=SIZE)
+    config = Config(data=str(data), image_size=str(SIZE))
+    for split in (f"../{outside.name}/outside", str(outside / "outside")):
+        with pytest.raises(UserError, match=f"--split '{re.escape(split)}': name a split folder inside --data"):
+            ev.evaluation_pairs(config, split=split)
+    assert len(ev.evaluation_pairs(config, split="test/")[2]) == 4
+
+
+def test_a_run_whose_data_moved_says_so(tmp_path):
+    from pix2pix_tf.core.config import Config
+
+    gone = tmp_path / "moved-away"
+    with pytest.raises(UserError, match=f"^{gone}: the run's data is not there; pass --data DIR where it is now$"):
+        ev.evaluation_pairs(Config(data=str(gone)))
+    with pytest.raises(UserError, match=f"^--data {gone}: no such directory$"):
+        ev.evaluation_pairs(Config(), data=gone)

@@ -111,3 +111,10 @@ def test_a_relative_data_folder_is_stored_as_an_absolute_path(tmp_path, monkeypa
     assert flags["data"] == str(tmp_path / "d1") and run_dir.name == "d1"
     assert parse_flags([])[1].get("data") is None
     assert parse_flags(["--data", "builtin"])[1]["data"] == "builtin"
+
+
+@pytest.mark.parametrize("split", ["../x", "/elsewhere/test", "test/../../x", ".", ""])
+def test_a_split_outside_the_data_folder_is_refused(split):
+    with pytest.raises(UserError, match=f"--val-split '{split}': name a split folder inside --data"):
+        parse_flags(["--val-split", split])
+    assert parse_flags(["--train-split", "train/part"])[1]["train_split"] == "train/part"
