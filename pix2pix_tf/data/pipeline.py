@@ -43,6 +43,10 @@ HOLDOUT_MAX = 500
 HOLDOUT_MIN = 8
 
 
+class EmptySplit(UserError):
+    """A split folder (or its A/ and B/) without a single image."""
+
+
 @dataclass(frozen=True)
 class Pair:
     """One training example: a side-by-side file (``b`` is None) or an A file and a B file."""
@@ -92,7 +96,7 @@ def list_pairs(root: str | Path, split: str) -> list[Pair]:
         return _folder_pairs(folder)
     files = _image_files(folder)
     if not files:
-        raise UserError(f"{folder}: no .jpg or .png images")
+        raise EmptySplit(f"{folder}: no .jpg or .png images")
     return [Pair(str(p)) for p in files]
 
 
@@ -128,7 +132,7 @@ def _folder_pairs(folder: Path) -> list[Pair]:
             parts.append(f"{len(only_b)} in B/ without an A/ match ({', '.join(only_b[:5])})")
         raise UserError(f"{folder}: A/ and B/ names do not match: {'; '.join(parts)}")
     if not a_files:
-        raise UserError(f"{folder}: A/ and B/ hold no .jpg or .png images")
+        raise EmptySplit(f"{folder}: A/ and B/ hold no .jpg or .png images")
     return [Pair(str(a_files[s]), str(b_files[s])) for s in sorted(a_files, key=lambda s: (len(s), s))]
 
 

@@ -8,9 +8,10 @@ import dataclasses
 import math
 import os
 import signal
+import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import keras
 import numpy as np
@@ -36,6 +37,7 @@ from pix2pix_tf.train.builders import model_builder
 from pix2pix_tf.train.callbacks import NonFiniteGuard, PeriodicCheckpoint, PeriodicValidation, SampleGrid, ScalarLogger
 from pix2pix_tf.train.optim import ConstantThenLinearDecay
 from pix2pix_tf.train.rundir import (
+    VAL_SPLITS,
     RunDir,
     RunLock,
     checkpoint_manager,
@@ -125,7 +127,7 @@ def prepare(config: Config, *, measure_precision: bool = True, remeasure_precisi
     splits = [train]
     val_split = validation_split(config, root)
     if val_split:
-        splits.append(data_lib.inspect_split(run_pairs(config, root, val_split), config, what=val_split,
+        splits.append(data_lib.inspect_split(held_out_pairs(config, root, val_split), config, what=val_split,
                                              reference=train.reference))
     data_lib.report_problems(splits, config.on_bad_image)  # every split's bad files in one report
     train_pairs, info = train.good, train.reference
@@ -151,6 +153,31 @@ def prepare(config: Config, *, measure_precision: bool = True, remeasure_precisi
         spec = dataclasses.replace(spec, precision=measured_choice(spec, remeasure=remeasure_precision))
     val_pairs = splits[1].good if val_split else []
     return Prepared(spec, root, train_pairs, validation_subset(val_pairs, spec.val_images), val_split)
+
+
+def held_out_pairs(config: Config, root: Path, split: str) -> list[data_lib.Pair]:
+    """The validation split's pairs. An empty ``val/`` or ``test/`` that fit chose by itself is refused
+    with both ways on: pairs to validate on, or no folder (for ``test/``, the last resort: no validation).
+    Validating on the training split is allowed (a quick check of fitting), with a warning that its
+    pairs are not held out."""
+    try:
+        pairs = run_pairs(config, root, split)
+    except data_lib.EmptySplit as err:
+        if config.val_split:
+            raise
+        without = " to train without validation" if split == VAL_SPLITS[-1] else ""
+        raise UserError(f"{err}; fit validates on {split}/ because it exists: put held-out pairs in it, "
+                        f"or remove the empty folder{without}") from None
+    if is_training_split(config, split):
+        print(f"warning: {PurePath(split)}/ is both the training and the validation split: validation scores "
+              "the pairs the run trains on, not held-out ones, so it reads better than on new images",
+              file=sys.stderr)
+    return pairs
+
+
+def is_training_split(config: Config, split: str) -> bool:
+    """``split`` names the training folder (``train/`` is ``train``)."""
+    return PurePath(split) == PurePath(config.train_split)
 
 
 def validation_subset(pairs: list, count: int) -> list:
@@ -383,7 +410,8 @@ def _train(run: RunDir, prepared: Prepared, strategy: tf.distribute.Strategy, ta
         every = ("after each epoch" if val_freq == 1
                  else f"every {val_freq} epochs ({val_freq * config.steps_per_epoch} steps)")
         split = describe_split(config, prepared.data_root, prepared.val_split)
-        print(f"validation: {len(prepared.val_pairs)} held-out pairs of {split} {every}")
+        kind = "training" if is_training_split(config, prepared.val_split) else "held-out"
+        print(f"validation: {len(prepared.val_pairs)} {kind} pairs of {split} {every}")
     validating = time.monotonic()
     first_val = _val_score(model, val_ds) if val_ds is not None and start == 0 else None
     validation_seconds = time.monotonic() - validating
