@@ -274,8 +274,18 @@ def _open_run(run: RunDir, flags: dict, strategy: tf.distribute.Strategy, *, chi
     prepared = prepare(config, measure_precision=replicas == 1, remeasure_precision=remeasure_precision)
     check_strategy(prepared.config, strategy)
     if run.exists():
-        _check_new_length(run, load_config(run.root), prepared.config, flags)
+        stored = load_config(run.root)
+        _check_new_length(run, stored, prepared.config, flags)
+        _note_new_data(stored, prepared.config)
     return prepared
+
+
+def _note_new_data(stored: RunSpec, spec: RunSpec) -> None:
+    """A resumed run may go on with other data (moved, or another set of pairs: ``prepare`` has checked
+    that it gives as many steps per epoch); that is said, never silent."""
+    if spec.data != stored.data:
+        print(f"note: --data {spec.data}: this run trained on {stored.data} until now and goes on with "
+              "this data", file=sys.stderr)
 
 
 def _check_new_length(run: RunDir, stored: RunSpec, spec: RunSpec, flags: dict) -> None:

@@ -268,6 +268,18 @@ def test_shrinking_a_run_below_its_current_step_is_refused(finished_run, tmp_pat
     assert (run / "config.json").read_text() == before and latest_step(run) == 4
 
 
+def test_resuming_on_another_dataset_of_the_same_size_says_so(finished_run, tmp_path):
+    from conftest import write_paired
+
+    run = copy_of(finished_run, tmp_path)
+    other = write_paired(tmp_path / "other", count=8, start=50)
+    result = run_fit("--run-dir", str(run), "--data", str(other), "--quiet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (f"note: --data {other}: this run trained on {finished_run.parent / 'data'} until now and goes on "
+            "with this data") in result.stderr.splitlines()
+    assert json.loads((run / "config.json").read_text())["config"]["data"] == str(other)
+
+
 # ------------------------------------------------------------------ a run of one task given to the other
 
 def as_judge_run(run) -> None:
