@@ -33,6 +33,7 @@ JPEG_SIGNATURE = b"\xff\xd8\xff"
 # First bytes of each format we read, to name the format of a file too damaged for Pillow to open.
 SIGNATURES = {PNG_SIGNATURE: "PNG", JPEG_SIGNATURE: "JPEG", b"GIF87a": "GIF", b"GIF89a": "GIF", b"BM": "BMP",
               b"II*\0": "TIFF", b"MM\0*": "TIFF", b"RIFF": "WebP"}
+CHANNEL_COUNTS = (1, 2, 3, 4)  # grey, grey + alpha, RGB, RGB + alpha: what match_channels takes
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601
 MAX_PIXELS = 64 * 2**20  # host decoding: uint16 then float32, about 1.5 GB for an RGB image this size
 EXIF_ORIENTATION = 0x0112
@@ -312,17 +313,28 @@ def _read_with_pillow(contents: bytes, header: Header | None) -> tuple[np.ndarra
 # --------------------------------------------------------------------------- channels and bit depth
 
 
-def as_unit_float(image) -> tuple[np.ndarray, str]:
-    """An array-like image -> (float32 HxWxC in [0, 1], the dtype kind to return it as)."""
+def as_unit_float(image) -> tuple[np.ndarray, str, list[str]]:
+    """An array-like image -> (float32 HxWxC in [0, 1], the dtype kind to return it as, notes). The
+    likely mistakes are named: a file's bytes, a channels-first array, 8-bit levels in a uint16 array."""
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{_encoded_format(bytes(image[:8]))} bytes are not an image array: pass the file's path, "
+                        "or decode them first (np.asarray(PIL.Image.open(io.BytesIO(data))))")
     array = np.asarray(image)
     if array.ndim == 2:
         array = array[..., None]
     if array.ndim != 3:
         raise ValueError(f"expected an image of shape (H, W) or (H, W, C), got shape {array.shape}")
+    if array.shape[-1] not in CHANNEL_COUNTS and array.shape[0] in CHANNEL_COUNTS:
+        raise ValueError(f"an array of shape {array.shape} looks channels-first (C, H, W); images are (H, W, C): "
+                         "pass np.moveaxis(image, 0, -1)")
     if array.dtype == np.uint8:
-        return array.astype(np.float32) / 255.0, "uint8"
+        return array.astype(np.float32) / 255.0, "uint8", []
     if array.dtype == np.uint16:
-        return array.astype(np.float32) / 65535.0, "uint16"
+        notes = []
+        if array.size and 0 < array.max() <= 255:
+            notes.append("a uint16 array whose values all lie in 0..255 is read on the 16-bit scale (65535 is "
+                         "white), so it is nearly black; if it holds 8-bit levels, pass image.astype(np.uint8)")
+        return array.astype(np.float32) / 65535.0, "uint16", notes
     if np.issubdtype(array.dtype, np.floating):
         array = array.astype(np.float32)
         nonfinite = int(array.size - np.isfinite(array).sum())
@@ -331,8 +343,13 @@ def as_unit_float(image) -> tuple[np.ndarray, str]:
                      else f"range found: {array.min():.4g} to {array.max():.4g}")
             raise ValueError(f"float images must hold finite values in [0, 1]; pass uint8/uint16 arrays, "
                              f"or scale yours ({found})")
-        return array, "float32"
+        return array, "float32", []
     raise ValueError(f"unsupported image dtype {array.dtype}: use uint8, uint16 or float in [0, 1]")
+
+
+def _encoded_format(start: bytes) -> str:
+    """'PNG', 'JPEG', ... by a file's first bytes, else 'raw'."""
+    return next((name for signature, name in SIGNATURES.items() if start.startswith(signature)), "raw")
 
 
 def from_unit_float(image: np.ndarray, kind: str) -> np.ndarray:

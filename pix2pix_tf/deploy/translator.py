@@ -89,6 +89,21 @@ def _factor(ratio: tuple[float, float]) -> str:
         f"{ratio[0]:.3g} (height) x {ratio[1]:.3g} (width)"
 
 
+def _checked_options(large: str, max_side, scale: str) -> int:
+    """The options' one check (``load`` makes it before reading a checkpoint); returns ``max_side`` as an int."""
+    if large not in LARGE_MODES:
+        raise ValueError(f"large must be one of {LARGE_MODES}, not {large!r}")
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}, not {scale!r}")
+    try:
+        side = int(max_side)
+    except (TypeError, ValueError):
+        side = 0
+    if side <= 0:
+        raise ValueError(f"max_side must be a positive whole number of pixels, not {max_side!r}")
+    return side
+
+
 class Translator:
     """A trained generator that translates whole images of any size.
 
@@ -98,17 +113,11 @@ class Translator:
     """
 
     def __init__(self, trained, *, large: str = "tile", max_side: int = DEFAULT_MAX_SIDE, scale: str = "training"):
-        if large not in LARGE_MODES:
-            raise ValueError(f"large must be one of {LARGE_MODES}, not {large!r}")
-        if scale not in SCALES:
-            raise ValueError(f"scale must be one of {SCALES}, not {scale!r}")
-        if int(max_side) <= 0:
-            raise ValueError(f"max_side must be positive, not {max_side}")
         self.trained = trained
         self.config = trained.config
         self.large = large
         self.multiple = 2 ** self.config.depth
-        self.max_side = int(max_side)
+        self.max_side = _checked_options(large, max_side, scale)
         self.tile = max(self.multiple, self.max_side // self.multiple * self.multiple)
         self.ratio = training_ratio(self.config)
         self.scale = "native" if self.ratio is None else scale
@@ -178,8 +187,9 @@ class Translator:
                 return self.translate_file(image)
             except ImageError as err:
                 raise ImageError(f"{image}: {err}") from None
-        pixels, kind = images.as_unit_float(image)
-        return self._translate_as(pixels, kind)
+        pixels, kind, notes = images.as_unit_float(image)
+        output, more = self._translate_as(pixels, kind)
+        return output, notes + more
 
     def translate_file(self, path: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
         """An image file -> (uint8 or uint16 output by the file's bit depth, notes on what reading
@@ -254,5 +264,6 @@ def load(run_dir: str | Path, checkpoint: str | int = "latest", *, inference: st
     docstring; ``scale_description`` on the result says which scale is used. ``weights``: ``ema`` (the
     default for a run trained with ``--ema``: its moving average) or ``raw`` (the trained weights).
     """
+    _checked_options(large, max_side, scale)
     return Translator(load_generator(run_dir, checkpoint, inference, weights), large=large, max_side=max_side,
                       scale=scale)
