@@ -61,6 +61,7 @@ import tensorflow as tf  # noqa: E402
 from pix2pix_tf.core.config import Config  # noqa: E402
 from pix2pix_tf.core.precision import resolve_precision  # noqa: E402
 from pix2pix_tf.data import pipeline as data_lib  # noqa: E402
+from pix2pix_tf.nets.networks import DepthToSpace  # noqa: E402
 from pix2pix_tf.train.builders import build_model  # noqa: E402
 from pix2pix_tf.train.training import prepare  # noqa: E402
 
@@ -79,6 +80,10 @@ def _spatial_after(layer, hw: tuple[int, int]) -> tuple[int, int]:
         return (hw[0] - k[0]) // layer.strides[0] + 1, (hw[1] - k[1]) // layer.strides[1] + 1
     if isinstance(layer, keras.layers.UpSampling2D):
         return hw[0] * layer.size[0], hw[1] * layer.size[1]
+    if isinstance(layer, DepthToSpace):
+        return hw[0] * layer.block, hw[1] * layer.block
+    if isinstance(layer, keras.layers.AveragePooling2D):  # --num-d's scales, "same" padding
+        return -(-hw[0] // layer.strides[0]), -(-hw[1] // layer.strides[1])
     if isinstance(layer, keras.layers.ZeroPadding2D):
         (top, bottom), (left, right) = layer.padding
         return hw[0] + top + bottom, hw[1] + left + right
@@ -109,14 +114,15 @@ def forward_flops(model: keras.Model, hw: tuple[int, int]) -> int:
 
 def step_flops(model, hw: tuple[int, int], batch: int) -> int:
     return batch * training_step_flops(forward_flops(model.generator, hw), forward_flops(model.discriminator, hw),
-                                       model.d_forward)
+                                       model.d_forward, model.lambda_fm)
 
 
-def training_step_flops(g: int, d: int, d_forward: str) -> int:
-    """One image's step from the forward counts of G and D. G: forward + backward (~2x forward). D: two
-    forwards and backwards in its own step, and in G's step a backward to its input (~1x forward) after
-    a forward of its own unless --d-forward reuse."""
-    return 3 * g + 6 * d + (d if d_forward == "reuse" else 2 * d)
+def training_step_flops(g: int, d: int, d_forward: str, lambda_fm: float = 0.0) -> int:
+    """One image's step from the forward counts of G and D (all its --num-d scales). G: forward + backward
+    (~2x forward). D: two forwards and backwards in its own step, and in G's step a backward to its input
+    (~1x forward) after a forward of its own unless --d-forward reuse; recomputed with --lambda-fm, also a
+    forward on the real pair for its features."""
+    return 3 * g + 6 * d + (d if d_forward == "reuse" else (3 if lambda_fm > 0 else 2) * d)
 
 
 def flop_counts(size: int) -> dict:
@@ -128,7 +134,7 @@ def flop_counts(size: int) -> dict:
 
     hw = (size, size)
     rows = []
-    for upsample in ("transpose", "resize"):
+    for upsample in ("transpose", "resize", "subpixel"):
         config = Config(image_size=str(size), input_nc=3, output_nc=3, depth=generator_depth(hw), upsample=upsample)
         generator = build_generator(config)
         g, d = forward_flops(generator, hw), forward_flops(build_discriminator(config), hw)

@@ -99,12 +99,16 @@ class Config:
     ndf: int = _opt(64, "discriminator filters in the first layer", range=COUNT)
     norm: str = _opt("batch", "normalisation in both networks", choices=("batch", "instance", "none"))
     upsample: str = _opt("resize", "generator upsampling: nearest-neighbour 2x resize then a 3x3 convolution (no "
-                         "checkerboard, as realistic in the facades benchmark), or the paper's 4x4 stride-2 "
-                         "transposed convolution", choices=("resize", "transpose"))
+                         "checkerboard, as realistic in the facades benchmark), the paper's 4x4 stride-2 "
+                         "transposed convolution, or a sub-pixel convolution (3x3 at the low resolution to 4x "
+                         "the channels, then depth-to-space, initialised free of checkerboard)",
+                         choices=("resize", "transpose", "subpixel"))
     dropout: float = _opt(0.5, "dropout rate in the first three decoder layers (0 turns it off)",
                           range=FRACTION)
     d_layers: int = _opt(3, "PatchGAN stride-2 layers: 3 = 70x70 patches, 1 = 16x16, 5 = 286x286, 0 = 1x1 PixelGAN",
                          range=NON_NEGATIVE)
+    num_d: int = _opt(1, "identical PatchGANs on the pair at 1x, 1/2, 1/4 ... scale, their GAN losses averaged "
+                      "(pix2pixHD: 2; the paper: 1)", range=COUNT)
     init_std: float = _opt(0.02, "std of the N(0, std) weight initialisation", range=POSITIVE, cli=False)
     leaky_slope: float = _opt(0.2, "LeakyReLU negative slope", range=FRACTION, cli=False)
     norm_epsilon: float = _opt(1e-5, "normalisation epsilon (the reference's, not Keras' 1e-3)", range=POSITIVE,
@@ -121,6 +125,9 @@ class Config:
     lambda_l1: float = _opt(100.0, "weight of the L1 term in the generator loss", range=NON_NEGATIVE)
     lambda_gan: float = _opt(1.0, "weight of the adversarial term (0 trains an L1-only generator)",
                              range=NON_NEGATIVE)
+    lambda_fm: float = _opt(0.0, "weight of pix2pixHD's feature-matching term: L1 between the discriminators' "
+                            "hidden features on the real and the generated pair (pix2pixHD: 10; the paper: 0)",
+                            range=NON_NEGATIVE)
     lr: float = _opt(2e-4, "Adam learning rate of both networks", range=POSITIVE)
     d_lr_ratio: float = _opt(1.0, "the discriminator's learning rate over the generator's (the paper: 1)",
                              range=POSITIVE)
@@ -252,6 +259,20 @@ def generator_depth(hw: tuple[int, int], flag: str = "--image-size") -> int:
         raise UserError(f"{flag} {hw[0]}x{hw[1]}: both sides must be multiples of {2 ** depth} "
                         f"for a generator with {depth} downsamplings")
     return depth
+
+
+def check_discriminator_scales(hw: tuple[int, int], num_d: int, d_layers: int) -> None:
+    """Every one of the ``num_d`` PatchGANs must see at least one patch. Each scale halves the crop (a 3x3
+    stride-2 average pooling, rounding up); a PatchGAN of ``d_layers`` stride-2 layers and its two
+    stride-1 4x4 ones gives a grid of ceil(side / 2**d_layers) - 2 logits (the 1x1 PixelGAN: side)."""
+    side = min(hw)
+    for scale in range(num_d):
+        if d_layers and math.ceil(side / 2 ** d_layers) < 3:
+            where = f"--num-d {num_d}: the PatchGAN at 1/{2 ** scale} scale" if scale else "the PatchGAN"
+            raise UserError(f"{where} would see {side} pixels on the short side of the {hw[0]}x{hw[1]} crop, too "
+                            f"few for --d-layers {d_layers} (at least {2 ** (d_layers + 1) + 1}); use a smaller "
+                            f"{'--num-d or ' if num_d > 1 else ''}--d-layers, or a larger --image-size")
+        side = math.ceil(side / 2)
 
 
 def validate(values: dict, name=None) -> None:

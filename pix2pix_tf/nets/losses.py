@@ -31,6 +31,26 @@ def discriminator_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor, gan_mode:
     return 0.5 * (adversarial_loss(real_logits, True, gan_mode) + adversarial_loss(fake_logits, False, gan_mode))
 
 
+def averaged_over_scales(loss, logits_per_scale: list, *args) -> tf.Tensor:
+    """A per-example loss of each discriminator's logits, averaged over ``--num-d`` discriminators (pix2pixHD
+    sums them; the mean keeps the adversarial term on the scale ``--lambda-l1`` was set against)."""
+    return tf.add_n([loss(logits, *args) for logits in logits_per_scale]) / len(logits_per_scale)
+
+
+def feature_matching(real_features: list, fake_features: list) -> tf.Tensor:
+    """pix2pixHD's feature-matching loss, per example: L1 between the discriminators' hidden activations on
+    the real pair and on the generated one, each layer weighted 4 / (hidden layers) and the discriminators
+    averaged, so ``--lambda-fm 10`` weighs what pix2pixHD's ``lambda_feat`` 10 does. The real side is a
+    constant: the term moves the generator, never the discriminator.
+
+    ``real_features``, ``fake_features``: one list of hidden activations per discriminator."""
+    per_scale = []
+    for real, fake in zip(real_features, fake_features, strict=True):
+        layers = [l1_distance(tf.stop_gradient(r), f) for r, f in zip(real, fake, strict=True)]
+        per_scale.append(tf.add_n(layers) * (4.0 / len(layers)))
+    return tf.add_n(per_scale) / len(per_scale)
+
+
 def l1_distance(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     """Per-example mean absolute difference, in the units of the inputs."""
     return _per_example_mean(tf.abs(tf.cast(a, tf.float32) - tf.cast(b, tf.float32)))

@@ -100,6 +100,55 @@ def _replica_rows(seed: tf.Tensor, shape: tf.Tensor) -> tf.Tensor:
     return noise[replica * rows:(replica + 1) * rows]
 
 
+SUBPIXEL_BLOCK = 2
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_tf")
+class ICNR(keras.initializers.Initializer):
+    """A sub-pixel convolution's kernel initialised "to convolution NN resize" (ICNR, Aitken et al. 2017):
+    ``base`` draws the kernel of one sub-pixel, and every one of the ``block**2`` sub-pixels that
+    depth-to-space fills from an output channel gets a copy, so at initialisation the sub-pixels of a
+    block are equal (a random init would start with a checkerboard for training to unlearn).
+
+    ``tf.nn.depth_to_space`` takes output channel ``c`` of sub-pixel ``(i, j)`` from input channel
+    ``(i * block + j) * channels + c``: the copies are the base kernel tiled along the output axis."""
+
+    def __init__(self, base="glorot_uniform", block: int = 2):
+        self.base = keras.initializers.get(base)
+        self.block = block
+
+    def __call__(self, shape, dtype=None):
+        copies = self.block ** 2
+        if shape[-1] % copies:
+            raise ValueError(f"ICNR: {shape[-1]} output channels are not a multiple of {copies}")
+        one = self.base((*shape[:-1], shape[-1] // copies), dtype=dtype)
+        return keras.ops.tile(one, [1] * (len(shape) - 1) + [copies])
+
+    def get_config(self):
+        return {"base": keras.initializers.serialize(self.base), "block": self.block}
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_tf")
+class DepthToSpace(layers.Layer):
+    """``tf.nn.depth_to_space`` as a layer (Keras has none): channel blocks become ``block`` x ``block``
+    pixels. TFLite has it as a builtin (DEPTH_TO_SPACE), in float and int8."""
+
+    def __init__(self, block: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.block = block
+
+    def call(self, inputs):
+        return tf.nn.depth_to_space(inputs, self.block)
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+        grow = lambda side: None if side is None else side * self.block  # noqa: E731
+        return batch, grow(height), grow(width), channels // self.block ** 2
+
+    def get_config(self):
+        return {**super().get_config(), "block": self.block}
+
+
 def _conv_init(std: float):
     return keras.initializers.RandomNormal(0.0, std)
 
@@ -124,7 +173,10 @@ def unet_generator(input_nc: int = 3, output_nc: int = 3, *, depth: int = 8, ngf
     ``sync_batch_norm`` takes batch-norm statistics over all replicas of a tf.distribute strategy.
     ``output_activation`` "linear" gives logits. ``upsample`` "resize" replaces each 4x4 stride-2
     transposed convolution by a nearest-neighbour 2x resize and a 3x3 convolution, which cannot paint
-    the uneven-overlap checkerboard of a transposed convolution (Odena et al., Distill 2016).
+    the uneven-overlap checkerboard of a transposed convolution (Odena et al., Distill 2016);
+    "subpixel" by a 3x3 convolution at the low resolution to four times the channels and a
+    depth-to-space rearrangement (Shi et al. 2016), initialised ICNR-style (Aitken et al. 2017) except
+    on the bottleneck.
     """
     init = _conv_init(init_std)
     inputs = keras.Input((None, None, input_nc), name="input_image")
@@ -143,7 +195,7 @@ def unet_generator(input_nc: int = 3, output_nc: int = 3, *, depth: int = 8, ngf
     for j, skip in enumerate(reversed(skips[:-1])):
         channels = skip.shape[-1]
         x = layers.ReLU(name=f"up{j + 1}_relu")(x)
-        x = _upsampling(x, channels, upsample, use_bias=norm == "none", init=init, name=f"up{j + 1}")
+        x = _upsampling(x, channels, upsample, use_bias=norm == "none", init=init, name=f"up{j + 1}", innermost=j == 0)
         if norm != "none":
             x = _norm_layer(norm, epsilon=norm_epsilon, std=init_std,
                             synchronized=sync_batch_norm, name=f"up{j + 1}_norm")(x)
@@ -156,44 +208,88 @@ def unet_generator(input_nc: int = 3, output_nc: int = 3, *, depth: int = 8, ngf
     return keras.Model(inputs, outputs, name=name)
 
 
-def _upsampling(x, channels: int, how: str, *, use_bias: bool, init, name: str):
+def _upsampling(x, channels: int, how: str, *, use_bias: bool, init, name: str, innermost: bool = False):
     if how == "resize":
         x = layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_resize")(x)
         return layers.Conv2D(channels, 3, padding="same", use_bias=use_bias, kernel_initializer=init,
                              name=f"{name}_conv")(x)
+    if how == "subpixel":
+        # The innermost block upsamples the bottleneck, one pixel on the short side: with equal sub-pixels
+        # each channel of its output would be constant, and a per-image normalisation would turn it into its
+        # offset alone, cutting the bottleneck off until training made the sub-pixels differ.
+        return subpixel_upsampling(x, channels, use_bias=use_bias, init=init, name=name, icnr=not innermost)
     return layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=use_bias,
                                   kernel_initializer=init, name=f"{name}_conv")(x)
 
 
+def subpixel_upsampling(x, channels: int, *, use_bias: bool = True, init="glorot_uniform", icnr: bool = True,
+                        name: str = "up"):
+    """2x upsampling by a 3x3 convolution at the low resolution to ``4 * channels``, then depth-to-space.
+
+    The resize-convolution's FLOPs (the same multiply-adds, done before the upsampling instead of after
+    it) with its own kernel for each of the four sub-pixels. A 2x2 kernel would have the transposed
+    convolution's FLOPs, but all four sub-pixels would read the same 2x2 window, half a low-resolution
+    pixel off their centres. ``icnr`` starts the four kernels equal (``ICNR``), so the block starts as
+    a convolution followed by a nearest-neighbour upsampling, free of checkerboard; without it each
+    sub-pixel's kernel is drawn from ``init`` on its own."""
+    x = layers.Conv2D(channels * SUBPIXEL_BLOCK ** 2, 3, padding="same", use_bias=use_bias,
+                      kernel_initializer=ICNR(init, SUBPIXEL_BLOCK) if icnr else init, name=f"{name}_conv")(x)
+    return DepthToSpace(SUBPIXEL_BLOCK, name=f"{name}_shuffle")(x)
+
+
 def patchgan_discriminator(input_nc: int = 3, output_nc: int = 3, *, n_layers: int = 3, ndf: int = 64,
                            norm: str = "batch", leaky_slope: float = 0.2, init_std: float = 0.02,
-                           norm_epsilon: float = 1e-5,
-                           sync_batch_norm: bool = False, name: str = "discriminator") -> keras.Model:
+                           norm_epsilon: float = 1e-5, sync_batch_norm: bool = False, scales: int = 1,
+                           features: bool = False, name: str = "discriminator") -> keras.Model:
     """PatchGAN on the channel-concatenation of input and target; n_layers 0 is the 1x1 PixelGAN.
 
     n_layers 3 sees 70x70 patches (30x30 logits at 256 px); 1 sees 16x16, 5 sees 286x286.
+
+    ``scales`` > 1 is pix2pixHD's multi-scale discriminator: as many PatchGANs, each with its own
+    weights, on the pair at 1x, 1/2, 1/4 ... scale (a 3x3 stride-2 average pooling whose padding is not
+    counted, as pix2pixHD's ``count_include_pad=False``). ``features`` adds each one's hidden
+    activations (after the LeakyReLU), which pix2pixHD's feature-matching loss compares. With either,
+    the model returns one list per scale, ``[hidden..., logits]`` (hidden only with ``features``);
+    without, the paper's logits alone.
     """
-    init = _conv_init(init_std)
     source = keras.Input((None, None, input_nc), name="input_image")
     target = keras.Input((None, None, output_nc), name="target_image")
-    x = layers.Concatenate(name="pair")([source, target])
-    plan = _patchgan_plan(n_layers, ndf)
-    for k, (channels, kernel, stride, normed) in enumerate(plan):
+    pair = layers.Concatenate(name="pair")([source, target])
+    per_scale = []
+    for scale in range(scales):
+        if scale:
+            pair = layers.AveragePooling2D(3, strides=2, padding="same", name=f"scale{scale + 1}_pool")(pair)
+        hidden = _patchgan(pair, n_layers=n_layers, ndf=ndf, norm=norm, leaky_slope=leaky_slope,
+                           init_std=init_std, norm_epsilon=norm_epsilon, sync_batch_norm=sync_batch_norm,
+                           prefix=f"scale{scale + 1}_" if scale else "")
+        per_scale.append(hidden if features else hidden[-1:])
+    if scales == 1 and not features:
+        return keras.Model([source, target], per_scale[0][0], name=name)
+    return keras.Model([source, target], per_scale, name=name)
+
+
+def _patchgan(x, *, n_layers: int, ndf: int, norm: str, leaky_slope: float, init_std: float, norm_epsilon: float,
+              sync_batch_norm: bool, prefix: str) -> list:
+    """One PatchGAN on the pair ``x``: its hidden activations, then its float32 logits."""
+    init = _conv_init(init_std)
+    outputs = []
+    for k, (channels, kernel, stride, normed) in enumerate(_patchgan_plan(n_layers, ndf)):
         normed = normed and norm != "none"
         if kernel == 4 and stride == 1:
-            x = layers.ZeroPadding2D(1, name=f"d{k + 1}_pad")(x)
+            x = layers.ZeroPadding2D(1, name=f"{prefix}d{k + 1}_pad")(x)
         x = layers.Conv2D(channels, kernel, strides=stride, padding="same" if stride == 2 else "valid",
-                          use_bias=not normed, kernel_initializer=init, name=f"d{k + 1}_conv")(x)
+                          use_bias=not normed, kernel_initializer=init, name=f"{prefix}d{k + 1}_conv")(x)
         if normed:
             x = _norm_layer(norm, epsilon=norm_epsilon, std=init_std,
-                            synchronized=sync_batch_norm, name=f"d{k + 1}_norm")(x)
-        x = layers.LeakyReLU(leaky_slope, name=f"d{k + 1}_lrelu")(x)
+                            synchronized=sync_batch_norm, name=f"{prefix}d{k + 1}_norm")(x)
+        x = layers.LeakyReLU(leaky_slope, name=f"{prefix}d{k + 1}_lrelu")(x)
+        outputs.append(x)
     last_kernel = 1 if n_layers == 0 else 4
     if last_kernel == 4:
-        x = layers.ZeroPadding2D(1, name="logits_pad")(x)
-    x = layers.Conv2D(1, last_kernel, padding="valid", kernel_initializer=init, name="logits_conv")(x)
-    logits = layers.Activation("linear", dtype="float32", name="logits")(x)
-    return keras.Model([source, target], logits, name=name)
+        x = layers.ZeroPadding2D(1, name=f"{prefix}logits_pad")(x)
+    x = layers.Conv2D(1, last_kernel, padding="valid", kernel_initializer=init, name=f"{prefix}logits_conv")(x)
+    outputs.append(layers.Activation("linear", dtype="float32", name=f"{prefix}logits")(x))
+    return outputs
 
 
 def _patchgan_plan(n_layers: int, ndf: int) -> list[tuple[int, int, int, bool]]:
@@ -217,10 +313,11 @@ def build_generator(config: Config, *, dropout_at_inference: bool = False,
 
 
 def build_discriminator(config: Config, *, sync_batch_norm: bool = False) -> keras.Model:
+    """The paper's PatchGAN, or with ``--num-d`` / ``--lambda-fm`` pix2pixHD's scales and hidden features."""
     return patchgan_discriminator(
         config.input_nc, config.output_nc, n_layers=config.d_layers, ndf=config.ndf, norm=config.norm,
         leaky_slope=config.leaky_slope, init_std=config.init_std, norm_epsilon=config.norm_epsilon,
-        sync_batch_norm=sync_batch_norm)
+        sync_batch_norm=sync_batch_norm, scales=config.num_d, features=config.lambda_fm > 0)
 
 
 def trainable_parameters(model: keras.Model) -> int:

@@ -33,7 +33,7 @@ STEPS_PER_WINDOW = 3
 BFLOAT16_MARGIN = 0.10
 # The settings that fix the work of one train step (a judge's class count is added to them).
 STEP_FIELDS = ("task", "d_forward", "image_size", "batch_size", "input_nc", "output_nc", "ngf", "ndf", "d_layers",
-               "norm", "depth", "upsample")
+               "norm", "depth", "upsample", "num_d", "lambda_fm")
 
 
 def cache_dir() -> Path:

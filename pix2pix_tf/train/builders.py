@@ -49,7 +49,7 @@ def build_model(config: Config, strategy: tf.distribute.Strategy | None = None) 
         discriminator = build_discriminator(config, sync_batch_norm=synchronized)
         model = Pix2Pix(generator, discriminator,
                         gan_mode=config.gan_mode, lambda_l1=config.lambda_l1, lambda_gan=config.lambda_gan,
-                        seed=config.seed, d_forward=config.d_forward,
+                        lambda_fm=config.lambda_fm, seed=config.seed, d_forward=config.d_forward,
                         average=average_for(config, generator, lambda: build_generator(config)))
         model.lr_plan = plan_for(config)
         plan = model.lr_plan.steps if model.lr_plan is not None else None

@@ -11,6 +11,7 @@ from pix2pix_tf.train.ema import GeneratorAverage
 from pix2pix_tf.train.optim import apply_update
 
 TRAIN_METRICS = ("g_gan", "g_l1", "d_loss", "d_real", "d_fake")
+FEATURE_MATCHING = "g_fm"  # logged only when --lambda-fm is on
 SKIPPED = "skipped"
 VAL_METRICS = ("l1", "psnr", "ssim")
 # Where G's adversarial gradient comes from: D after its update, or D's forward pass of the D step.
@@ -72,12 +73,17 @@ class Pix2Pix(SteppedModel):
     noise is drawn from (``seed``, ``train_steps``), so it is part of the resumable state. ``average``
     (``--ema``): the moving average of the generator's weights, updated after each generator update and
     used for samples and validation.
+
+    The discriminator is the paper's PatchGAN (logits) or pix2pixHD's multi-scale one (a list per scale,
+    ``[hidden..., logits]``, ``networks.patchgan_discriminator``): the adversarial losses are averaged over
+    its scales, and ``lambda_fm`` > 0 adds the feature-matching term, which needs its hidden features.
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, *, gan_mode: str = "vanilla",
-                 lambda_l1: float = 100.0, lambda_gan: float = 1.0, seed: int = 0, d_forward: str = "reuse",
-                 average: GeneratorAverage | None = None, **kwargs):
-        trackers = {name: keras.metrics.Mean(name=name) for name in TRAIN_METRICS + VAL_METRICS}
+                 lambda_l1: float = 100.0, lambda_gan: float = 1.0, lambda_fm: float = 0.0, seed: int = 0,
+                 d_forward: str = "reuse", average: GeneratorAverage | None = None, **kwargs):
+        self.train_metrics = TRAIN_METRICS + ((FEATURE_MATCHING,) if lambda_fm > 0 else ())
+        trackers = {name: keras.metrics.Mean(name=name) for name in self.train_metrics + VAL_METRICS}
         trackers[SKIPPED] = keras.metrics.Sum(name=SKIPPED)
         super().__init__(trackers, **kwargs)
         self.generator = generator
@@ -85,10 +91,13 @@ class Pix2Pix(SteppedModel):
         self.gan_mode = gan_mode
         self.lambda_l1 = lambda_l1
         self.lambda_gan = lambda_gan
+        self.lambda_fm = lambda_fm
         self.seed = seed
         if d_forward not in D_FORWARD:
             raise ValueError(f"d_forward must be one of {D_FORWARD}, not {d_forward!r}")
         self.d_forward = d_forward
+        if lambda_fm > 0 and not (isinstance(discriminator.output, list) and len(discriminator.output[0]) > 1):
+            raise ValueError("lambda_fm > 0 needs a discriminator built with features=True")
         self.average = average
 
     @property
@@ -110,49 +119,70 @@ class Pix2Pix(SteppedModel):
     def _average(self, per_example: tf.Tensor) -> tf.Tensor:
         return tf.nn.compute_average_loss(tf.cast(per_example, tf.float32))
 
+    def _discriminate(self, source, image) -> tuple[list, list]:
+        """D on the pair: (logits, hidden features), one entry per scale (the paper's PatchGAN: one, no features)."""
+        outputs = self.discriminator([source, image], training=True)
+        if tf.is_tensor(outputs):
+            return [outputs], [[]]
+        return [scale[-1] for scale in outputs], [list(scale[:-1]) for scale in outputs]
+
     def _discriminator_step(self, source, target, fake):
         with tf.GradientTape() as tape:
-            real_logits = self.discriminator([source, target], training=True)
-            fake_logits = self.discriminator([source, fake], training=True)
-            d_loss = self._average(losses.discriminator_loss(real_logits, fake_logits, self.gan_mode))
+            real_logits, _ = self._discriminate(source, target)
+            fake_logits, _ = self._discriminate(source, fake)
+            d_loss = self._average(self._d_loss(real_logits, fake_logits))
             scaled = self.d_optimizer.scale_loss(d_loss)
         variables = self.discriminator.trainable_variables
         skipped = apply_update(self.d_optimizer, tape.gradient(scaled, variables), variables)
         return d_loss, real_logits, fake_logits, skipped
 
-    def _generator_loss(self, fake, target, g_logits):
-        g_gan = self._average(losses.adversarial_loss(g_logits, True, self.gan_mode))
-        g_l1 = self._average(losses.l1_distance(fake, target))
-        return self.lambda_gan * g_gan + self.lambda_l1 * g_l1, g_gan, g_l1
+    def _d_loss(self, real_logits: list, fake_logits: list) -> tf.Tensor:
+        per_scale = [losses.discriminator_loss(r, f, self.gan_mode) for r, f in zip(real_logits, fake_logits)]
+        return tf.add_n(per_scale) / len(per_scale)
+
+    def _generator_loss(self, fake, target, g_logits: list, g_features: list, real_features: list):
+        """G's total loss and its logged terms: the adversarial one averaged over D's scales, L1, and with
+        ``lambda_fm`` the feature-matching one (the real pair's features held constant)."""
+        terms = {"g_gan": self._average(losses.averaged_over_scales(losses.adversarial_loss, g_logits, True,
+                                                                    self.gan_mode)),
+                 "g_l1": self._average(losses.l1_distance(fake, target))}
+        total = self.lambda_gan * terms["g_gan"] + self.lambda_l1 * terms["g_l1"]
+        if self.lambda_fm > 0:
+            terms[FEATURE_MATCHING] = self._average(losses.feature_matching(real_features, g_features))
+            total += self.lambda_fm * terms[FEATURE_MATCHING]
+        return total, terms
 
     def _steps_with_updated_d(self, source, target):
         """D steps first; G's adversarial gradient then comes from D after its update (the PyTorch
-        reference): D runs on the fake twice."""
+        reference): D runs on the fake twice, and with feature matching on the real pair twice too, so
+        that both sides of that term come from the same, updated D."""
         with tf.GradientTape() as tape:
             with dropout_noise(self.seed, self.train_steps):
                 fake = self.generator(source, training=True)
             with tape.stop_recording():
                 d_loss, real_logits, fake_logits, d_skipped = self._discriminator_step(
                     source, target, tf.stop_gradient(fake))
-            g_logits = self.discriminator([source, fake], training=True)
-            g_loss, g_gan, g_l1 = self._generator_loss(fake, target, g_logits)
+                real_features = self._discriminate(source, target)[1] if self.lambda_fm > 0 else []
+            g_logits, g_features = self._discriminate(source, fake)
+            g_loss, terms = self._generator_loss(fake, target, g_logits, g_features, real_features)
             scaled = self.g_optimizer.scale_loss(g_loss)
         variables = self.generator.trainable_variables
         g_skipped = apply_update(self.g_optimizer, tape.gradient(scaled, variables), variables)
-        return g_gan, g_l1, d_loss, real_logits, fake_logits, d_skipped | g_skipped
+        return {**terms, "d_loss": d_loss}, real_logits, fake_logits, d_skipped | g_skipped
 
     def _steps_with_shared_d_forward(self, source, target):
         """One forward of D on the fake serves both losses, so G's adversarial gradient comes from D
-        before its update (the original Torch code and the TensorFlow tutorial): one D forward fewer,
-        5.4% of a step's FLOPs with the resize-convolution generator, 7.3% with transposed convolutions
-        (``benchmarks/throughput.py --flops``). Both gradients are taken before either update is applied."""
+        before its update (the original Torch code, the TensorFlow tutorial and pix2pixHD): one D forward
+        fewer, 5.4% of a step's FLOPs with the resize-convolution generator, 7.3% with transposed
+        convolutions (``benchmarks/throughput.py --flops``). Feature matching reads the same forward passes.
+        Both gradients are taken before either update is applied."""
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             with dropout_noise(self.seed, self.train_steps):
                 fake = self.generator(source, training=True)
-            real_logits = self.discriminator([source, target], training=True)
-            fake_logits = self.discriminator([source, fake], training=True)
-            d_loss = self._average(losses.discriminator_loss(real_logits, fake_logits, self.gan_mode))
-            g_loss, g_gan, g_l1 = self._generator_loss(fake, target, fake_logits)
+            real_logits, real_features = self._discriminate(source, target)
+            fake_logits, fake_features = self._discriminate(source, fake)
+            d_loss = self._average(self._d_loss(real_logits, fake_logits))
+            g_loss, terms = self._generator_loss(fake, target, fake_logits, fake_features, real_features)
             d_scaled = self.d_optimizer.scale_loss(d_loss)
             g_scaled = self.g_optimizer.scale_loss(g_loss)
         d_variables = self.discriminator.trainable_variables
@@ -161,24 +191,22 @@ class Pix2Pix(SteppedModel):
         g_grads = g_tape.gradient(g_scaled, g_variables)
         d_skipped = apply_update(self.d_optimizer, d_grads, d_variables)
         g_skipped = apply_update(self.g_optimizer, g_grads, g_variables)
-        return g_gan, g_l1, d_loss, real_logits, fake_logits, d_skipped | g_skipped
+        return {**terms, "d_loss": d_loss}, real_logits, fake_logits, d_skipped | g_skipped
 
     def train_step(self, data):
         source, target = data
         step = self._steps_with_updated_d if self.d_forward == "recompute" else self._steps_with_shared_d_forward
-        g_gan, g_l1, d_loss, real_logits, fake_logits, skipped = step(source, target)
+        terms, real_logits, fake_logits, skipped = step(source, target)
         if self.average is not None:
             self.average.update(self.train_steps, skipped)
         self._count_step(skipped)
         self._trackers[SKIPPED].update_state(tf.cast(skipped, tf.float32))
-        values = {
-            "g_gan": self._logged(g_gan), "g_l1": self._logged(g_l1), "d_loss": self._logged(d_loss),
-            "d_real": losses.discriminator_confidence(real_logits, self.gan_mode),
-            "d_fake": losses.discriminator_confidence(fake_logits, self.gan_mode),
-        }
+        values = {name: self._logged(value) for name, value in terms.items()}
+        values["d_real"] = losses.averaged_over_scales(losses.discriminator_confidence, real_logits, self.gan_mode)
+        values["d_fake"] = losses.averaged_over_scales(losses.discriminator_confidence, fake_logits, self.gan_mode)
         for name, value in values.items():
             self._trackers[name].update_state(value)
-        logs = {name: self._trackers[name].result() for name in TRAIN_METRICS + (SKIPPED,)}
+        logs = {name: self._trackers[name].result() for name in self.train_metrics + (SKIPPED,)}
         logs["lr"] = self.g_optimizer.learning_rate
         return logs
 

@@ -21,6 +21,7 @@ from pix2pix_tf.core.atomic import new_folders
 from pix2pix_tf.core.config import (
     Config,
     RunSpec,
+    check_discriminator_scales,
     flag_name,
     generator_depth,
     load_config,
@@ -133,6 +134,8 @@ def prepare(config: Config, *, measure_precision: bool = True, remeasure_precisi
     train_pairs, info = train.good, train.reference
     input_nc, output_nc = data_lib.channel_counts(config, info)
     depth = generator_depth(config.crop_hw)
+    if config.task == "pix2pix":
+        check_discriminator_scales(config.crop_hw, config.num_d, config.d_layers)
     steps_per_epoch = len(train_pairs) // config.batch_size
     if steps_per_epoch == 0:
         raise UserError(f"--batch-size {config.batch_size}: larger than the {len(train_pairs)} training pairs")

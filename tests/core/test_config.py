@@ -58,7 +58,8 @@ def test_resume_keeps_frozen_values_and_takes_the_others(tmp_path, tiny_data):
 
 
 @pytest.mark.parametrize("field, default, before", [("d_forward", "reuse", "recompute"),
-                                                    ("upsample", "resize", "transpose")])
+                                                    ("upsample", "resize", "transpose"),
+                                                    ("num_d", 1, 1), ("lambda_fm", 0.0, 0.0)])
 def test_runs_stored_before_a_field_existed_keep_what_they_did(tmp_path, tiny_data, field, default, before):
     make_run(tmp_path / "run", tiny_data)
     assert getattr(load_config(tmp_path / "run"), field) == default == getattr(Config(), field)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, TINY_FLAGS, pair_arrays, run_fit, write_paired
+from conftest import REPO, TINY_FLAGS, make_run, pair_arrays, run_fit, write_paired
 from PIL import Image
 
 from pix2pix_tf import export as export_cli_module
@@ -306,6 +306,21 @@ def test_page_computes_what_litert_computes(quant, browser, exported, run_dir, t
         assert np.abs(found - expected).mean() < ex.TFLITE_FLOAT32_MEAN_ABS
     else:
         assert psnr_db(expected, found) >= ex.MIN_PSNR_DB[quant]
+
+
+def test_a_subpixel_generator_computes_in_the_page_what_litert_computes(browser, tmp_path):
+    """LiteRT.js runs depth-to-space (``--upsample subpixel``) as ai-edge-litert does, in int8 too."""
+    data = write_paired(tmp_path / "data", split="train", count=4, size=SIZE)
+    make_run(tmp_path / "run", data, upsample="subpixel")
+    out = export_cli(tmp_path / "run", tmp_path / "export", "--tflite-quant", "int8")
+    folder = out / "web"
+    model = folder / json.loads((folder / web_demo.METADATA_FILE).read_text())["model"]["file"]
+    with opened(browser, folder, "?accelerator=wasm") as (page, _):
+        assert page.state()["state"] == "ready", page.state()
+        image = fixed_input()
+        found, expected = page.translate(image), litert_output(model, image)
+        assert page.errors == []
+    assert psnr_db(expected, found) >= ex.MIN_PSNR_DB["int8"]
 
 
 def test_webgpu_when_the_browser_has_it(playwright, exported, run_dir, tmp_path):

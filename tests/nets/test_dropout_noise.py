@@ -9,6 +9,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from conftest import REPO, TINY_FLAGS, run_fit
 
@@ -58,8 +59,14 @@ def keep_only_checkpoint(run_dir, step: int) -> None:
     tf.compat.v1.train.update_checkpoint_state(str(directory), kept, all_model_checkpoint_paths=[kept])
 
 
-def test_killed_and_resumed_run_equals_an_uninterrupted_run(tiny_data, tmp_path):
-    flags = ["--data", str(tiny_data), "--steps", "6", "--save-every", "3", "--batch-size", "2", *TINY_FLAGS]
+# pix2pixHD's parts and sub-pixel upsampling: two discriminators (their weights and Adam slots are checkpointed
+# too), feature matching and ICNR-initialised sub-pixel convolutions resume as exactly.
+PIX2PIXHD = ["--upsample", "subpixel", "--num-d", "2", "--d-layers", "2", "--lambda-fm", "10"]
+
+
+@pytest.mark.parametrize("recipe", [[], PIX2PIXHD], ids=["default", "pix2pixhd-subpixel"])
+def test_killed_and_resumed_run_equals_an_uninterrupted_run(tiny_data, tmp_path, recipe):
+    flags = ["--data", str(tiny_data), "--steps", "6", "--save-every", "3", "--batch-size", "2", *TINY_FLAGS, *recipe]
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     result = run_fit("--run-dir", str(straight), *flags, timeout=TIMEOUT)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -13,7 +13,8 @@ import tensorflow as tf
 from pix2pix_tf.train import autoprecision
 
 NETWORK = SimpleNamespace(task="pix2pix", d_forward="reuse", image_size="32", batch_size=1, input_nc=3, output_nc=3,
-                          ngf=8, ndf=8, d_layers=3, norm="batch", depth=5, upsample="transpose", palette=None)
+                          ngf=8, ndf=8, d_layers=3, norm="batch", depth=5, upsample="transpose", num_d=1,
+                          lambda_fm=0.0, palette=None)
 
 
 class FakeTimer:
@@ -64,7 +65,8 @@ def test_another_cpu_tf_version_or_network_measures_again(cache, monkeypatch):
     assert len(json.loads(cache.read_text())["entries"]) == 4
 
 
-@pytest.mark.parametrize("change", [{"d_forward": "recompute"}, {"upsample": "resize"}, {"task": "judge"},
+@pytest.mark.parametrize("change", [{"d_forward": "recompute"}, {"upsample": "resize"}, {"upsample": "subpixel"},
+                                    {"num_d": 2}, {"lambda_fm": 10.0}, {"task": "judge"},
                                     {"task": "judge", "palette": {"colors": [[0, 0, 0]] * 5}}, "cores", "version"])
 def test_whatever_changes_a_steps_cost_measures_again(cache, monkeypatch, change):
     import pix2pix_tf
