@@ -5,9 +5,10 @@ Trains labels -> photo (BtoA) on ../shared/data/facades at 256x256: the paper's 
 convolutions) with the paper's objective (lambda_GAN 1, lambda_L1 100) and with L1 alone (lambda_GAN 0),
 and the project's default generator (resize-convolution upsampling), keeping a checkpoint every --every
 steps; trains a judge (``python -m pix2pix_tf.judge``, photo -> CMP label map) on the training photos;
-then scores every kept checkpoint on the 106 test images: L1, PSNR, SSIM and the judge's pixel accuracy,
-class accuracy, class IoU and distance. The judge's ladder frames them: the real test photos,
-the same blurred (sigma 1, 2, 4 at the judge's size) and the mean training photo.
+then scores every kept checkpoint on the 106 test images: L1, PSNR, SSIM, the full-resolution detail and
+checkerboard gaps, and the judge's pixel accuracy, class accuracy, class IoU, distance and KID. The
+judge's ladder on the test split frames them: the real test photos, the same blurred (sigma 0.5 to 8 at
+256 px) or with a period-2 checkerboard, and the mean training photo.
 
     python benchmarks/facades.py                      # train what is missing, resume what stopped, score
     python benchmarks/facades.py --only pix2pix       # train one model (run two of these side by side)
@@ -66,6 +67,7 @@ D_FORWARD = ("pix2pix", "pix2pix-seed1", "recompute", "recompute-seed1")
 EVAL_BATCH = 8
 TIMINGS = "timings.json"  # each training sitting of a run: steps, seconds, CPU, the cores it was pinned to
 REALISM = ("pixel_acc", "class_acc", "class_iou", "distance")
+SPECTRUM = ("detail", "checkerboard")  # the full-resolution gaps to the photos (pix2pix_tf.spectrum)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -156,15 +158,16 @@ def score_variant(args, name: str, judge, mode: str = "deterministic") -> list:
 
 
 @functools.cache
-def judge_step(judge) -> int:
+def judge_identity(judge) -> str:
     from pix2pix_tf.realism.judge import load_judge
 
-    return load_judge(judge).step
+    return load_judge(judge).identity
 
 
 def stored_score(directory: Path, step: int, mode: str, judge):
-    """The summary an earlier scoring of this checkpoint left, if it was scored by this judge checkpoint with
-    the measures scored now (so re-running the benchmark scores only new checkpoints)."""
+    """The summary an earlier scoring of this checkpoint left, if that scoring used this judge checkpoint
+    and these measures (its identity hashes both), so re-running the benchmark scores only new checkpoints
+    and a retrained judge or a changed measure scores everything again."""
     from pix2pix_tf.evaluate import default_out_dir
     from pix2pix_tf.realism.report import EvalSummary
 
@@ -173,8 +176,7 @@ def stored_score(directory: Path, step: int, mode: str, judge):
         stored = EvalSummary(**json.loads(path.read_text()))
     except (OSError, ValueError, TypeError):
         return None
-    realism = stored.realism or {}
-    if realism.get("judge_step") != judge_step(judge) or stored.artefacts is None or "distance" not in realism:
+    if (stored.realism or {}).get("judge_identity") != judge_identity(judge) or stored.spectrum is None:
         return None
     return stored
 
@@ -187,6 +189,7 @@ def mean_photo_row(args, judge_path: Path) -> dict:
     from pix2pix_tf.data import pipeline as data_lib
     from pix2pix_tf.nets.losses import image_metrics
     from pix2pix_tf.realism.judge import RealismTally, load_judge
+    from pix2pix_tf.realism.spectrum import SpectrumTally
 
     config = load_config(run_dir(args, "pix2pix"))
     total, count = None, 0
@@ -195,23 +198,32 @@ def mean_photo_row(args, judge_path: Path) -> dict:
         total = batch_sum if total is None else total + batch_sum
         count += target.shape[0]
     mean = (total / count).astype(np.float32)
-    tally = RealismTally(load_judge(judge_path))
+    judge = load_judge(judge_path)
+    pairs = data_lib.list_pairs(args.data, "test")
+    tally, spectrum = RealismTally(judge, len(pairs)), SpectrumTally()
     sums, images = {"l1": 0.0, "psnr": 0.0, "ssim": 0.0}, 0
-    for source, target in data_lib.evaluation_dataset(data_lib.list_pairs(args.data, "test"), config, EVAL_BATCH):
+    for (_, target), (_, label_maps) in zip(data_lib.evaluation_dataset(pairs, config, EVAL_BATCH),
+                                            judge.batches(pairs, EVAL_BATCH, config.data_size)):
         guess = tf.constant(np.broadcast_to(mean, target.shape))
         for metric, values in image_metrics(guess, target).items():
             sums[metric] += float(np.sum(values.numpy()))
-        tally.add(guess, source)
+        tally.add(guess, label_maps)
+        spectrum.add(guess.numpy(), target.numpy())
         images += target.shape[0]
-    realism = tally.summary()
-    return {**{k: v / images for k, v in sums.items()}, **{k: realism[k] for k in REALISM}}
+    return {**{k: v / images for k, v in sums.items()}, **realism_columns(tally.scores(), spectrum.summary())}
+
+
+def realism_columns(realism: dict, spectrum: dict) -> dict:
+    """The judge's scores, KID with its interval, and the spectrum gaps, flat for the tables."""
+    return {**{k: realism[k] for k in REALISM}, "kid": realism["kid"]["kid"], "kid_low": realism["kid"]["low"],
+            "kid_high": realism["kid"]["high"], **{k: spectrum[k]["gap"] for k in SPECTRUM}}
 
 
 def result_rows(results: dict, names: tuple, steps: list[int]) -> list[dict]:
     rows = []
     for step in steps:
         for name in names:
-            rows += [{"model": VARIANTS[name][0], "steps": step, **r.mean, **{k: r.realism[k] for k in REALISM}}
+            rows += [{"model": VARIANTS[name][0], "steps": step, **r.mean, **realism_columns(r.realism, r.spectrum)}
                      for r in results[name] if r.step == step]
     return rows
 
@@ -230,13 +242,22 @@ def fmt(value, digits: int) -> str:
     return "–" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
 
+def kid_cell(r: dict) -> str:
+    """KID x1000 with its 95% interval."""
+    if r.get("kid") is None or not math.isfinite(r["kid"]):
+        return "–"
+    return f"{1000 * r['kid']:.1f} [{1000 * r['kid_low']:.1f}, {1000 * r['kid_high']:.1f}]"
+
+
 def markdown_table(rows: list[dict]) -> str:
-    lines = ["| model | steps | L1 ↓ | PSNR dB ↑ | SSIM ↑ | pixel acc ↑ | class acc ↑ | class IoU ↑ | distance ↓ |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| model | steps | L1 ↓ | PSNR dB ↑ | SSIM ↑ | pixel acc ↑ | class acc ↑ | class IoU ↑ | distance ↓ | "
+             "KID x1000 ↓ | detail gap → 0 | checkerboard gap ↓ |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
         lines.append(f"| {r['model']} | {r['steps']} | {fmt(r.get('l1'), 4)} | {fmt(r.get('psnr'), 2)} | "
                      f"{fmt(r.get('ssim'), 4)} | {fmt(r['pixel_acc'], 3)} | {fmt(r['class_acc'], 3)} | "
-                     f"{fmt(r['class_iou'], 3)} | {fmt(r.get('distance'), 1)} |")
+                     f"{fmt(r['class_iou'], 3)} | {fmt(r.get('distance'), 1)} | {kid_cell(r)} | "
+                     f"{fmt(r.get('detail'), 2)} | {fmt(r.get('checkerboard'), 2)} |")
     return "\n".join(lines)
 
 
@@ -248,7 +269,7 @@ def realism_plot(curves: dict[str, list[tuple[int, dict]]], ladder: list[dict], 
     fig = Figure(figsize=(10, 4.0), dpi=100)
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, 2)
-    styles = {"real": ("#2a9d8f", "--"), "blur2": ("#e9c46a", "--"), "blur4": ("#f4a261", "--"),
+    styles = {"real": ("#2a9d8f", "--"), "blur4": ("#e9c46a", "--"), "blur8": ("#f4a261", "--"),
               "mean": ("#999999", ":")}
     for ax, score, label in ((axes[0], "class_iou", "class IoU of the judge (higher: more realistic)"),
                              (axes[1], "distance", "distance to real photos (lower: more realistic)")):
@@ -345,8 +366,8 @@ def experiment_rows(args, results: dict, paper: dict) -> list[dict]:
             for r in found:
                 flags = VARIANTS[name][1]
                 rows.append({"model": VARIANTS[name][0] + (", paper inference" if mode == "paper" else ""),
-                             "steps": r.step, "seed": flags.get("seed", 0), **{k: r.realism[k] for k in REALISM},
-                             "checkerboard": r.artefacts["checkerboard"]["run"],
+                             "steps": r.step, "seed": flags.get("seed", 0),
+                             **realism_columns(r.realism, r.spectrum),
                              "blotches": r.artefacts["blotches"]["run"], **seconds_per_step(args, name)})
     return sorted(rows, key=lambda r: (r["steps"], r["model"]))
 
@@ -362,14 +383,15 @@ def seconds_per_step(args, name: str) -> dict:
 
 
 def experiment_table(rows: list[dict], real: dict, artefacts_real: dict) -> str:
-    lines = ["| run | steps | seed | class IoU ↑ | distance ↓ | checkerboard ↓ | blotches ↓ | s/step |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    lines = ["| run | steps | seed | class IoU ↑ | distance ↓ | KID x1000 ↓ | detail gap → 0 | checkerboard gap ↓ | "
+             "blotches ↓ | s/step |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
              f"| real test photos | – | – | {fmt(real['class_iou'], 3)} | {fmt(real['distance'], 1)} | "
-             f"{fmt(artefacts_real['checkerboard'], 5)} | {fmt(artefacts_real['blotches'], 4)} | – |"]
+             f"{kid_cell(real)} | 0.00 | 0.00 | {fmt(artefacts_real['blotches'], 4)} | – |"]
     for r in rows:
         lines.append(f"| {r['model']} | {r['steps']} | {r['seed']} | {fmt(r['class_iou'], 3)} | "
-                     f"{fmt(r['distance'], 1)} | {fmt(r['checkerboard'], 5)} | {fmt(r['blotches'], 4)} | "
-                     f"{fmt(r['seconds_per_step'], 2)} |")
+                     f"{fmt(r['distance'], 1)} | {kid_cell(r)} | {fmt(r['detail'], 2)} | {fmt(r['checkerboard'], 2)} | "
+                     f"{fmt(r['blotches'], 4)} | {fmt(r['seconds_per_step'], 2)} |")
     return "\n".join(lines)
 
 
@@ -387,18 +409,18 @@ def main(argv=None) -> int:
         if args.only:
             return 0
     from pix2pix_tf.realism.judge import load_judge
-    from pix2pix_tf.realism.ladder import ladder
+    from pix2pix_tf.realism.ladder import ladder_on
 
     judge = load_judge(judge_dir(args))
-    stored = judge.ladder
-    rungs = stored if stored is not None else ladder(judge, args.data, "test")["rungs"]
+    rungs = [{**r, **realism_columns(r, r)} for r in ladder_on(judge, args.data, "test")["rungs"]]
     real = next(r for r in rungs if r["rung"] == "real")
     print(f"\n== scoring with the judge at step {judge.step}", flush=True)
     results = {name: score_variant(args, name, judge_dir(args)) if run_dir(args, name).is_dir() else []
                for name in VARIANTS}
     mean_row = mean_photo_row(args, judge_dir(args))
     rows = [{"model": "mean training photo (no learning)", "steps": 0, **mean_row}]
-    rows += [{"model": r["label"], "steps": "–", **{k: r[k] for k in REALISM}} for r in rungs if r["rung"] != "mean"]
+    rows += [{"model": r["label"], "steps": "–", **{k: r[k] for k in (*REALISM, "kid", "kid_low", "kid_high", *SPECTRUM)}}
+             for r in rungs if r["rung"] != "mean"]
     model_rows = result_rows(results, MAIN, sorted({r.step for name in MAIN for r in results[name]}))
     rows += model_rows
     shared = sorted(set.intersection(*({r.step for r in results[name]} for name in D_FORWARD)))
@@ -410,7 +432,7 @@ def main(argv=None) -> int:
              if run_dir(args, name).is_dir()}
     experiments = experiment_rows(args, results, paper)
     scored = [r for found in results.values() for r in found]
-    artefacts_real = {m: scored[0].artefacts[m]["real"] for m in ("checkerboard", "blotches")} if scored else {}
+    artefacts_real = {"blotches": scored[0].artefacts["blotches"]["real"]} if scored else {}
     if experiments:
         table += ("\n\nImage-quality experiments, each against the paper's transposed-convolution generator at equal "
                   "steps (seconds per step: the run's own training sittings, see timings.json):\n\n"
@@ -429,16 +451,19 @@ def main(argv=None) -> int:
     command = "python benchmarks/facades.py " + " ".join(sys.argv[1:] if argv is None else argv)
     notes = (f"facades labels -> photo (BtoA), {args.image_size}x{args.image_size}, batch 1, deterministic inference, "
              f"{cpu_name()}; 106 test images at {args.image_size}x{args.image_size}; L1/PSNR/SSIM on the [0, 1] scale, "
-             f"averaged per image; judge scores from one confusion matrix over all test images, distance to the "
-             f"judge's features of the 400 training photos (judge {judge_dir(args)} at step {judge.step}, "
-             "12 CMP classes).")
+             f"averaged per image; judge scores from one confusion matrix over all test images, distance and KID "
+             f"(95% bootstrap interval) to the judge's features of the 400 training photos at 50 images a set "
+             f"(judge {judge_dir(args)} at step {judge.step}, identity {judge.identity}, seen at "
+             f"{'x'.join(map(str, judge.input_hw))} px, 12 CMP classes); detail and checkerboard gaps: log10 "
+             "power spectrum against the real test photos at 256 px.")
     text = f"{table}\n\n" + "\n".join(verdicts) + f"\n\n{notes}\ncommand: {command}\nplot: {plot}\nsample grid: {grid}"
     print(f"\n{text}")
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "facades.md").write_text(f"{table}\n\n" + "\n".join(f"- {v}" for v in verdicts)
                                              + f"\n\n{notes}\n\ncommand: `{command}`\n")
     (args.results / "facades.json").write_text(json.dumps(
-        {"command": command, "cpu": cpu_name(), "judge_step": judge.step, "ladder": rungs, "rows": rows,
+        {"command": command, "cpu": cpu_name(), "judge_step": judge.step, "judge_identity": judge.identity,
+         "ladder": rungs, "rows": rows,
          "d_forward_rows": d_rows, "experiments": experiments, "artefacts_real": artefacts_real,
          "verdicts": verdicts}, indent=2, default=str) + "\n")
     print(f"scored in {time.monotonic() - began:.0f} s")

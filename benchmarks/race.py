@@ -136,6 +136,7 @@ def score(args) -> int:
     from pix2pix_tf.evaluate import evaluation_pairs, score_pairs
     from pix2pix_tf.nets.networks import build_generator
     from pix2pix_tf.realism.judge import load_judge
+    from pix2pix_tf.realism.ladder import ladder_on
 
     judge = load_judge(args.judge)
     rows, artefacts_real = [], {}
@@ -151,23 +152,25 @@ def score(args) -> int:
         for mark in marks["marks"]:
             out = folder / "eval" / f"minute{mark['minute']:g}"
             stored = out / "summary.json"
-            if stored.is_file() and json.loads(stored.read_text()).get("realism", {}).get("judge_step") == judge.step:
-                summary = json.loads(stored.read_text())
-                realism, artefacts, mean = summary["realism"], summary["artefacts"], summary["mean"]
+            summary = json.loads(stored.read_text()) if stored.is_file() else {}
+            if (summary.get("realism") or {}).get("judge_identity") == judge.identity and summary.get("spectrum"):
+                realism, artefacts, spectrum, mean = (summary["realism"], summary["artefacts"], summary["spectrum"],
+                                                      summary["mean"])
             else:
                 tf.train.Checkpoint(generator=generator).read(mark["checkpoint"]).assert_consumed()
                 trained = TrainedGenerator(config, generator, "deterministic", mark["checkpoint"])
                 result = score_pairs(trained, pairs, config, out, run_dir=folder / "run", data=root, split=split,
                                      page=False, quiet=True, judge=judge)
-                realism, artefacts, mean = result.realism, result.artefacts, result.mean
-            artefacts_real = {m: artefacts[m]["real"] for m in ("checkerboard", "blotches")}
+                realism, artefacts, spectrum, mean = result.realism, result.artefacts, result.spectrum, result.mean
+            artefacts_real = {"checkerboard": 0.0, "blotches": artefacts["blotches"]["real"]}
             rows.append({"side": side, "minute": mark["minute"], "step": mark["step"], "l1": mean["l1"],
                          **{k: realism[k] for k in ("pixel_acc", "class_iou", "distance")},
-                         "checkerboard": artefacts["checkerboard"]["run"], "blotches": artefacts["blotches"]["run"],
+                         "checkerboard": spectrum["checkerboard"]["gap"], "detail": spectrum["detail"]["gap"],
+                         "blotches": artefacts["blotches"]["run"],
                          "cpu": marks["cpu"], "cores": marks["cores"]})
             print(f"{side} minute {mark['minute']}: step {mark['step']}, class IoU {rows[-1]['class_iou']:.3f}, "
                   f"distance {rows[-1]['distance']:.1f}", flush=True)
-    real = next(r for r in judge.ladder or [] if r["rung"] == "real")
+    real = next(r for r in ladder_on(judge, args.data, "test")["rungs"] if r["rung"] == "real")
     verdicts = catch_up(rows)
     table = race_table(rows, {**real, **artefacts_real})
     figures = args.figures or args.runs_dir
@@ -206,13 +209,13 @@ def catch_up(rows: list[dict]) -> list[str]:
 
 
 def race_table(rows: list[dict], real: dict) -> str:
-    lines = ["| recipe | minutes | steps | class IoU ↑ | distance ↓ | checkerboard ↓ | blotches ↓ |",
+    lines = ["| recipe | minutes | steps | class IoU ↑ | distance ↓ | checkerboard gap ↓ | blotches ↓ |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
              f"| real test photos | – | – | {fmt(real['class_iou'], 3)} | {fmt(real['distance'], 1)} | "
-             f"{fmt(real.get('checkerboard'), 5)} | {fmt(real.get('blotches'), 4)} |"]
+             f"{fmt(real.get('checkerboard'), 2)} | {fmt(real.get('blotches'), 4)} |"]
     for r in rows:
         lines.append(f"| {side_label(r['side'])} | {r['minute']} | {r['step']} | {fmt(r['class_iou'], 3)} | "
-                     f"{fmt(r['distance'], 1)} | {fmt(r['checkerboard'], 5)} | {fmt(r['blotches'], 4)} |")
+                     f"{fmt(r['distance'], 1)} | {fmt(r['checkerboard'], 2)} | {fmt(r['blotches'], 4)} |")
     return "\n".join(lines)
 
 

@@ -1,7 +1,11 @@
 """python -m pix2pix_tf.evaluate: score a trained run on a held-out split and write a results page.
 
 Per image and on average: L1 on the [0, 1] scale, PSNR and SSIM (``tf.image``), computed by
-``losses.image_metrics``, the same function ``fit`` validates with, at the run's training size.
+``losses.image_metrics``, the same function ``fit`` validates with, at the run's training size. Over the
+set: the full-resolution detail and checkerboard gaps to the real photos (``pix2pix_tf.realism.spectrum``), the
+dark-blotch share (``pix2pix_tf.realism.artefacts``) and, with ``--judge``, the realism scores (class IoU, the
+Fréchet distance and KID with its interval: ``pix2pix_tf.realism.judge``) beside the judge's ladder on the
+same split.
 Writes ``metrics.csv`` (one row per image, streamed as it goes), ``summary.json``, ``index.html``
 (input | output | target thumbnails, best to worst, columns sortable) and ``metrics.png`` (the
 distribution of each metric). Images stream through: only three numbers per image stay in memory.
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import sys
 import time
@@ -109,6 +114,7 @@ def score_pairs(trained, pairs, config, out_dir: Path, *, run_dir: str | Path = 
     from pix2pix_tf.nets.losses import image_metrics
     from pix2pix_tf.nets.networks import dropout_noise
     from pix2pix_tf.realism.artefacts import ArtefactTally
+    from pix2pix_tf.realism.spectrum import SpectrumTally
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -126,25 +132,30 @@ def score_pairs(trained, pairs, config, out_dir: Path, *, run_dir: str | Path = 
 
     began = time.monotonic()
     scores: list[ImageScore] = []
-    tally = None
+    tally, truths = None, itertools.repeat((None, None))
     if judge is not None:
         from pix2pix_tf.realism.judge import RealismTally
+        from pix2pix_tf.realism.ladder import ladder_on
 
-        tally = RealismTally(judge)
+        tally = RealismTally(judge, len(pairs))
+        # The judge scores against the label maps at the data's own size, resized nearest-neighbour only,
+        # not against the generator's (bicubic) resized inputs.
+        truths = judge.batches(pairs, batch_size, config.data_size)
     metrics = METRICS + (PER_IMAGE_REALISM if tally else ())
-    artefacts = ArtefactTally()
+    artefacts, spectrum = ArtefactTally(), SpectrumTally()
     csv_path = out_dir / "metrics.csv"
     with replacing(csv_path) as tmp_csv, open(tmp_csv, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["index", "image", *metrics, "thumbnail"])
         dataset = data_lib.evaluation_dataset(pairs, config, batch_size=batch_size)
-        for batch, (source, target) in enumerate(dataset):
+        for batch, ((source, target), (_, label_maps)) in enumerate(zip(dataset, truths)):
             if tally is not None and not scores:
-                judge.check_fits(config, source.numpy(), run_dir)
+                judge.check_fits(config, label_maps.numpy(), run_dir)
             output, values = run(source, target, tf.constant(batch, tf.int64))
             values = {k: v.numpy() for k, v in values.items()}
-            realism = tally.add(output, source) if tally is not None else [{}] * source.shape[0]
+            realism = tally.add(output, label_maps) if tally is not None else [{}] * source.shape[0]
             artefacts.add(output.numpy(), target.numpy())
+            spectrum.add(output.numpy(), target.numpy())
             for i in range(source.shape[0]):
                 index = len(scores)
                 score = ImageScore(index, pair_name(pairs[index]), *(float(values[m][i]) for m in METRICS),
@@ -163,7 +174,8 @@ def score_pairs(trained, pairs, config, out_dir: Path, *, run_dir: str | Path = 
         weights=trained.weights, data=str(data), split=split, images=len(scores), image_size=config.image_size,
         mean=means, std=stds,
         seconds=round(time.monotonic() - began, 3), out_dir=str(out_dir),
-        realism=tally.summary() if tally is not None else None, artefacts=artefacts.summary())
+        realism=tally.summary(ladder_on(judge, data, split)) if tally is not None else None,
+        artefacts=artefacts.summary(), spectrum=spectrum.summary())
     for m in metrics:
         order = ranked(scores, m)
         if order:
@@ -234,14 +246,15 @@ class CheckpointComparison:
 
     def table(self) -> str:
         realism = bool(self.results[0].realism)
-        extra = "".join(f"  {label:>9}" for label in ("pixel acc", "class acc", "class IoU", "distance")) \
-            if realism else ""
-        lines = [f"{'step':>8}  {'L1':>8}  {'PSNR':>7}  {'SSIM':>7}{extra}"]
+        extra = "".join(f"  {label:>9}" for label in ("pixel acc", "class acc", "class IoU", "distance",
+                                                      "KID x1000")) if realism else ""
+        lines = [f"{'step':>8}  {'L1':>8}  {'PSNR':>7}  {'SSIM':>7}  {'detail':>7}  {'checker':>7}{extra}"]
         for r in self.results:
             mark = "  <- best" if r is self.best else ""
             scores = "".join(f"  {r.realism[m]:>9.4f}" for m in PER_IMAGE_REALISM) \
-                + f"  {r.realism['distance']:>9.2f}" if realism else ""
+                + f"  {r.realism['distance']:>9.2f}  {1000 * r.realism['kid']['kid']:>9.2f}" if realism else ""
             lines.append(f"{r.step:>8}  {r.mean['l1']:>8.4f}  {r.mean['psnr']:>7.2f}  {r.mean['ssim']:>7.4f}"
+                         f"  {r.spectrum['detail']['gap']:>+7.2f}  {r.spectrum['checkerboard']['gap']:>7.2f}"
                          f"{scores}{mark}")
         return "\n".join(lines)
 
@@ -290,7 +303,8 @@ def evaluate_all_checkpoints(run_dir: str | Path, *, metric: str = "l1", data: s
     payload = {"metric": metric, "higher_is_better": HIGHER_IS_BETTER[metric], "best_step": best.step,
                "best_checkpoint": best.checkpoint, "split": split, "inference": mode, "weights": trained.weights,
                "checkpoints": [{"step": r.step, "checkpoint": r.checkpoint, "mean": r.mean, "realism": r.realism,
-                                "artefacts": r.artefacts, "out_dir": r.out_dir} for r in results]}
+                                "artefacts": r.artefacts, "spectrum": r.spectrum, "out_dir": r.out_dir}
+                               for r in results]}
     write_text(base / f"{split_label(split)}-checkpoints{suffix}.json",
                json.dumps(finite_or_none(payload), indent=2, allow_nan=False) + "\n")
     return comparison
@@ -316,7 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--judge", default=None,
                         help="a judge run directory (python -m pix2pix_tf.judge): adds the realism scores "
                              "(pixel accuracy, class accuracy, class IoU of the judge on the outputs, and the "
-                             "distance of their features to the real training photos) beside the judge's ladder")
+                             "Fréchet distance and KID of their features to the real training photos) beside the "
+                             "judge's ladder on the same split")
     parser.add_argument("--data", default=None, help="dataset root (default: the run's training data)")
     parser.add_argument("--split", default=None,
                         help="split to score: a folder, or val, which for a run that holds training pairs out "
@@ -347,6 +362,10 @@ def _report(summary: EvalSummary) -> None:
     print(f"{summary.images} images of {where} at {summary.image_size} px, "
           f"checkpoint step {summary.step}, {summary.weights} weights, {summary.inference} inference:")
     print(f"  mean L1 {m['l1']:.4f} (0-1 scale)   PSNR {m['psnr']:.2f} dB   SSIM {m['ssim']:.4f}")
+    if summary.spectrum:
+        from pix2pix_tf.realism.spectrum import format_spectrum
+
+        print(f"  full resolution against the real photos: {format_spectrum(summary.spectrum)}")
     if summary.artefacts:
         from pix2pix_tf.realism.artefacts import format_artefacts
 
@@ -355,13 +374,14 @@ def _report(summary: EvalSummary) -> None:
         from pix2pix_tf.realism.judge import format_scores
 
         realism = summary.realism
-        print(f"  realism (judge step {realism['judge_step']}; distance to its real training photos, lower is "
-              f"better): {format_scores(realism, realism['classes'])}")
+        print(f"  realism (judge step {realism['judge_step']}; distance and KID to its real training photos at "
+              f"{realism['scored_images']} images, lower is better): {format_scores(realism, realism['classes'])}")
         if realism.get("ladder"):
             from pix2pix_tf.realism.ladder import format_ladder
 
-            print("  on the judge's ladder (real held-out photos, blurred, the mean photo):")
-            print(format_ladder(realism["ladder"], [{**realism, "label": "this run"}]))
+            print(f"  on the judge's ladder ({summary.split} photos: real, blurred, with a checkerboard, the mean "
+                  "photo):")
+            print(format_ladder(realism["ladder"], [{**realism, **(summary.spectrum or {}), "label": "this run"}]))
     out = Path(summary.out_dir)
     page = out / "index.html"
     if page.exists():

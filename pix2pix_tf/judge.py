@@ -5,8 +5,9 @@ photo -> label map), trained on the training split only. ``evaluate --judge`` th
 generated images of a pix2pix run: the better they look, the better their labels come back (the
 paper's FCN-score, see ``pix2pix_tf.realism.judge``), and the closer their features lie to the real photos'
 (the distance). A judge is a run directory like any other: config, checkpoints, TensorBoard, samples;
-running the command again resumes it. At the end it scores its sanity ladder (``pix2pix_tf.realism.ladder``)
-and stores it with its scores in ``judge_scores.json``.
+running the command again resumes it. At the end it recomputes its batch-norm statistics over the
+training photos (``realism.use_population_statistics``), scores its sanity ladder (``pix2pix_tf.realism.ladder``)
+on its held-out split and stores it with its scores in ``judge_scores.json``.
 """
 
 from __future__ import annotations
@@ -87,8 +88,8 @@ def main(argv: list[str] | None = None) -> None:
     from pix2pix_tf.core.atomic import write_text
     from pix2pix_tf.data.palette import DERIVE, palette_from_arg
     from pix2pix_tf.realism.judge import SCORES_FILE, load_judge
-    from pix2pix_tf.realism.ladder import format_criteria, format_ladder, ladder, passed
-    from pix2pix_tf.train.rundir import RunDir, task_config
+    from pix2pix_tf.realism.ladder import distance_noise, format_criteria, format_ladder, ladder_on, passed, rung
+    from pix2pix_tf.train.rundir import RunDir, data_root, task_config, validation_split
     from pix2pix_tf.train.training import train
 
     creating = not RunDir(run_dir).exists()
@@ -102,12 +103,16 @@ def main(argv: list[str] | None = None) -> None:
     summary = train(run_dir, flags, verbose=0 if quiet else "auto")
     print(f"trained steps {summary.start_step} -> {summary.end_step} in {summary.seconds:.0f} s")
     judge = load_judge(run_dir)
-    result = ladder(judge)
+    root = data_root(judge.config)
+    result = ladder_on(judge, root, validation_split(judge.config, root))
     write_text(run_dir / SCORES_FILE, json.dumps({"palette": judge.palette.to_dict(), **result}, indent=2) + "\n")
-    print(f"the judge's ladder on {result['images']} {result['split']} images (step {judge.step}; distance to the "
-          f"{result['distance_reference']}, lower is better):\n{format_ladder(result['rungs'])}")
-    halves = result["distance_halves"]
-    print(f"distance noise: the two halves of the real photos score {halves[0]:.1f} and {halves[1]:.1f}")
+    print(f"the judge's ladder on {result['images']} {result['split']} images (step {judge.step}, seen at "
+          f"{result['judge_input']} px; distance and KID to the {result['distance_reference']} at "
+          f"{result['scored_images']} images, lower is better; detail and checkerboard at full resolution):\n"
+          f"{format_ladder(result['rungs'])}")
+    blocks = ", ".join(f"{d:.1f}" for d in rung(result["rungs"], "real")["distance_blocks"])
+    print(f"distance noise: disjoint blocks of the real photos score {blocks} "
+          f"(spread {distance_noise(rung(result['rungs'], 'real')):.1f})")
     print(format_criteria(result))
     if not passed(result):
         failed = "; ".join(c["text"] for c in result["criteria"] if not c["passed"])

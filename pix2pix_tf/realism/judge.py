@@ -12,8 +12,17 @@ accumulated over all test images (rows: true class, columns: predicted) and
 so a class absent from the images and never predicted is left out of the means (0/0 = nan), and a
 class absent but predicted counts as IoU 0.
 
-Beside these FCN-scores, the Fréchet distance between the judge's bottleneck features of the generated
-images and of the real training photos (``pix2pix_tf.realism.frechet``) scores the set as a whole, like FID.
+Beside these FCN-scores, two distances between the judge's bottleneck features of the generated images
+and of the real training photos score the set as a whole: the Fréchet distance (``pix2pix_tf.realism.frechet``),
+like FID, and KID with a bootstrap interval (``pix2pix_tf.realism.kid``). The Fréchet distance of a few dozen
+images is mostly small-sample bias, so both are computed at the same number of images
+(``scored_images``) for every set a comparison puts side by side.
+
+The judge sees an image as it saw its training photos: resized with the same kernel (bicubic,
+antialiased) to the scale of its training crops (facades: 256 -> 144 px, the nearest size its network
+takes to the 143 px its crops were cut from), the whole image at once; its batch-norm population
+statistics are recomputed over the training photos so prepared (``population_statistics``), not left
+as the moving averages of its last few training batches.
 
 The judge is a run directory like any other, trained by ``training.train`` with ``task='judge'``: an
 ordinary segmentation network (``pix2pix_tf.realism.network``) with per-pixel cross-entropy, the same
@@ -24,6 +33,7 @@ blurred ones above the mean photo.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -37,9 +47,9 @@ from pix2pix_tf.core.config import Config, load_config, parse_size
 from pix2pix_tf.core.errors import UserError
 from pix2pix_tf.core.precision import apply_precision
 from pix2pix_tf.data.palette import Palette
-from pix2pix_tf.realism.degrade import gaussian_blur
 from pix2pix_tf.realism.frechet import FeatureStats, stats_distance
-from pix2pix_tf.realism.network import segmentation_network
+from pix2pix_tf.realism.kid import kid
+from pix2pix_tf.realism.network import DEPTH, segmentation_network
 from pix2pix_tf.train.builders import register_model_builder
 from pix2pix_tf.train.model import SteppedModel
 from pix2pix_tf.train.optim import apply_update, make_optimizer
@@ -49,8 +59,18 @@ SCORES = ("pixel_acc", "class_acc", "class_iou")
 DISTANCE = "distance"
 SCORE_LABELS = {"pixel_acc": "pixel accuracy", "class_acc": "class accuracy", "class_iou": "class IoU",
                 DISTANCE: "distance"}
+KID = "kid"
 REFERENCE_FILE = "judge_reference.npz"  # feature statistics of the real training photos
+POPULATION_FILE = "judge_population.npz"  # batch-norm statistics over the training photos, per checkpoint
 SCORES_FILE = "judge_scores.json"  # the ladder, written by python -m pix2pix_tf.judge
+LADDERS_FILE = "judge_ladders.json"  # the ladder on each split it was asked for (``ladder.ladder_on``)
+# What the scores a judge gives mean: raise it whenever a measure or the way the judge is run changes, so
+# that stored scores (the benchmark's, the judge's reference and ladders) are computed again.
+MEASURES_VERSION = 2
+# Images per Fréchet distance and per KID resample: sets are compared at one size, so that the Fréchet
+# distance's small-sample bias is the same for each; a split of fewer than twice as many uses half of it
+# (the ladder compares two disjoint blocks of real photos for the distance's noise).
+SCORED_IMAGES = 50
 # The field of view (share of the native image) a run's evaluated images may differ from the judge's by.
 SCALE_TOLERANCE = 0.1
 # The judge's palette must describe the run's label maps: their median pixel must lie this close to a
@@ -172,6 +192,7 @@ class Judge:
     network: keras.Model
     checkpoint: str
     _reference: FeatureStats | None = None
+    _reference_pooled: np.ndarray | None = None
     _graphs: dict = field(default_factory=dict)
 
     @property
@@ -182,14 +203,35 @@ class Judge:
     def run_dir(self) -> str:
         return str(Path(self.checkpoint).parent.parent)
 
-    def run(self, images: tf.Tensor, blur_sigma: float = 0.0) -> tuple[tf.Tensor, tf.Tensor]:
-        """(logits, bottleneck features) of ``images`` ([-1, 1], any size), seen at the judge's own
-        training size; ``blur_sigma`` blurs them there first (the ladder's rungs)."""
-        hw = self.config.crop_hw
-        inputs = tf.image.resize(images, hw, method="bilinear", antialias=True) \
-            if tuple(images.shape[1:3]) != hw else images
-        inputs = gaussian_blur(inputs, blur_sigma)
-        logits, features = self.network(inputs, training=False)
+    @property
+    def identity(self) -> str:
+        """What the judge's scores depend on, as a short hash: its checkpoint (the index file names every
+        saved tensor and its checksum), its config, and the measures' version."""
+        digest = hashlib.sha256(f"measures {MEASURES_VERSION}\n".encode())
+        for path in (Path(self.checkpoint + ".index"), Path(self.run_dir) / "config.json"):
+            digest.update(path.read_bytes() if path.is_file() else path.name.encode())
+        return digest.hexdigest()[:16]
+
+    @property
+    def input_hw(self) -> tuple[int, int]:
+        """The size the judge sees a whole image at: the size its training crops were cut from (the jitter's
+        load size), rounded to the nearest size its network takes."""
+        hw = self.config.load_hw if self.config.preprocess == "resize_and_crop" else self.config.crop_hw
+        multiple = 2 ** DEPTH
+        return tuple(max(multiple, round(side / multiple) * multiple) for side in hw)
+
+    def prepare(self, images: tf.Tensor) -> tf.Tensor:
+        """Images in [-1, 1] of any size as the judge's training photos were made: bicubic, antialiased
+        when shrinking (as ``geometry.resize_tf``), to ``input_hw``."""
+        if tuple(images.shape[1:3]) == self.input_hw:
+            return images
+        shrinks = any(s > t for s, t in zip(images.shape[1:3], self.input_hw))
+        resized = tf.image.resize(images, self.input_hw, method="bicubic", antialias=shrinks)
+        return tf.clip_by_value(resized, -1.0, 1.0)
+
+    def run(self, images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """(logits, bottleneck features) of ``images`` ([-1, 1], any size), seen at ``input_hw``."""
+        logits, features = self.network(self.prepare(images), training=False)
         return logits, features
 
     @staticmethod
@@ -198,49 +240,45 @@ class Judge:
             logits = tf.image.resize(logits, size, method="bilinear")
         return tf.argmax(logits, axis=-1, output_type=tf.int32)
 
-    def judge(self, images: tf.Tensor, label_maps: tf.Tensor, blur_sigma: float = 0.0) -> tuple[tf.Tensor, tf.Tensor]:
+    def judge(self, images: tf.Tensor, label_maps: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """(per-image confusion matrices against colour ``label_maps``, bottleneck features)."""
-        logits, features = self.run(images, blur_sigma)
+        logits, features = self.run(images)
         true = self.palette.classify_tensor(label_maps)
         predicted = self._classes(logits, tuple(label_maps.shape[1:3]))
         return confusion_matrices(true, predicted, self.palette.num_classes), features
 
-    def graph(self, images: tf.Tensor, label_maps: tf.Tensor, blur_sigma: float = 0.0) -> tuple[tf.Tensor, tf.Tensor]:
-        """``judge`` run as a graph: one function per image size, whatever the batch size and blur."""
+    def graph(self, images: tf.Tensor, label_maps: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """``judge`` run as a graph: one function per image size, whatever the batch size."""
         key = (tuple(images.shape[1:]), tuple(label_maps.shape[1:]))
         if key not in self._graphs:
             self._graphs[key] = tf.function(self.judge, input_signature=[
-                tf.TensorSpec([None, *key[0]], tf.float32), tf.TensorSpec([None, *key[1]], tf.float32),
-                tf.TensorSpec([], tf.float32)])
-        return self._graphs[key](tf.cast(images, tf.float32), tf.cast(label_maps, tf.float32),
-                                 tf.constant(blur_sigma, tf.float32))
+                tf.TensorSpec([None, *key[0]], tf.float32), tf.TensorSpec([None, *key[1]], tf.float32)])
+        return self._graphs[key](tf.cast(images, tf.float32), tf.cast(label_maps, tf.float32))
 
     @property
     def reference(self) -> FeatureStats:
-        """Feature statistics of the real training photos at this checkpoint, the distance's reference:
-        read from the judge's run directory, or computed there once (the judge's own training split)."""
+        """Feature statistics of the real training photos, the distances' reference: read from the judge's
+        run directory, or computed there once (the judge's own training split)."""
         if self._reference is None:
             path = Path(self.run_dir) / REFERENCE_FILE
             if path.is_file():
                 stats, extra = FeatureStats.load(path)
-                if int(extra.get("step", -1)) == self.step:
-                    self._reference = stats
+                if str(extra.get("identity", "")) == self.identity and "pooled" in extra:
+                    self._reference, self._reference_pooled = stats, extra["pooled"]
             if self._reference is None:
-                self.set_reference(real_photo_statistics(self)[0])
+                stats, _, pooled = real_photo_statistics(self)
+                self.set_reference(stats, pooled)
         return self._reference
 
-    def set_reference(self, stats: FeatureStats) -> None:
-        stats.save(Path(self.run_dir) / REFERENCE_FILE, step=self.step)
-        self._reference = stats
-
     @property
-    def ladder(self) -> list[dict] | None:
-        """The rungs of the ladder this checkpoint scored when it was trained, if it did."""
-        try:
-            stored = json.loads((Path(self.run_dir) / SCORES_FILE).read_text())
-            return stored["rungs"] if stored.get("step") == self.step else None
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return None
+    def reference_pooled(self) -> np.ndarray:
+        """One feature vector per real training photo (its cells' mean): KID's reference sample."""
+        _ = self.reference
+        return self._reference_pooled
+
+    def set_reference(self, stats: FeatureStats, pooled: np.ndarray) -> None:
+        stats.save(Path(self.run_dir) / REFERENCE_FILE, identity=self.identity, pooled=pooled)
+        self._reference, self._reference_pooled = stats, pooled
 
     def scoring_config(self, data_size: str | None = None) -> Config:
         """The judge's config at the data's native size: label maps are scored at the resolution they
@@ -249,6 +287,23 @@ class Judge:
 
         native = data_size or self.config.data_size or self.config.image_size
         return dataclasses.replace(self.config, image_size=native, load_size=None)
+
+    def pairs(self, split: str, data: str | Path | None = None) -> list:
+        """The checked pairs of ``split`` of ``data`` (default: the judge's own training data) as the judge's
+        run saw it: its training split never holds the pairs held out for validation."""
+        from pix2pix_tf.data import pipeline as data_lib
+        from pix2pix_tf.train.rundir import data_root, run_pairs
+
+        root = data or data_root(self.config)
+        return data_lib.check_pairs(run_pairs(self.config, root, split), self.config, what=split)[0]
+
+    def batches(self, pairs: list, batch_size: int = 8, data_size: str | None = None):
+        """(photos, label maps) of every pair, at the data's native size (``data_size``: a run's record of
+        it), label maps resized nearest-neighbour only (``data.labels_side``): a label map resized any
+        other way has in-between colours, classes of neither side, at every edge."""
+        from pix2pix_tf.data import pipeline as data_lib
+
+        return data_lib.evaluation_dataset(pairs, self.scoring_config(data_size), batch_size)
 
     def check_fits(self, run_config: Config, label_maps: np.ndarray, run_dir: str | Path) -> None:
         """Refuse, in one line, a judge that cannot score this run: the run's outputs must be the
@@ -311,7 +366,8 @@ def evaluation_view(config: Config) -> tuple[float, float] | None:
 
 
 def load_judge(run_dir: str | Path, checkpoint: str | int = "latest") -> Judge:
-    """A judge run's segmenter at ``checkpoint``; a run that is not a judge is refused."""
+    """A judge run's segmenter at ``checkpoint``, with batch-norm statistics over its training photos (computed
+    once per checkpoint and kept in its run directory); a run that is not a judge is refused."""
     run = RunDir(Path(run_dir))
     config = load_config(run.root)
     if config.task != "judge" or config.palette is None:
@@ -320,15 +376,70 @@ def load_judge(run_dir: str | Path, checkpoint: str | int = "latest") -> Judge:
     keras.mixed_precision.set_global_policy("float32")
     network = build_segmenter_network(config, palette)
     path = restore_kept(tf.train.Checkpoint(generator=network), run, checkpoint)
-    return Judge(config, palette, network, path)
+    judge = Judge(config, palette, network, path)
+    use_population_statistics(judge)
+    return judge
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _batch_norms(network: keras.Model) -> list[keras.layers.BatchNormalization]:
+    return [layer for layer in network.layers if isinstance(layer, keras.layers.BatchNormalization)]
+
+
+def use_population_statistics(judge: Judge) -> None:
+    """Set the judge's batch-norm statistics to those of all its training photos, as ``input_hw`` shows
+    them: read from its run directory, or computed and kept there. Training leaves moving averages of
+    momentum 0.9, about the last ten batches; these are the population's."""
+    path = Path(judge.run_dir) / POPULATION_FILE
+    layers = _batch_norms(judge.network)
+    if path.is_file():
+        with np.load(path) as saved:
+            if str(saved["identity"]) == judge.identity:
+                for layer in layers:
+                    layer.moving_mean.assign(saved[f"{layer.name}/mean"])
+                    layer.moving_variance.assign(saved[f"{layer.name}/variance"])
+                return
+    population_statistics(judge)
+    arrays = {f"{layer.name}/{kind}": variable.numpy() for layer in layers
+              for kind, variable in (("mean", layer.moving_mean), ("variance", layer.moving_variance))}
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, identity=judge.identity, **arrays)
+    tmp.replace(path)
+
+
+def population_statistics(judge: Judge) -> None:
+    """Recompute every batch-norm layer's statistics as the average of its batch statistics over the
+    training photos (batches of the judge's training batch size): each batch's weight 1 / (batches so
+    far), through the layers' own update (their momentum set per batch)."""
+    layers = _batch_norms(judge.network)
+    momentum = [layer.momentum for layer in layers]
+    try:
+        for k, (images, _) in enumerate(judge.batches(judge.pairs(judge.config.train_split), judge.config.batch_size)):
+            for layer in layers:
+                layer.momentum = k / (k + 1)
+            judge.network(judge.prepare(tf.cast(images, tf.float32)), training=True)
+    finally:
+        for layer, value in zip(layers, momentum):
+            layer.momentum = value
 
 
 def format_scores(scores: dict, names: tuple[str, ...] | list[str] | None = None) -> str:
-    """One line of the scores (and the distance, where there is one), then (given class names) the
+    """One line of the scores (the distance and KID, where there are), then (given class names) the
     per-class IoU."""
+    from pix2pix_tf.realism.kid import format_kid
+
     line = "   ".join(f"{SCORE_LABELS[k]} {scores[k]:.3f}" for k in SCORES)
     if scores.get(DISTANCE) is not None:
         line += f"   distance {scores[DISTANCE]:.1f}"
+    if scores.get(KID):
+        line += f"   {format_kid(scores[KID])}"
     if names is None or "per_class_iou" not in scores:
         return line
     per_class = ", ".join(f"{name} {'n/a' if math.isnan(v) else f'{v:.2f}'}"
@@ -336,34 +447,67 @@ def format_scores(scores: dict, names: tuple[str, ...] | list[str] | None = None
     return f"{line}\n  per-class IoU: {per_class}"
 
 
-class RealismTally:
-    """The judge's scores while a set of images streams past: per image (for the CSV and the page),
-    over all images from one summed confusion matrix (the reported figure, as in the paper), and the
-    set's feature statistics for the distance to the real training photos."""
+def scored_images(images: int) -> int:
+    """Images per distance and per KID resample for a split of ``images``: ``SCORED_IMAGES``, or half the
+    split when it is smaller than twice that (at least 1)."""
+    return max(1, min(SCORED_IMAGES, images // 2))
 
-    def __init__(self, judge: Judge, blur_sigma: float = 0.0):
+
+class RealismTally:
+    """The judge's scores while a set of ``images`` images streams past: per image (for the CSV and the
+    page), over all images from one summed confusion matrix (the reported figure, as in the paper), and
+    the distances to the real training photos at ``scored_images(images)`` images.
+
+    The Fréchet distance is the mean over disjoint blocks of that many images (image k in block
+    k mod blocks; the images past the last full block are left out of it), so a split of 106 gives two
+    blocks of 50; ``distance_blocks`` lists each block's. KID bootstraps that many images of all of them
+    (``pix2pix_tf.realism.kid``)."""
+
+    def __init__(self, judge: Judge, images: int):
         self.judge = judge
         self.total = np.zeros((judge.palette.num_classes,) * 2, np.int64)
-        self.features: FeatureStats | None = None
-        self.blur_sigma = blur_sigma
+        self.per_block = scored_images(images)
+        self.blocks: list[FeatureStats] = []
+        self.block_count = max(1, images // self.per_block)
+        self.pooled: list[np.ndarray] = []
+        self.seen = 0
 
     def add(self, outputs: tf.Tensor, label_maps: tf.Tensor) -> list[dict]:
         """Score ``outputs`` (generated or real images) against the label maps they belong to."""
-        matrices, features = self.judge.graph(outputs, label_maps, self.blur_sigma)
-        matrices = matrices.numpy()
-        if self.features is None:
-            self.features = FeatureStats.empty(features.shape[-1])
-        self.features.add(features.numpy())
+        matrices, features = self.judge.graph(outputs, label_maps)
+        matrices, features = matrices.numpy(), features.numpy()
+        if not self.blocks:
+            self.blocks = [FeatureStats.empty(features.shape[-1]) for _ in range(self.block_count)]
+        for image in features:
+            if self.seen < self.block_count * self.per_block:
+                self.blocks[self.seen % self.block_count].add(image)
+            self.pooled.append(image.reshape(-1, image.shape[-1]).mean(axis=0))
+            self.seen += 1
         self.total += matrices.sum(axis=0)
         return [{k: v for k, v in scores_from_confusion(m).items() if k in SCORES} for m in matrices]
 
-    def distance(self) -> float:
-        return stats_distance(self.features, self.judge.reference) if self.features else float("nan")
+    def block_distances(self) -> list[float]:
+        return [stats_distance(block, self.judge.reference) for block in self.blocks if block.count > 1]
 
-    def summary(self) -> dict:
-        return {"judge": self.judge.run_dir, "judge_step": self.judge.step, "classes": list(self.judge.palette.names),
-                **scores_from_confusion(self.total), DISTANCE: self.distance(),
-                "distance_reference": "the judge's real training photos", "ladder": self.judge.ladder}
+    def distance(self) -> float:
+        found = self.block_distances()
+        return float(np.mean(found)) if found else float("nan")
+
+    def kid(self) -> dict:
+        pooled = np.stack(self.pooled) if self.pooled else np.zeros((0, 1))
+        return kid(pooled, self.judge.reference_pooled, self.per_block)
+
+    def scores(self) -> dict:
+        """The scores of the set: FCN-scores, distance (and its blocks), KID."""
+        return {**scores_from_confusion(self.total), DISTANCE: self.distance(),
+                "distance_blocks": self.block_distances(), KID: self.kid(), "scored_images": self.per_block}
+
+    def summary(self, ladder: dict | None = None) -> dict:
+        """``scores`` with the judge's identity and the ladder of the split (``ladder.ladder_on``)."""
+        return {"judge": self.judge.run_dir, "judge_step": self.judge.step, "judge_identity": self.judge.identity,
+                "measures_version": MEASURES_VERSION, "classes": list(self.judge.palette.names), **self.scores(),
+                "distance_reference": "the judge's real training photos",
+                "ladder": ladder["rungs"] if ladder else None}
 
 
 def build_judge_model(config: Config, strategy: tf.distribute.Strategy | None = None) -> keras.Model:
@@ -381,32 +525,15 @@ def build_judge_model(config: Config, strategy: tf.distribute.Strategy | None = 
 register_model_builder("judge", build_judge_model)
 
 
-def split_pairs(judge: Judge, split: str, data=None):
-    """A split as the judge's run saw it: its training split never holds the pairs held out for validation."""
-    from pix2pix_tf.data import pipeline as data_lib
-    from pix2pix_tf.train.rundir import data_root, run_pairs
-
-    root = data or data_root(judge.config)
-    pairs = run_pairs(judge.config, root, split)
-    pairs, _ = data_lib.check_pairs(pairs, judge.config, what=split)
-    return pairs
-
-
-def photo_batches(judge: Judge, pairs, batch_size: int = 8):
-    from pix2pix_tf.data import pipeline as data_lib
-
-    return data_lib.evaluation_dataset(pairs, judge.scoring_config(), batch_size)
-
-
-def real_photo_statistics(judge: Judge, data=None) -> tuple[FeatureStats, np.ndarray, int]:
-    """(feature statistics, mean photo, photos) of the judge's real training photos, at the data's
-    native size."""
-    features, total, count = None, None, 0
-    for images, labels in photo_batches(judge, split_pairs(judge, judge.config.train_split, data)):
+def real_photo_statistics(judge: Judge, data=None) -> tuple[FeatureStats, np.ndarray, np.ndarray]:
+    """(feature statistics, mean photo, one pooled feature vector per photo) of the judge's real training
+    photos, at the data's native size."""
+    features, total, pooled = None, None, []
+    for images, labels in judge.batches(judge.pairs(judge.config.train_split, data)):
         batch = judge.graph(images, labels)[1].numpy()
         features = features or FeatureStats.empty(batch.shape[-1])
         features.add(batch)
+        pooled += list(batch.reshape(batch.shape[0], -1, batch.shape[-1]).mean(axis=1))
         summed = images.numpy().astype(np.float64).sum(axis=0)
         total = summed if total is None else total + summed
-        count += images.shape[0]
-    return features, (total / count).astype(np.float32), count
+    return features, (total / len(pooled)).astype(np.float32), np.stack(pooled)

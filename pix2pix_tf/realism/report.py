@@ -58,6 +58,7 @@ class EvalSummary:
     realism: dict | None = None
     artefacts: dict | None = None
     weights: str = "raw"
+    spectrum: dict | None = None
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -230,7 +231,7 @@ td img {{ display: block; }}
 <p>Run <code>{esc(summary.run_dir)}</code>, checkpoint step {summary.step}, {esc(summary.inference)} inference;
 {summary.images} images of <code>{esc(str(Path(summary.data) / summary.split))}</code>
 at {esc(summary.image_size)} px.</p>
-<p>Means: {means}</p>{_artefact_section(summary)}{_realism_section(summary)}
+<p>Means: {means}</p>{_spectrum_section(summary)}{_artefact_section(summary)}{_realism_section(summary)}
 <p><img src="metrics.png" alt="metric distributions" style="max-width: 100%"></p>
 <p>Rows are ordered best to worst by {esc(METRIC_LABELS[metric])} ({better} first); click a header to sort.
 Thumbnails: input | output | target. Per-image numbers are also in <a href="metrics.csv">metrics.csv</a>,
@@ -246,28 +247,55 @@ the summary in <a href="summary.json">summary.json</a>.</p>
 """
 
 
+LADDER_COLUMNS = (("pixel_acc", "pixel accuracy"), ("class_iou", "class IoU"), ("distance", "distance"),
+                  ("kid", "KID x1000"), ("detail", "detail gap"), ("checkerboard", "checkerboard gap"))
+
+
+def _ladder_cell(row: dict, key: str) -> str:
+    value = row.get(key)
+    if key == "kid":
+        value = None if not value else 1000 * value["kid"]
+    elif key in ("detail", "checkerboard"):
+        value = None if not value else value["gap"]
+    return fmt_score(value, "distance" if key == "distance" else "score")
+
+
 def _realism_section(summary: EvalSummary) -> str:
-    """The judge's ladder with this run placed on it, and its per-class IoU table (classes absent from
-    the images and never predicted: n/a)."""
+    """The realism scores, the judge's ladder with this run placed on it, and its per-class IoU table
+    (classes absent from the images and never predicted: n/a)."""
     if not summary.realism:
         return ""
+    from pix2pix_tf.realism.kid import format_kid
+
     r = summary.realism
     cells = "".join(f"<tr><td>{html.escape(name)}</td><td>{'n/a' if not math.isfinite(v) else f'{v:.3f}'}</td></tr>"
                     for name, v in zip(r["classes"], r["per_class_iou"]))
     ladder = ""
     if r.get("ladder"):
-        rows = sorted([*r["ladder"], {**r, "label": "this run"}], key=lambda row: -row["class_iou"])
+        rows = [*r["ladder"], {**r, **(summary.spectrum or {}), "label": "this run"}]
         body = "".join(f"<tr><td>{'<b>this run</b>' if row['label'] == 'this run' else html.escape(row['label'])}</td>"
-                       + "".join(f"<td>{fmt_score(row.get(m), m)}</td>" for m in REALISM) + "</tr>" for row in rows)
-        head = "".join(f"<th>{html.escape(METRIC_LABELS[m])}</th>" for m in REALISM)
-        ladder = (f"\n<p>Where this run sits on the judge's ladder (real held-out photos, the same blurred, the mean "
-                  f"training photo):</p>\n<table><thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>")
+                       + "".join(f"<td>{_ladder_cell(row, key)}</td>" for key, _ in LADDER_COLUMNS) + "</tr>"
+                       for row in rows)
+        head = "".join(f"<th>{html.escape(label)}</th>" for _, label in LADDER_COLUMNS)
+        ladder = (f"\n<p>Where this run sits on the judge's ladder ({html.escape(summary.split)} photos as they are, "
+                  "blurred, with a period-2 checkerboard, and the mean training photo):</p>\n"
+                  f"<table><thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>")
+    kid = f" KID: <b>{html.escape(format_kid(r['kid']))}</b> (95% bootstrap interval)." if r.get("kid") else ""
     return (f"\n<p>Realism (FCN-score): judge <code>{html.escape(r['judge'])}</code> at step {r['judge_step']} "
             "segments each output; its accuracies and IoU against the input label maps come from one confusion "
             "matrix over all images (per-image values in the table below). The distance is the Fréchet distance "
             f"between the judge's features of the outputs and of {html.escape(r.get('distance_reference', ''))} "
-            f"(lower is better).</p>{ladder}\n"
+            f"(lower is better), at {r.get('scored_images', '?')} images.{kid}</p>{ladder}\n"
             f"<table><thead><tr><th>class</th><th>IoU</th></tr></thead><tbody>{cells}</tbody></table>")
+
+
+def _spectrum_section(summary: EvalSummary) -> str:
+    if not summary.spectrum:
+        return ""
+    from pix2pix_tf.realism.spectrum import format_spectrum
+
+    text = html.escape(format_spectrum(summary.spectrum)).replace("\n", "<br>")
+    return f"\n<p>Full resolution against the real photos (see <code>pix2pix_tf.realism.spectrum</code>): {text}</p>"
 
 
 def _artefact_section(summary: EvalSummary) -> str:

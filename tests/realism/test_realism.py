@@ -19,6 +19,7 @@ from pix2pix_tf.core.config import Config
 from pix2pix_tf.core.errors import UserError
 from pix2pix_tf.data.palette import FACADES, Palette, derive_palette, palette_from_arg
 from pix2pix_tf.realism.judge import confusion_matrices, load_judge, scores_from_confusion
+from pix2pix_tf.realism.ladder import ladder_on
 
 TINY = ["--image-size", "32", "--ngf", "8", "--precision", "float32", "--batch-size", "2", "--steps", "6",
         "--quiet"]
@@ -120,16 +121,23 @@ def test_judge_trains_as_a_run_directory_and_scores_its_ladder(judge_run):
     assert (judge / "checkpoints" / "ckpt-6.index").is_file()
     scores = json.loads((judge / "judge_scores.json").read_text())
     assert scores["split"] == "test" and scores["images"] == 4 and scores["step"] == 6
-    assert [r["rung"] for r in scores["rungs"]] == ["real", "blur1", "blur2", "blur4", "mean"]
+    assert [r["rung"] for r in scores["rungs"]] == ["real", "blur0.5", "blur1", "blur2", "blur4", "blur8", "checker2",
+                                                    "mean"]
     for rung in scores["rungs"]:
         for key in ("pixel_acc", "class_acc", "class_iou"):
             assert 0.0 <= rung[key] <= 1.0
-        assert rung["distance"] >= 0.0
+        assert rung["distance"] >= 0.0 and rung["kid"]["low"] <= rung["kid"]["kid"] <= rung["kid"]["high"]
+        assert set(rung["detail"]["bands"]) == {"2-2.5 px", "2.5-3.3 px", "3.3-5 px", "5-10 px", "10-32 px"}
+    rungs = {r["rung"]: r for r in scores["rungs"]}
+    assert rungs["real"]["detail"]["gap"] == 0.0 and rungs["real"]["checkerboard"]["gap"] == 0.0
+    assert rungs["blur1"]["detail"]["gap"] < rungs["blur0.5"]["detail"]["gap"] < 0.0
+    assert rungs["checker2"]["checkerboard"]["gap"] > 0.5
+    assert scores["scored_images"] == 2 and len(rungs["real"]["distance_blocks"]) == 2  # 4 images: 2 blocks of 2
     assert len(scores["criteria"]) == 5 and all(isinstance(c["passed"], bool) for c in scores["criteria"])
-    assert (judge / "judge_reference.npz").is_file()
+    assert (judge / "judge_reference.npz").is_file() and (judge / "judge_population.npz").is_file()
     loaded = load_judge(judge)
     assert loaded.step == 6 and loaded.palette.num_classes == 4
-    assert loaded.ladder == scores["rungs"]
+    assert ladder_on(loaded, data, "test")["rungs"] == scores["rungs"]  # kept, not scored again
     again = run_module("pix2pix_tf.judge", "--run-dir", str(judge), "--quiet")
     assert again.returncode == 0, again.stderr[-2000:]
     assert "trained steps 6 -> 6" in again.stdout and "real, blurred sigma 2" in again.stdout
@@ -148,10 +156,10 @@ def test_a_trained_judge_orders_its_ladder(tmp_path):
     rungs = {r["rung"]: r for r in scores["rungs"]}
     assert rungs["real"]["pixel_acc"] > 0.9, rungs["real"]  # chance is about 0.25 for 4 balanced classes
     for key in ("pixel_acc", "class_iou"):
-        assert rungs["real"][key] > rungs["blur2"][key] > rungs["blur4"][key] > rungs["mean"][key], key
-    assert rungs["real"]["distance"] < rungs["blur2"]["distance"] < rungs["blur4"]["distance"] \
+        assert rungs["real"][key] > rungs["blur4"][key] > rungs["blur8"][key] > rungs["mean"][key], key
+    assert rungs["real"]["distance"] < rungs["blur4"]["distance"] < rungs["blur8"]["distance"] \
         < rungs["mean"]["distance"]
-    assert "class IoU: real > blur2 > blur4 > mean" in result.stdout
+    assert "class IoU: real > blur4 > blur8 > mean" in result.stdout
 
 
 def test_a_judge_that_does_not_fit_is_refused(judge_run, tmp_path):
@@ -195,9 +203,12 @@ def test_evaluate_with_a_judge_writes_the_realism_columns(judge_run, tmp_path):
     assert realism["judge_step"] == 6 and len(realism["per_class_iou"]) == 4
     assert 0.0 <= realism["pixel_acc"] <= 1.0
     assert realism["distance"] > 0 and [r["rung"] for r in realism["ladder"]][0] == "real"
-    assert set(summary["artefacts"]) == {"checkerboard", "blotches"}
+    assert realism["kid"]["images"] == 2 and realism["judge_identity"] == load_judge(judge).identity
+    assert set(summary["artefacts"]) == {"blotches"} and set(summary["spectrum"]) == {"detail", "checkerboard"}
+    assert "detail gap" in result.stdout and "checkerboard prominence gap" in result.stdout and "KID" in result.stdout
     page = (out / "index.html").read_text()
     assert "class IoU" in page and "Realism (FCN-score)" in page and "this run" in page
+    assert "KID x1000" in page and "detail gap" in page and "checkerboard" in page
     for metric, higher in (("class_iou", True), ("distance", False)):
         comparison = run_module("pix2pix_tf.evaluate", "--run-dir", str(run), "--judge", str(judge),
                                 "--all-checkpoints", "--metric", metric, "--no-page", "--out", str(tmp_path / metric))
