@@ -419,8 +419,8 @@ def main(argv=None) -> int:
                for name in VARIANTS}
     mean_row = mean_photo_row(args, judge_dir(args))
     rows = [{"model": "mean training photo (no learning)", "steps": 0, **mean_row}]
-    rows += [{"model": r["label"], "steps": "–", **{k: r[k] for k in (*REALISM, "kid", "kid_low", "kid_high", *SPECTRUM)}}
-             for r in rungs if r["rung"] != "mean"]
+    columns = (*REALISM, "kid", "kid_low", "kid_high", *SPECTRUM)
+    rows += [{"model": r["label"], "steps": "–", **{k: r[k] for k in columns}} for r in rungs if r["rung"] != "mean"]
     model_rows = result_rows(results, MAIN, sorted({r.step for name in MAIN for r in results[name]}))
     rows += model_rows
     shared = sorted(set.intersection(*({r.step for r in results[name]} for name in D_FORWARD)))

@@ -36,14 +36,20 @@ def _within(kernel: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return pairs / np.maximum(count, 1.0)
 
 
+def weighted_kid(x: np.ndarray, y: np.ndarray, wx: np.ndarray, wy: np.ndarray) -> np.ndarray:
+    """KID of each resample given as draw counts per image (rows of ``wx`` for ``x``, of ``wy`` for ``y``);
+    with every count 1 it is the textbook unbiased estimator of the two sets."""
+    cross = np.einsum("bi,ij,bj->b", wx, polynomial_kernel(x, y), wy) / (wx.sum(axis=1) * wy.sum(axis=1))
+    return _within(polynomial_kernel(x, x), wx) + _within(polynomial_kernel(y, y), wy) - 2.0 * cross
+
+
 def kid_resamples(x: np.ndarray, y: np.ndarray, images: int, resamples: int = RESAMPLES,
                   seed: int = SEED) -> np.ndarray:
     """Unbiased KID of ``resamples`` bootstrap resamples of ``images`` rows of ``x`` and of ``y`` each."""
     rng = np.random.default_rng(seed)
     wx = rng.multinomial(images, np.full(len(x), 1.0 / len(x)), size=resamples).astype(np.float64)
     wy = rng.multinomial(images, np.full(len(y), 1.0 / len(y)), size=resamples).astype(np.float64)
-    cross = np.einsum("bi,ij,bj->b", wx, polynomial_kernel(x, y), wy) / images ** 2
-    return _within(polynomial_kernel(x, x), wx) + _within(polynomial_kernel(y, y), wy) - 2.0 * cross
+    return weighted_kid(x, y, wx, wy)
 
 
 def kid(x: np.ndarray, y: np.ndarray, images: int, resamples: int = RESAMPLES, seed: int = SEED) -> dict:

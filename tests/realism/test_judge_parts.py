@@ -157,3 +157,20 @@ def test_gaussian_blur_keeps_the_level_and_spreads_a_point():
     ys, xs = np.mgrid[:21, :21]
     variance = (blurred * ((ys - 10) ** 2)).sum()
     assert variance == pytest.approx(1.5 ** 2, rel=0.02)
+
+
+def test_the_judge_sees_images_as_its_training_crops_were_made():
+    """A facades judge trains on 128 px crops of photos resized bicubic 256 -> 143: it is scored on whole
+    images resized the same way to 144 (the nearest size its network takes), not bilinear to 128."""
+    from pix2pix_tf.data.geometry import resize_tf
+    from pix2pix_tf.realism.judge import Judge
+
+    config = Config(task="judge", direction="BtoA", image_size="128", ngf=4)
+    assert config.load_hw == (143, 143)
+    judge = Judge(config, FACADES, segmentation_network(3, FACADES.num_classes, width=4), "ckpt-1")
+    assert judge.input_hw == (144, 144)
+    photo = np.random.default_rng(0).uniform(0, 1, (1, 256, 256, 3)).astype(np.float32)
+    np.testing.assert_allclose(judge.prepare(tf.constant(photo * 2 - 1)).numpy(),
+                               resize_tf(tf.constant(photo), (144, 144)).numpy() * 2 - 1, atol=1e-5)
+    logits, features = judge.run(tf.constant(photo * 2 - 1))
+    assert logits.shape[1:3] == (144, 144) and features.shape[1:3] == (9, 9)

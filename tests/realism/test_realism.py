@@ -235,3 +235,61 @@ def test_a_run_at_another_pixel_scale_is_refused(judge_run):
         loaded.check_fits(Config(**same, image_size="16", preprocess="crop"), labels, "run")
     with pytest.raises(UserError, match="trained on"):  # crops of a 2x enlargement
         loaded.check_fits(Config(**same, image_size="32", load_size="64"), labels, "run")
+
+
+def test_evaluate_judges_against_label_maps_as_they_are_on_disk(judge_run, tmp_path, monkeypatch):
+    """A run at half the data's size: its generator reads bicubic-resized label maps, as it trained, but the
+    judge scores against the label maps at their own 32 px with their own colours only, and the ladder
+    beside the run's scores is computed on the split the run is scored on."""
+    from pix2pix_tf.evaluate import evaluate_run
+    from pix2pix_tf.realism.judge import LADDERS_FILE, RealismTally
+
+    data, judge = judge_run
+    run = tmp_path / "run"
+    trained = run_fit("--data", str(data), "--run-dir", str(run), "--direction", "AtoB", "--steps", "1",
+                      "--image-size", "16", "--ngf", "8", "--ndf", "8", "--d-layers", "1", "--precision", "float32",
+                       "--quiet")
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    seen = []
+    add = RealismTally.add
+    monkeypatch.setattr(RealismTally, "add", lambda self, outputs, label_maps: seen.append(label_maps.numpy())
+                        or add(self, outputs, label_maps))
+    summary = evaluate_run(run, judge=judge, split="train", out_dir=tmp_path / "eval", page=False)
+    maps = seen[0]  # evaluate's batch of all 8 images (the ladder's batches follow)
+    assert maps.shape == (8, 32, 32, 3)
+    on_disk = {tuple(c) for i in range(1, 9)
+               for c in np.asarray(Image.open(data / "train" / f"{i}.png"))[:, :32].reshape(-1, 3)}
+    found = {tuple(c) for c in np.round((maps + 1.0) * 127.5).astype(int).reshape(-1, 3)}
+    assert found <= on_disk
+    assert summary.split == "train" and summary.realism["ladder"][0]["rung"] == "real"
+    assert any(key.endswith(":train") for key in json.loads((judge / LADDERS_FILE).read_text())["ladders"])
+
+
+def test_the_judge_uses_its_training_photos_population_statistics(judge_run):
+    """Batch norm at inference uses the average of the batch statistics over all training photos as the
+    judge sees them, not the momentum-0.9 moving average of its last training batches."""
+    import keras
+
+    data, judge = judge_run
+    loaded = load_judge(judge)
+    conv = loaded.network.get_layer("down1_conv1")
+    norm = loaded.network.get_layer("down1_bn1")
+    outputs = [keras.Model(loaded.network.input, conv.output)(loaded.prepare(images)).numpy()
+               for images, _ in loaded.batches(loaded.pairs("train"), loaded.config.batch_size)]
+    assert len(outputs) == 4 and all(len(o) == 2 for o in outputs)  # 8 photos in equal batches of 2
+    np.testing.assert_allclose(norm.moving_mean.numpy(), np.mean([o.mean(axis=(0, 1, 2)) for o in outputs], axis=0),
+                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(norm.moving_variance.numpy(),
+                               np.mean([o.var(axis=(0, 1, 2)) for o in outputs], axis=0), rtol=1e-3, atol=1e-5)
+
+
+def test_stored_judge_results_are_keyed_on_the_checkpoint_and_the_measures(judge_run, monkeypatch):
+    import pix2pix_tf.realism.judge as realism
+
+    data, judge = judge_run
+    identity = load_judge(judge).identity
+    assert load_judge(judge).identity == identity  # a pure function of what is on disk
+    monkeypatch.setattr(realism, "MEASURES_VERSION", realism.MEASURES_VERSION + 1)
+    changed = load_judge(judge)
+    assert changed.identity != identity
+    assert ladder_on(changed, data, "test")["identity"] == changed.identity  # scored again, not read back
