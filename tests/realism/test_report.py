@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from pix2pix_tf.realism.judge import report
+from pix2pix_tf.realism import report
 
 
 def test_aggregate_and_ranking():
