@@ -44,9 +44,6 @@ RING = (3, 6)  # the neighbours a peak is compared with: bins at Chebyshev dista
 # The kinds of checkerboard peak, as (vertical, horizontal) cycles per pixel; each is measured at every
 # sign and axis swap of itself (so (0, 1/4) also stands for (1/4, 0) and (0, -1/4)).
 PEAKS = ((0.0, 0.25), (0.25, 0.25), (0.0, 0.5), (0.25, 0.5), (0.5, 0.5))
-MEASURES = ("detail", "checkerboard")
-LABELS = {"detail": "detail gap (log10 power, 0 = photos, negative = softer)",
-          "checkerboard": "checkerboard prominence gap (log10, 0 = photos, higher = worse)"}
 
 
 def band_name(band: tuple[float, float]) -> str:
@@ -73,8 +70,8 @@ def _bin_distance(height: int, width: int, fy: float, fx: float) -> np.ndarray:
     (fy, fx)."""
     rows = np.arange(height)
     cols = np.arange(width)
-    dy = np.abs((rows - round(fy * height)) % height)
-    dx = np.abs((cols - round(fx * width)) % width)
+    dy = (rows - round(fy * height)) % height
+    dx = (cols - round(fx * width)) % width
     dy = np.minimum(dy, height - dy)
     dx = np.minimum(dx, width - dx)
     return np.maximum(dy[:, None], dx[None, :])
