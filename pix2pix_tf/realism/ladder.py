@@ -165,11 +165,13 @@ def _cell(value, digits: int, width: int, signed: bool = False) -> str:
 def format_ladder(rungs: list[dict], extra: list[dict] = ()) -> str:
     """The ladder as a table, in rung order; ``extra`` rows (a run's scores) at the end. Columns: the
     judge's scores at its resolution, then the full-resolution detail and checkerboard gaps."""
-    lines = [f"  {'':<48}{'pixel acc':>10}{'class IoU':>10}{'distance':>10}{'KID x1000':>10}{'detail':>8}"
+    rows = [*rungs, *extra]
+    width = max(len(r["label"]) for r in rows) + 2
+    lines = [f"  {'':<{width}}{'pixel acc':>10}{'class IoU':>10}{'distance':>10}{'KID x1000':>10}{'detail':>8}"
              f"{'checker':>8}"]
-    for r in [*rungs, *extra]:
+    for r in rows:
         kid = (r.get(KID) or {}).get("kid")
-        lines.append(f"  {r['label']:<48}{_cell(r['pixel_acc'], 3, 10)}{_cell(r['class_iou'], 3, 10)}"
+        lines.append(f"  {r['label']:<{width}}{_cell(r['pixel_acc'], 3, 10)}{_cell(r['class_iou'], 3, 10)}"
                      f"{_cell(r.get(DISTANCE), 1, 10)}{_cell(None if kid is None else 1000 * kid, 2, 10)}"
                      f"{_cell((r.get('detail') or {}).get('gap'), 2, 8, True)}"
                      f"{_cell((r.get('checkerboard') or {}).get('gap'), 2, 8)}")
