@@ -69,7 +69,7 @@ def test_another_cpu_tf_version_or_network_measures_again(cache, monkeypatch):
                                     {"num_d": 2}, {"lambda_fm": 10.0}, {"task": "judge"},
                                     {"task": "judge", "palette": {"colors": [[0, 0, 0]] * 5}}, "cores", "version"])
 def test_whatever_changes_a_steps_cost_measures_again(cache, monkeypatch, change):
-    import pix2pix_tf
+    import pix2pix_tf.core
 
     judge = {"task": "judge", "palette": {"colors": [[0, 0, 0]] * 3}}
     base = SimpleNamespace(**{**vars(NETWORK), **(judge if "palette" in str(change) else {})})
@@ -78,7 +78,7 @@ def test_whatever_changes_a_steps_cost_measures_again(cache, monkeypatch, change
     if change == "cores":
         monkeypatch.setattr(autoprecision, "cpu_cores", lambda: 999)
     elif change == "version":
-        monkeypatch.setattr(pix2pix_tf, "__version__", "99.0")
+        monkeypatch.setattr(pix2pix_tf.core, "__version__", "99.0")
     else:
         base = SimpleNamespace(**{**vars(base), **change})
     autoprecision.measured_choice(base, log=print, measure_fn=timer)
