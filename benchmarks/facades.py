@@ -115,8 +115,15 @@ def train_variant(args, name: str) -> None:
     print(f"\n== {name}: {run_dir(args, name)}", flush=True)
     summary = train(run_dir(args, name), flags, verbose=2, stop_at=args.stop_at)
     print(f"{name}: steps {summary.start_step} -> {summary.end_step} in {summary.seconds:.0f} s", flush=True)
+    record_sitting(summary)
+
+
+def record_sitting(summary) -> None:
+    """Adds a training sitting (``training.TrainingSummary``) to its run's timings.json: the steps, the
+    seconds of the training loop, the CPU and the cores the process was pinned to, so a run's speed is
+    known however many sittings it took."""
     if summary.end_step > summary.start_step:
-        log = run_dir(args, name) / TIMINGS
+        log = Path(summary.run_dir) / TIMINGS
         sittings = json.loads(log.read_text()) if log.is_file() else []
         sittings.append({"steps": [summary.start_step, summary.end_step], "seconds": round(summary.seconds, 1),
                          "cpu": cpu_name(), "cores": sorted(os.sched_getaffinity(0))})
@@ -164,14 +171,14 @@ def judge_identity(judge) -> str:
     return load_judge(judge).identity
 
 
-def stored_score(directory: Path, step: int, mode: str, judge):
+def stored_score(directory: Path, step: int, mode: str, judge, split: str = "test"):
     """The summary an earlier scoring of this checkpoint left, if that scoring used this judge checkpoint
     and these measures (its identity hashes both), so re-running the benchmark scores only new checkpoints
     and a retrained judge or a changed measure scores everything again."""
     from pix2pix_tf.evaluate import default_out_dir
     from pix2pix_tf.realism.report import EvalSummary
 
-    path = default_out_dir(directory, "test", step, mode) / "summary.json"
+    path = default_out_dir(directory, split, step, mode) / "summary.json"
     try:
         stored = EvalSummary(**json.loads(path.read_text()))
     except (OSError, ValueError, TypeError):
@@ -368,18 +375,20 @@ def experiment_rows(args, results: dict, paper: dict) -> list[dict]:
                 rows.append({"model": VARIANTS[name][0] + (", paper inference" if mode == "paper" else ""),
                              "steps": r.step, "seed": flags.get("seed", 0),
                              **realism_columns(r.realism, r.spectrum),
-                             "blotches": r.artefacts["blotches"]["run"], **seconds_per_step(args, name)})
+                             "blotches": r.artefacts["blotches"]["run"], **seconds_per_step(run_dir(args, name))})
     return sorted(rows, key=lambda r: (r["steps"], r["model"]))
 
 
-def seconds_per_step(args, name: str) -> dict:
-    log = run_dir(args, name) / TIMINGS
+def seconds_per_step(directory: Path) -> dict:
+    """A run's training speed over all its sittings (``record_sitting``), with the CPU and cores of the last."""
+    log = directory / TIMINGS
     if not log.is_file():
-        return {"seconds_per_step": None, "cpu": None}
+        return {"seconds_per_step": None, "cpu": None, "cores": None, "trained_steps": 0, "seconds": None}
     sittings = json.loads(log.read_text())
     steps = sum(b - a for a, b in (s["steps"] for s in sittings))
-    return {"seconds_per_step": sum(s["seconds"] for s in sittings) / steps if steps else None,
-            "cpu": sittings[-1]["cpu"]}
+    seconds = sum(s["seconds"] for s in sittings)
+    return {"seconds_per_step": seconds / steps if steps else None, "cpu": sittings[-1]["cpu"],
+            "cores": sittings[-1]["cores"], "trained_steps": steps, "seconds": seconds}
 
 
 def experiment_table(rows: list[dict], real: dict, artefacts_real: dict) -> str:

@@ -1,0 +1,305 @@
+"""Realism per minute on facades: the candidates of issue 26 trained for the same wall-clock minutes,
+scored on the validation pairs.
+
+Each candidate is a set of flags over `fit`'s defaults, trained labels -> photo (BtoA) at 256x256 as an
+ordinary run directory under --runs-dir for `fit --minutes M` (``--steps N`` instead gives every run a
+fixed step count). Run them one per core, at most two at a time:
+
+    taskset -c 0 python benchmarks/frontier.py --only default & taskset -c 1 python benchmarks/frontier.py --only w32
+    wait
+    python benchmarks/frontier.py --no-train --figures docs
+
+Scoring takes each run's final generator on the validation split (``evaluate --split val``: the pairs
+held out of train/, which neither the runs nor the judge train on) with the realism judge and every
+measure `evaluate` offers (class IoU, Fréchet distance, KID with its bootstrap interval, the detail and
+checkerboard gaps to the real photos, blotches), beside the real photos' own row; and records for each
+run the CPU, the cores it was pinned to, the steps it reached, its seconds and seconds per step, its
+step's GFLOP (``throughput.py``'s analytic count), the generator's parameters and an int8 size
+estimate. Scores are kept in each run's eval/ folder keyed on the judge's identity, so a retrained
+judge or changed measures score everything again. Writes frontier.json and frontier.md to --results
+and facades_frontier.png (class IoU and KID against minutes) to --figures.
+
+Every figure is one seed on a shared machine unless more were run: a screen, not a decision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import re
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from facades import (  # noqa: E402
+    DEFAULT_DATA,
+    DEFAULT_RESULTS,
+    EVAL_BATCH,
+    compact_png,
+    cpu_name,
+    fmt,
+    kid_cell,
+    realism_columns,
+    record_sitting,
+    seconds_per_step,
+    stored_score,
+)
+
+DEFAULT_RUNS = REPO.parent / "bench" / "frontier"  # outside the repository: runs are never committed
+DEFAULT_JUDGE = REPO.parent / "bench" / "judge"
+SPLIT = "val"
+CANDIDATES = {  # name: flags over fit's defaults (the table labels them by these flags)
+    "default": {},
+    "w32": {"ngf": 32, "ndf": 32},
+    "g48": {"ngf": 48},
+    "ema": {"ema": 0.999},
+    "transpose": {"upsample": "transpose"},
+    "subpixel": {"upsample": "subpixel"},
+    "num-d2": {"num_d": 2, "lambda_fm": 10.0},
+}
+COMMAND_FILE = "frontier_command.txt"  # how the run was trained, for the results' notes
+RUN_NAME = re.compile(rf"({'|'.join(map(re.escape, CANDIDATES))})-(\d+(?:\.\d+)?min|\d+steps)-seed(\d+)")
+
+
+def candidate_label(name: str) -> str:
+    from pix2pix_tf.core.config import flag_name
+
+    flags = CANDIDATES[name]
+    return " ".join(f"{flag_name(k)} {v:g}" if isinstance(v, float) else f"{flag_name(k)} {v}"
+                    for k, v in flags.items()) or "fit's default"
+
+
+def missing_flags(name: str) -> list[str]:
+    """The candidate's flags that this checkout's `fit` does not have (not landed yet)."""
+    from pix2pix_tf.core.config import Config, flag_name
+
+    fields = {f.name for f in dataclasses.fields(Config)}
+    return [flag_name(k) for k in CANDIDATES[name] if k not in fields]
+
+
+def budget_name(args) -> str:
+    return f"{args.steps}steps" if args.steps else f"{args.minutes:g}min"
+
+
+def run_dir(args, name: str) -> Path:
+    return args.runs_dir / f"{name}-{budget_name(args)}-seed{args.seed}"
+
+
+def train_candidate(args, name: str) -> None:
+    """Train, resume, or find finished one candidate's run (fit's own resume and budget do the work)."""
+    from pix2pix_tf.train.training import train
+
+    missing = missing_flags(name)
+    if missing:
+        raise SystemExit(f"--only {name}: this checkout's fit has no {', '.join(missing)}")
+    length = {"steps": args.steps} if args.steps else {"minutes": args.minutes}
+    flags = {"data": str(args.data), "direction": "BtoA", "image_size": "256", "seed": args.seed, **length,
+             "save_every": args.save_every, "keep_checkpoints": 1, "log_every": 100, **CANDIDATES[name]}
+    directory = run_dir(args, name)
+    print(f"\n== {name} ({candidate_label(name)}): {directory}", flush=True)
+    summary = train(directory, flags, verbose=2)
+    print(f"{name}: steps {summary.start_step} -> {summary.end_step} in {summary.seconds:.0f} s", flush=True)
+    record_sitting(summary)
+    (directory / COMMAND_FILE).write_text(" ".join([Path(sys.executable).name, *sys.argv]) + "\n")
+
+
+def finished_runs(args) -> list[tuple[str, Path, int]]:
+    """(candidate, run directory, seed) of every run under --runs-dir, in the candidates' order."""
+    found = []
+    for path in sorted(args.runs_dir.iterdir()) if args.runs_dir.is_dir() else []:
+        match = RUN_NAME.fullmatch(path.name)
+        if match and (path / "config.json").is_file():
+            found.append((match[1], path, int(match[3])))
+    return sorted(found, key=lambda f: (list(CANDIDATES).index(f[0]), f[1].name))
+
+
+def final_score(directory: Path, judge_path: Path):
+    """The run's final generator on the validation split, read back if this judge already scored it."""
+    from pix2pix_tf import evaluate as ev
+    from pix2pix_tf.train.rundir import RunDir, checkpoint_step, kept_checkpoints
+
+    step = checkpoint_step(kept_checkpoints(RunDir(directory))[-1])
+    return stored_score(directory, step, "deterministic", judge_path, SPLIT) or ev.evaluate_run(
+        directory, step, split=SPLIT, batch_size=EVAL_BATCH, page=False, judge=judge_path)
+
+
+def model_size(directory: Path) -> dict:
+    """The step's analytic FLOPs (``throughput.step_flops``) and the networks' weights, from the run's config."""
+    from throughput import step_flops
+
+    from pix2pix_tf.core.config import load_config
+    from pix2pix_tf.train.training import build_model
+
+    config = load_config(directory)
+    model = build_model(config)
+    params = model.generator.count_params()
+    return {"gflop_per_step": step_flops(model, config.crop_hw, config.batch_size) / 1e9,
+            "g_params": params, "d_params": model.discriminator.count_params(),
+            "int8_mb": params / 1e6}  # one byte a weight: what an int8 export of the generator weighs, about
+
+
+def run_row(name: str, directory: Path, seed: int, judge_path: Path) -> dict:
+    from pix2pix_tf.core.config import load_config
+
+    summary = final_score(directory, judge_path)
+    timing = seconds_per_step(directory)
+    config = load_config(directory)
+    budget = getattr(config, "minutes", None)  # None for a fixed step count
+    command = directory / COMMAND_FILE
+    return {"candidate": name, "flags": candidate_label(name), "run": str(directory), "seed": seed,
+            "minutes": budget if budget is not None else (timing["seconds"] or 0) / 60,
+            "budget": f"{budget:g} min" if budget is not None else "steps", "steps": summary.step,
+            "precision": config.precision, "images": summary.images,
+            **realism_columns(summary.realism, summary.spectrum),
+            "blotches": summary.artefacts["blotches"]["run"], **timing, **model_size(directory),
+            "judge_identity": summary.realism["judge_identity"],
+            "command": command.read_text().strip() if command.is_file() else None}
+
+
+def screen_label(rows: list[dict]) -> str:
+    """What every figure of this screen is: how many seeds, on which machine, and that it is noisy."""
+    seeds = len({r["seed"] for r in rows}) or 1
+    cpu = rows[0]["cpu"] if rows else cpu_name()
+    return f"screen, {'one seed' if seeds == 1 else f'{seeds} seeds'}, shared {cpu}, noisy"
+
+
+def frontier_table(rows: list[dict], real: dict) -> str:
+    lines = ["| candidate | minutes | seed | steps | class IoU ↑ | distance ↓ | KID x1000 [95% interval] ↓ | "
+             "detail gap → 0 | checkerboard gap ↓ | s/step | GFLOP/step | G params (M) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+             f"| real validation photos | – | – | – | {fmt(real['class_iou'], 3)} | {fmt(real['distance'], 1)} | "
+             f"{kid_cell(real)} | {fmt(real['detail'], 2)} | {fmt(real['checkerboard'], 2)} | – | – | – |"]
+    for r in rows:
+        lines.append(f"| {r['flags']} | {fmt(r['minutes'], 1)} | {r['seed']} | {r['steps']} | "
+                     f"{fmt(r['class_iou'], 3)} | {fmt(r['distance'], 1)} | {kid_cell(r)} | {fmt(r['detail'], 2)} | "
+                     f"{fmt(r['checkerboard'], 2)} | {fmt(r['seconds_per_step'], 3)} | "
+                     f"{fmt(r['gflop_per_step'], 1)} | {fmt(r['g_params'] / 1e6, 1)} |")
+    return "\n".join(lines)
+
+
+def frontier_plot(rows: list[dict], real: dict, label: str, path: Path) -> Path:
+    """Class IoU and KID (with its interval) against training minutes, one series per candidate."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 4.2), dpi=100)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2)
+    for name in dict.fromkeys(r["candidate"] for r in rows):
+        points = sorted((r for r in rows if r["candidate"] == name), key=lambda r: r["minutes"])
+        minutes = [r["minutes"] for r in points]
+        line = axes[0].plot(minutes, [r["class_iou"] for r in points], marker="o", label=points[0]["flags"])[0]
+        kid = [1000 * r["kid"] for r in points]
+        spread = [[k - 1000 * r["kid_low"] for k, r in zip(kid, points)],
+                  [1000 * r["kid_high"] - k for k, r in zip(kid, points)]]
+        axes[1].errorbar(minutes, kid, yerr=spread, marker="o", capsize=3, color=line.get_color())
+    for ax, score, scale, text in ((axes[0], "class_iou", 1, "class IoU of the judge (higher: more realistic)"),
+                                   (axes[1], "kid", 1000, "KID x1000, 95% interval (lower: more realistic)")):
+        ax.axhline(scale * real[score], color="#2a9d8f", linestyle="--", label="real validation photos")
+        ax.set_xlabel("wall-clock minutes of training (fit --minutes)")
+        ax.set_ylabel(text)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"facades labels -> photo, validation pairs; {label}", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return compact_png(path)
+
+
+def not_run(args, rows: list[dict]) -> list[str]:
+    """Each candidate without a scored run, and why."""
+    lines = []
+    for name in CANDIDATES:
+        if not any(r["candidate"] == name for r in rows):
+            missing = missing_flags(name)
+            why = f"fit has no {', '.join(missing)} in this checkout" if missing else "not trained"
+            lines.append(f"{candidate_label(name)}: not run ({why})")
+    return lines
+
+
+def score(args, argv) -> int:
+    from pix2pix_tf.realism.judge import load_judge
+
+    began = time.monotonic()
+    judge = load_judge(args.judge)
+    rungs = [{**r, **realism_columns(r, r)} for r in judge.ladder_on(args.data, SPLIT)["rungs"]]
+    real = next(r for r in rungs if r["rung"] == "real")
+    rows = []
+    for name, directory, seed in finished_runs(args):
+        rows.append(run_row(name, directory, seed, args.judge))
+        print(f"{name} seed {seed}: step {rows[-1]['steps']}, class IoU {rows[-1]['class_iou']:.3f}, "
+              f"KID x1000 {kid_cell(rows[-1])}", flush=True)
+    from throughput import cpu_description
+
+    cpu = cpu_description()
+    label = screen_label(rows)
+    skipped = not_run(args, rows)
+    table = frontier_table(rows, real)
+    plot = frontier_plot(rows, real, label, (args.figures or args.runs_dir) / "facades_frontier.png")
+    command = "python benchmarks/frontier.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    notes = (f"{label}. facades labels -> photo (BtoA), 256x256, batch 1; each run's final generator, deterministic "
+             f"inference, on the {rows[0]['images'] if rows else '?'} validation pairs held out of train/ "
+             f"(never trained on by the runs or the judge); judge {args.judge} at step {judge.step}, identity "
+             f"{judge.identity}. Minutes: fit's --minutes budget (or a fixed step count's loop time). s/step: the "
+             "training loop's seconds (validation, samples and checkpoints included) over its steps. GFLOP/step: "
+             "throughput.py's analytic count. Int8 size: one byte per generator weight.")
+    commands = "".join(f"- `{r['command']}` ({r['flags']}: {r['precision']}, cores {r['cores']})\n" for r in rows)
+    text = (f"{table}\n\n" + "".join(f"- {line}\n" for line in skipped) + f"\n{notes}\n\nCPU: {cpu}\n\n"
+            f"Training commands:\n\n{commands}\nScored with: `{command}`\n")
+    print(f"\n{text}plot: {plot}")
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "frontier.md").write_text(text)
+    (args.results / "frontier.json").write_text(json.dumps(
+        {"label": label, "cpu": cpu, "command": command, "split": SPLIT, "judge": str(args.judge),
+         "judge_step": judge.step, "judge_identity": judge.identity, "ladder": rungs, "rows": rows, "not_run": skipped},
+        indent=2, default=str, allow_nan=False) + "\n")
+    print(f"scored in {time.monotonic() - began:.0f} s")
+    return 0
+
+
+def positive_minutes(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r}: minutes must be a positive number")
+    return value
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"facades root (default: {DEFAULT_DATA})")
+    parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS,
+                        help=f"where the runs live (default: {DEFAULT_RUNS}, outside the repository)")
+    parser.add_argument("--judge", type=Path, default=DEFAULT_JUDGE,
+                        help=f"the facades judge's run directory (default: {DEFAULT_JUDGE})")
+    parser.add_argument("--minutes", type=positive_minutes, default=10.0,
+                        help="each run's wall-clock budget, fit --minutes (default: 10)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="a fixed step count for every run instead of --minutes")
+    parser.add_argument("--seed", type=int, default=0, help="the runs' seed (default: 0)")
+    parser.add_argument("--save-every", type=int, default=1000, help="checkpoint every N steps (default: 1000)")
+    parser.add_argument("--only", choices=tuple(CANDIDATES), default=None,
+                        help="train this candidate only, then stop (one process per core)")
+    parser.add_argument("--no-train", dest="train", action="store_false", help="only score the runs there are")
+    parser.add_argument("--figures", type=Path, default=None,
+                        help="folder for facades_frontier.png (default: RUNS)")
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
+                        help=f"folder for frontier.md and frontier.json (default: {DEFAULT_RESULTS})")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.train:
+        for name in [args.only] if args.only else [n for n in CANDIDATES if not missing_flags(n)]:
+            train_candidate(args, name)
+        if args.only:
+            return 0
+    return score(args, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
