@@ -132,7 +132,7 @@ def model_size(directory: Path) -> dict:
     from throughput import step_flops
 
     from pix2pix_tf.core.config import load_config
-    from pix2pix_tf.train.training import build_model
+    from pix2pix_tf.train.builders import build_model
 
     config = load_config(directory)
     model = build_model(config)
