@@ -98,7 +98,8 @@ def train_candidate(args, name: str) -> None:
         raise SystemExit(f"--only {name}: this checkout's fit has no {', '.join(missing)}")
     length = {"steps": args.steps} if args.steps else {"minutes": args.minutes}
     flags = {"data": str(args.data), "direction": "BtoA", "image_size": "256", "seed": args.seed, **length,
-             "save_every": args.save_every, "keep_checkpoints": 1, "log_every": 100, **CANDIDATES[name]}
+             "save_every": args.save_every, "keep_checkpoints": 1, "log_every": 100, "val_images": args.val_images,
+             **CANDIDATES[name]}
     directory = run_dir(args, name)
     print(f"\n== {name} ({candidate_label(name)}): {directory}", flush=True)
     summary = train(directory, flags, verbose=2)
@@ -281,6 +282,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="a fixed step count for every run instead of --minutes")
     parser.add_argument("--seed", type=int, default=0, help="the runs' seed (default: 0)")
     parser.add_argument("--save-every", type=int, default=1000, help="checkpoint every N steps (default: 1000)")
+    parser.add_argument("--val-images", type=int, default=1,
+                        help="fit's own validation pairs (default: 1; the screen scores every run afterwards, and "
+                             "on a slow CPU validating 50 pairs at 256 px takes minutes of the budget)")
     parser.add_argument("--only", choices=tuple(CANDIDATES), default=None,
                         help="train this candidate only, then stop (one process per core)")
     parser.add_argument("--no-train", dest="train", action="store_false", help="only score the runs there are")
