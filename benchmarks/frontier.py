@@ -28,6 +28,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import re
 import sys
 import time
@@ -40,7 +41,6 @@ from facades import (  # noqa: E402
     DEFAULT_RESULTS,
     EVAL_BATCH,
     compact_png,
-    cpu_name,
     fmt,
     kid_cell,
     realism_columns,
@@ -73,12 +73,20 @@ def candidate_label(name: str) -> str:
                     for k, v in flags.items()) or "fit's default"
 
 
-def missing_flags(name: str) -> list[str]:
-    """The candidate's flags that this checkout's `fit` does not have (not landed yet)."""
-    from pix2pix_tf.core.config import Config, flag_name
+def unavailable(name: str) -> str | None:
+    """Why this checkout's `fit` cannot train the candidate (a flag or a value not landed yet), else None."""
+    from pix2pix_tf.core.config import Config, flag_name, validate
+    from pix2pix_tf.core.errors import UserError
 
     fields = {f.name for f in dataclasses.fields(Config)}
-    return [flag_name(k) for k in CANDIDATES[name] if k not in fields]
+    missing = [flag_name(k) for k in CANDIDATES[name] if k not in fields]
+    if missing:
+        return f"fit has no {', '.join(missing)} in this checkout"
+    try:
+        validate(CANDIDATES[name])
+    except UserError as err:
+        return f"fit refuses it in this checkout: {err}"
+    return None
 
 
 def budget_name(args) -> str:
@@ -93,9 +101,9 @@ def train_candidate(args, name: str) -> None:
     """Train, resume, or find finished one candidate's run (fit's own resume and budget do the work)."""
     from pix2pix_tf.train.training import train
 
-    missing = missing_flags(name)
-    if missing:
-        raise SystemExit(f"--only {name}: this checkout's fit has no {', '.join(missing)}")
+    why = unavailable(name)
+    if why:
+        raise SystemExit(f"--only {name}: {why}")
     length = {"steps": args.steps} if args.steps else {"minutes": args.minutes}
     flags = {"data": str(args.data), "direction": "BtoA", "image_size": "256", "seed": args.seed, **length,
              "save_every": args.save_every, "keep_checkpoints": 1, "log_every": 100, "val_images": args.val_images,
@@ -162,10 +170,13 @@ def run_row(name: str, directory: Path, seed: int, judge_path: Path) -> dict:
 
 
 def screen_label(rows: list[dict]) -> str:
-    """What every figure of this screen is: how many seeds, on which machine, and that it is noisy."""
+    """What every figure of this screen is: how many seeds, on which machine (lscpu's model name), and that
+    it is noisy."""
+    from pix2pix_tf.train.autoprecision import cpu_model
+
     seeds = len({r["seed"] for r in rows}) or 1
-    cpu = rows[0]["cpu"] if rows else cpu_name()
-    return f"screen, {'one seed' if seeds == 1 else f'{seeds} seeds'}, shared {cpu}, noisy"
+    seeds_text = "one seed" if seeds == 1 else f"{seeds} seeds"
+    return f"screen, {seeds_text}, shared {os.cpu_count()}-core {cpu_model()}, noisy"
 
 
 def frontier_table(rows: list[dict], real: dict) -> str:
@@ -177,7 +188,7 @@ def frontier_table(rows: list[dict], real: dict) -> str:
     for r in rows:
         lines.append(f"| {r['flags']} | {fmt(r['minutes'], 1)} | {r['seed']} | {r['steps']} | "
                      f"{fmt(r['class_iou'], 3)} | {fmt(r['distance'], 1)} | {kid_cell(r)} | {fmt(r['detail'], 2)} | "
-                     f"{fmt(r['checkerboard'], 2)} | {fmt(r['seconds_per_step'], 3)} | "
+                     f"{fmt(r['checkerboard'], 2)} | {fmt(r['seconds_per_step'], 2)} | "
                      f"{fmt(r['gflop_per_step'], 1)} | {fmt(r['g_params'] / 1e6, 1)} |")
     return "\n".join(lines)
 
@@ -201,7 +212,8 @@ def frontier_plot(rows: list[dict], real: dict, label: str, path: Path) -> Path:
     for ax, score, scale, text in ((axes[0], "class_iou", 1, "class IoU of the judge (higher: more realistic)"),
                                    (axes[1], "kid", 1000, "KID x1000, 95% interval (lower: more realistic)")):
         ax.axhline(scale * real[score], color="#2a9d8f", linestyle="--", label="real validation photos")
-        ax.set_xlabel("wall-clock minutes of training (fit --minutes)")
+        ax.set_xlabel("minutes of training (fit --minutes, or a fixed step count's time)")
+        ax.margins(x=0.3)
         ax.set_ylabel(text)
     axes[0].legend(fontsize=7)
     fig.suptitle(f"facades labels -> photo, validation pairs; {label}", fontsize=9)
@@ -216,9 +228,7 @@ def not_run(args, rows: list[dict]) -> list[str]:
     lines = []
     for name in CANDIDATES:
         if not any(r["candidate"] == name for r in rows):
-            missing = missing_flags(name)
-            why = f"fit has no {', '.join(missing)} in this checkout" if missing else "not trained"
-            lines.append(f"{candidate_label(name)}: not run ({why})")
+            lines.append(f"{candidate_label(name)}: not run ({unavailable(name) or 'not trained'})")
     return lines
 
 
@@ -298,7 +308,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.train:
-        for name in [args.only] if args.only else [n for n in CANDIDATES if not missing_flags(n)]:
+        for name in [args.only] if args.only else [n for n in CANDIDATES if not unavailable(n)]:
             train_candidate(args, name)
         if args.only:
             return 0
