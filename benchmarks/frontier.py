@@ -105,7 +105,8 @@ def train_candidate(args, name: str) -> None:
     if why:
         raise SystemExit(f"--only {name}: {why}")
     length = {"steps": args.steps} if args.steps else {"minutes": args.minutes}
-    flags = {"data": str(args.data), "direction": "BtoA", "image_size": "256", "seed": args.seed, **length,
+    flags = {"data": str(args.data), "direction": args.direction, "image_size": args.image_size, "seed": args.seed,
+             **length,
              "save_every": args.save_every, "keep_checkpoints": 1, "log_every": 100, "val_images": args.val_images,
              **CANDIDATES[name]}
     directory = run_dir(args, name)
@@ -252,9 +253,9 @@ def score(args, argv) -> int:
     table = frontier_table(rows, real)
     plot = frontier_plot(rows, real, label, (args.figures or args.runs_dir) / "facades_frontier.png")
     command = "python benchmarks/frontier.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    notes = (f"{label}. facades labels -> photo (BtoA), 256x256, batch 1; each run's final generator, deterministic "
-             f"inference, on the {rows[0]['images'] if rows else '?'} validation pairs held out of train/ "
-             f"(never trained on by the runs or the judge); judge {args.judge} at step {judge.step}, identity "
+    notes = (f"{label}. {args.data} {args.direction}, {args.image_size} px, batch 1; each run's final generator, "
+             f"deterministic inference, on the {rows[0]['images'] if rows else '?'} validation pairs held out of "
+             f"train/ (never trained on by the runs or the judge); judge {args.judge} at step {judge.step}, identity "
              f"{judge.identity}. Minutes: fit's --minutes budget (or a fixed step count's loop time). s/step: the "
              "training loop's seconds (validation, samples and checkpoints included) over its steps. GFLOP/step: "
              "throughput.py's analytic count. Int8 size: one byte per generator weight.")
@@ -286,6 +287,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help=f"where the runs live (default: {DEFAULT_RUNS}, outside the repository)")
     parser.add_argument("--judge", type=Path, default=DEFAULT_JUDGE,
                         help=f"the facades judge's run directory (default: {DEFAULT_JUDGE})")
+    parser.add_argument("--image-size", default="256", help="training size (default: 256, the paper's)")
+    parser.add_argument("--direction", choices=("AtoB", "BtoA"), default="BtoA",
+                        help="which side the runs translate from (default: BtoA, facades' labels -> photo)")
     parser.add_argument("--minutes", type=positive_minutes, default=10.0,
                         help="each run's wall-clock budget, fit --minutes (default: 10)")
     parser.add_argument("--steps", type=int, default=None,
