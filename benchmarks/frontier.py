@@ -194,7 +194,7 @@ def frontier_table(rows: list[dict], real: dict) -> str:
     return "\n".join(lines)
 
 
-def frontier_plot(rows: list[dict], real: dict, label: str, path: Path) -> Path:
+def frontier_plot(rows: list[dict], real: dict, title: str, path: Path) -> Path:
     """Class IoU and KID (with its interval) against training minutes, one series per candidate."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -217,7 +217,7 @@ def frontier_plot(rows: list[dict], real: dict, label: str, path: Path) -> Path:
         ax.margins(x=0.3)
         ax.set_ylabel(text)
     axes[0].legend(fontsize=7)
-    fig.suptitle(f"facades labels -> photo, validation pairs; {label}", fontsize=9)
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
@@ -235,10 +235,11 @@ def not_run(args, rows: list[dict]) -> list[str]:
 
 def score(args, argv) -> int:
     from pix2pix_tf.realism.judge import load_judge
+    from pix2pix_tf.realism.ladder import ladder_on
 
     began = time.monotonic()
     judge = load_judge(args.judge)
-    rungs = [{**r, **realism_columns(r, r)} for r in judge.ladder_on(args.data, SPLIT)["rungs"]]
+    rungs = [{**r, **realism_columns(r, r)} for r in ladder_on(judge, args.data, SPLIT)["rungs"]]
     real = next(r for r in rungs if r["rung"] == "real")
     rows = []
     for name, directory, seed in finished_runs(args):
@@ -251,7 +252,8 @@ def score(args, argv) -> int:
     label = screen_label(rows)
     skipped = not_run(args, rows)
     table = frontier_table(rows, real)
-    plot = frontier_plot(rows, real, label, (args.figures or args.runs_dir) / "facades_frontier.png")
+    title = f"{args.data.name} {args.direction} at {args.image_size} px, validation pairs; {label}"
+    plot = frontier_plot(rows, real, title, (args.figures or args.runs_dir) / "facades_frontier.png")
     command = "python benchmarks/frontier.py " + " ".join(sys.argv[1:] if argv is None else argv)
     notes = (f"{label}. {args.data} {args.direction}, {args.image_size} px, batch 1; each run's final generator, "
              f"deterministic inference, on the {rows[0]['images'] if rows else '?'} validation pairs held out of "
