@@ -1,8 +1,8 @@
 """Realism per minute on facades: the candidates of issue 26 trained for the same wall-clock minutes,
 scored on the validation pairs.
 
-Each candidate is a set of flags over `fit`'s defaults, trained labels -> photo (BtoA) at 256x256 as an
-ordinary run directory under --runs-dir for `fit --minutes M` (``--steps N`` instead gives every run a
+Each candidate is a set of flags over `fit`'s defaults, trained (by default) labels -> photo (BtoA) at
+256x256 as an ordinary run directory under --runs-dir for `fit --minutes M` (``--steps N`` instead gives every run a
 fixed step count). Run them one per core, at most two at a time:
 
     taskset -c 0 python benchmarks/frontier.py --only default & taskset -c 1 python benchmarks/frontier.py --only w32
@@ -106,9 +106,8 @@ def train_candidate(args, name: str) -> None:
         raise SystemExit(f"--only {name}: {why}")
     length = {"steps": args.steps} if args.steps else {"minutes": args.minutes}
     flags = {"data": str(args.data), "direction": args.direction, "image_size": args.image_size, "seed": args.seed,
-             **length,
-             "save_every": args.save_every, "keep_checkpoints": 1, "log_every": 100, "val_images": args.val_images,
-             **CANDIDATES[name]}
+             **length, "save_every": args.save_every, "keep_checkpoints": 1, "log_every": 100,
+             "val_images": args.val_images, **CANDIDATES[name]}
     directory = run_dir(args, name)
     print(f"\n== {name} ({candidate_label(name)}): {directory}", flush=True)
     summary = train(directory, flags, verbose=2)
@@ -117,7 +116,7 @@ def train_candidate(args, name: str) -> None:
     (directory / COMMAND_FILE).write_text(" ".join([Path(sys.executable).name, *sys.argv]) + "\n")
 
 
-def finished_runs(args) -> list[tuple[str, Path, int]]:
+def candidate_runs(args) -> list[tuple[str, Path, int]]:
     """(candidate, run directory, seed) of every run under --runs-dir, in the candidates' order."""
     found = []
     for path in sorted(args.runs_dir.iterdir()) if args.runs_dir.is_dir() else []:
@@ -127,12 +126,21 @@ def finished_runs(args) -> list[tuple[str, Path, int]]:
     return sorted(found, key=lambda f: (list(CANDIDATES).index(f[0]), f[1].name))
 
 
-def final_score(directory: Path, judge_path: Path):
-    """The run's final generator on the validation split, read back if this judge already scored it."""
-    from pix2pix_tf import evaluate as ev
+def last_checkpoint_step(directory: Path) -> int | None:
+    """The step of the run's last checkpoint; None before its first (a run still training, or stopped early)."""
+    from pix2pix_tf.core.errors import UserError
     from pix2pix_tf.train.rundir import RunDir, checkpoint_step, kept_checkpoints
 
-    step = checkpoint_step(kept_checkpoints(RunDir(directory))[-1])
+    try:
+        return checkpoint_step(kept_checkpoints(RunDir(directory))[-1])
+    except UserError:
+        return None
+
+
+def final_score(directory: Path, step: int, judge_path: Path):
+    """The run's generator at ``step`` on the validation split, read back if this judge already scored it."""
+    from pix2pix_tf import evaluate as ev
+
     return stored_score(directory, step, "deterministic", judge_path, SPLIT) or ev.evaluate_run(
         directory, step, split=SPLIT, batch_size=EVAL_BATCH, page=False, judge=judge_path)
 
@@ -152,10 +160,10 @@ def model_size(directory: Path) -> dict:
             "int8_mb": params / 1e6}  # one byte a weight: what an int8 export of the generator weighs, about
 
 
-def run_row(name: str, directory: Path, seed: int, judge_path: Path) -> dict:
+def run_row(name: str, directory: Path, seed: int, step: int, judge_path: Path) -> dict:
     from pix2pix_tf.core.config import load_config
 
-    summary = final_score(directory, judge_path)
+    summary = final_score(directory, step, judge_path)
     timing = seconds_per_step(directory)
     config = load_config(directory)
     budget = getattr(config, "minutes", None)  # None for a fixed step count
@@ -224,12 +232,16 @@ def frontier_plot(rows: list[dict], real: dict, title: str, path: Path) -> Path:
     return compact_png(path)
 
 
-def not_run(args, rows: list[dict]) -> list[str]:
-    """Each candidate without a scored run, and why."""
+def not_run(runs: list[tuple[str, Path, int]], rows: list[dict]) -> list[str]:
+    """Each candidate without a scored run: its runs without a checkpoint, or why it has none."""
     lines = []
     for name in CANDIDATES:
-        if not any(r["candidate"] == name for r in rows):
-            lines.append(f"{candidate_label(name)}: not run ({unavailable(name) or 'not trained'})")
+        if any(r["candidate"] == name for r in rows):
+            continue
+        started = [directory.name for candidate, directory, _ in runs if candidate == name]
+        why = [f"{run} has no checkpoint yet (still training, or stopped before its first)" for run in started]
+        lines += [f"{candidate_label(name)}: {reason}"
+                  for reason in why or [f"not run ({unavailable(name) or 'not trained'})"]]
     return lines
 
 
@@ -241,16 +253,19 @@ def score(args, argv) -> int:
     judge = load_judge(args.judge)
     rungs = [{**r, **realism_columns(r, r)} for r in ladder_on(judge, args.data, SPLIT)["rungs"]]
     real = next(r for r in rungs if r["rung"] == "real")
-    rows = []
-    for name, directory, seed in finished_runs(args):
-        rows.append(run_row(name, directory, seed, args.judge))
+    rows, runs = [], candidate_runs(args)
+    for name, directory, seed in runs:
+        step = last_checkpoint_step(directory)
+        if step is None:
+            continue
+        rows.append(run_row(name, directory, seed, step, args.judge))
         print(f"{name} seed {seed}: step {rows[-1]['steps']}, class IoU {rows[-1]['class_iou']:.3f}, "
               f"KID x1000 {kid_cell(rows[-1])}", flush=True)
     from throughput import cpu_description
 
     cpu = cpu_description()
     label = screen_label(rows)
-    skipped = not_run(args, rows)
+    skipped = not_run(runs, rows)
     table = frontier_table(rows, real)
     title = f"{args.data.name} {args.direction} at {args.image_size} px, validation pairs; {label}"
     plot = frontier_plot(rows, real, title, (args.figures or args.runs_dir) / "facades_frontier.png")
