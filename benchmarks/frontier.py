@@ -188,17 +188,27 @@ def screen_label(rows: list[dict]) -> str:
     return f"screen, {seeds_text}, shared {os.cpu_count()}-core {cpu_model()}, noisy"
 
 
+TABLE = (  # column header, cell of a row ("–" where a row has no such value: the real photos' row)
+    ("minutes", lambda r: fmt(r.get("minutes", math.nan), 1)),
+    ("seed", lambda r: str(r.get("seed", "–"))),
+    ("steps", lambda r: str(r.get("steps", "–"))),
+    ("class IoU ↑", lambda r: fmt(r["class_iou"], 3)),
+    ("distance ↓", lambda r: fmt(r["distance"], 1)),
+    ("KID x1000 [95% interval] ↓", kid_cell),
+    ("detail gap → 0", lambda r: fmt(r["detail"], 2)),
+    ("checkerboard gap ↓", lambda r: fmt(r["checkerboard"], 2)),
+    ("s/step", lambda r: fmt(r.get("seconds_per_step", math.nan), 2)),
+    ("GFLOP/step", lambda r: fmt(r.get("gflop_per_step", math.nan), 1)),
+    ("G params (M)", lambda r: fmt(r.get("g_params", math.nan) / 1e6, 1)),
+)
+MEASURES = ("class_iou", "distance", "kid", "kid_low", "kid_high", "detail", "checkerboard")
+
+
 def frontier_table(rows: list[dict], real: dict) -> str:
-    lines = ["| candidate | minutes | seed | steps | class IoU ↑ | distance ↓ | KID x1000 [95% interval] ↓ | "
-             "detail gap → 0 | checkerboard gap ↓ | s/step | GFLOP/step | G params (M) |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-             f"| real validation photos | – | – | – | {fmt(real['class_iou'], 3)} | {fmt(real['distance'], 1)} | "
-             f"{kid_cell(real)} | {fmt(real['detail'], 2)} | {fmt(real['checkerboard'], 2)} | – | – | – |"]
-    for r in rows:
-        lines.append(f"| {r['flags']} | {fmt(r['minutes'], 1)} | {r['seed']} | {r['steps']} | "
-                     f"{fmt(r['class_iou'], 3)} | {fmt(r['distance'], 1)} | {kid_cell(r)} | {fmt(r['detail'], 2)} | "
-                     f"{fmt(r['checkerboard'], 2)} | {fmt(r['seconds_per_step'], 2)} | "
-                     f"{fmt(r['gflop_per_step'], 1)} | {fmt(r['g_params'] / 1e6, 1)} |")
+    """The real photos' line, then one line per run."""
+    lines = ["| candidate | " + " | ".join(header for header, _ in TABLE) + " |", "| --- |" + " ---: |" * len(TABLE)]
+    for r in [{"flags": "real validation photos", **{k: real[k] for k in MEASURES}}, *rows]:
+        lines.append(f"| {r['flags']} | " + " | ".join(cell(r) for _, cell in TABLE) + " |")
     return "\n".join(lines)
 
 
