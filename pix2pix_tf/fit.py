@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 from pix2pix_tf.core.cli import OneLineParser, add_verbose, require_positive, run_cli
-from pix2pix_tf.core.config import BUILTIN_DEMO, flag_name
+from pix2pix_tf.core.config import BUILTIN_DEMO, CONFIG_FILE, flag_name, new_config
+from pix2pix_tf.core.errors import UserError
 from pix2pix_tf.core.flags import BUILTIN, add_config_flags, normalise_flags
 
 
@@ -49,8 +50,13 @@ def parse_flags(argv: list[str] | None) -> tuple[Path, dict, dict]:
     options = {name: args.pop(name) for name in ("quiet", "verbose", "remeasure_precision", "stop_at")}
     if options["stop_at"] is not None:
         require_positive("--stop-at", options["stop_at"])
+    if run_dir == "":
+        raise UserError("--run-dir '': empty; name a folder, or leave the flag out for runs/<dataset name>")
     normalise_flags(args)
-    return Path(run_dir) if run_dir else default_run_dir(args.get("data", BUILTIN)), args, options
+    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(args.get("data", BUILTIN))
+    if not (run_dir / CONFIG_FILE).is_file():
+        new_config(args)  # a new run's settings checked together before TensorFlow loads
+    return run_dir, args, options
 
 
 def main(argv: list[str] | None = None) -> None:

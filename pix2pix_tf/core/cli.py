@@ -6,6 +6,7 @@ here, by ``config.validate`` or by ``argparse`` itself."""
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 
@@ -59,6 +60,8 @@ def checkpoint_arg(text: str) -> str | int:
 
 
 def require_positive(flag: str, value: int | float) -> None:
+    if isinstance(value, float) and not math.isfinite(value):  # NaN passes every comparison
+        raise UserError(f"{flag} {value}: must be a finite number")
     if value <= 0:
         raise UserError(f"{flag} {value}: must be positive")
 

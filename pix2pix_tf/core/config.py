@@ -49,6 +49,9 @@ COUNT = Range(1)
 NON_NEGATIVE = Range(0)
 POSITIVE = Range(0, low_open=True)
 FRACTION = Range(0, 1, high_open=True)
+# Network widths: 4x the paper's 64 filters is 16x its parameters (the generator's 54M become 870M, about
+# 14 GB with Adam's two slots and the gradients); wider does not fit an accelerator's memory.
+WIDTH = Range(1, 256)
 
 
 def _opt(default, help, *, choices=None, range=None, check=None, frozen=True, cli=True, schedule=False):
@@ -95,8 +98,8 @@ class Config:
                              range=Range(0, 2 ** 32 - 1), cli=False)
     palette: dict | None = _opt(None, "a judge's label-map palette (names, colours)", cli=False)
     # networks
-    ngf: int = _opt(64, "generator filters in the first layer", range=COUNT)
-    ndf: int = _opt(64, "discriminator filters in the first layer", range=COUNT)
+    ngf: int = _opt(64, "generator filters in the first layer", range=WIDTH)
+    ndf: int = _opt(64, "discriminator filters in the first layer", range=WIDTH)
     norm: str = _opt("batch", "normalisation in both networks", choices=("batch", "instance", "none"))
     upsample: str = _opt("resize", "generator upsampling: nearest-neighbour 2x resize then a 3x3 convolution (no "
                          "checkerboard, as realistic in the facades benchmark), the paper's 4x4 stride-2 "
@@ -179,9 +182,9 @@ class Config:
     constant_steps: int | None = _opt(None, "steps at the constant learning rate", range=NON_NEGATIVE, cli=False)
     decay_steps: int | None = _opt(None, "steps of linear decay", range=NON_NEGATIVE, cli=False)
     # None in runs stored before it was recorded: translate then runs at native scale
-    data_size: str | None = _opt(None, "native HxW of the training images (one side of a pair), from the first "
-                                 "checked pair; translate's training scale is load size / this", cli=False,
-                                 frozen=False)
+    data_size: str | None = _opt(None, "native HxW of the training images (one side of a pair), the median of "
+                                 "the training pairs' sizes; translate's training scale is crop size / this",
+                                 check=lambda text, name: parse_size(text, name), cli=False, frozen=False)
 
     @property
     def crop_hw(self) -> tuple[int, int]:
@@ -275,6 +278,73 @@ def check_discriminator_scales(hw: tuple[int, int], num_d: int, d_layers: int) -
         side = math.ceil(side / 2)
 
 
+# What a training step can hold in memory: the paper's generator at a 2048x2048 crop needs several GB of
+# activations (pix2pixHD trains at 2048x1024); the image the crop is cut from, decoded and resized as float32
+# pairs in the input pipeline, about 400 MB at 4096x4096.
+MAX_CROP_PIXELS = 2048 * 2048
+MAX_LOAD_PIXELS = 4096 * 4096
+SSIM_WINDOW = 11  # tf.image.ssim's filter: validation and evaluate score SSIM on the training crop
+DISCRIMINATOR_MIN_SIDE = 3  # what the PatchGAN's last two 4x4 convolutions (padding 1) need to leave one logit
+BUILTIN_MIN_SIZE = 32  # the built-in demo set's smallest size (square; pix2pix_tf.data.synthetic)
+
+
+def check_together(values: dict, name=None) -> None:
+    """The rules that tie settings together, in one place: the sizes (the generator's depth, the
+    discriminator's layers, the load size, SSIM's window, what fits in memory, the built-in data's shape)
+    and the run's length. Every run's config passes here when it is made (``new_config``, ``resumed_config``,
+    ``restarted_config``) or read back (``load_config``), so a fit refuses them before it creates its run
+    directory. ``name(field)`` says where a value came from (default: its flag)."""
+    name = name or flag_name
+    size, crop = values["image_size"], parse_size(values["image_size"], name("image_size"))
+    if crop[0] * crop[1] > MAX_CROP_PIXELS:
+        raise UserError(f"{name('image_size')} {size}: over the {MAX_CROP_PIXELS:,} pixels (2048x2048) a training "
+                        "step fits in memory; train at a smaller size (translate runs any size, in tiles)")
+    load_flag = name("load_size" if values["load_size"] is not None else "load_ratio")
+    load = (parse_size(values["load_size"], load_flag) if values["load_size"] is not None
+            else (round(crop[0] * values["load_ratio"]), round(crop[1] * values["load_ratio"])))
+    if load[0] * load[1] > MAX_LOAD_PIXELS:
+        raise UserError(f"{load_flag} {values['load_size'] or values['load_ratio']}: the {load[0]}x{load[1]} image "
+                        f"the crop is cut from is over the {MAX_LOAD_PIXELS:,} pixels (4096x4096) that fit in "
+                        f"memory; use a load size nearer the crop ({name('image_size')} {size})")
+    if load[0] < crop[0] or load[1] < crop[1]:
+        raise UserError(f"{load_flag} {values['load_size'] or values['load_ratio']}: smaller than the "
+                        f"{crop[0]}x{crop[1]} crop ({name('image_size')} {size}) the random crop cuts from it; "
+                        f"use at least {size}")
+    depth = generator_depth(crop, name("image_size"))
+    if values["depth"] is not None and values["depth"] != depth:
+        raise UserError(f"{name('depth')} {values['depth']}: {name('image_size')} {size} needs {depth}")
+    if values["task"] == "pix2pix":
+        _check_pix2pix_sizes(values, crop, name)
+    if values["data"] == "builtin" and (crop[0] != crop[1] or crop[0] < BUILTIN_MIN_SIZE):
+        raise UserError(f"{name('image_size')} {size}: the built-in data comes square, {BUILTIN_MIN_SIZE} px or more; "
+                        f"use e.g. {name('image_size')} 64 (its default), or your own --data")
+    if values["steps"] is None and values["epochs"] + values["epochs_decay"] == 0:
+        raise UserError(f"{name('epochs')} 0 {name('epochs_decay')} 0: a run of no steps; give at least one "
+                        f"epoch, or {name('steps')} N")
+
+
+def _check_pix2pix_sizes(values: dict, crop: tuple[int, int], name) -> None:
+    """What the GAN's parts need of the crop: SSIM's window, and enough of it left for the PatchGAN's
+    last two 4x4 convolutions after its stride-2 layers (each halves it, rounding up)."""
+    size, short, layers = values["image_size"], min(crop), values["d_layers"]
+    if short < SSIM_WINDOW:
+        raise UserError(f"{name('image_size')} {size}: smaller than SSIM's {SSIM_WINDOW} px window (validation "
+                        f"and evaluate score SSIM on the training crop); use 16 or more")
+    fitting = 0
+    while -(-short // 2 ** (fitting + 1)) >= DISCRIMINATOR_MIN_SIDE:
+        fitting += 1
+    if layers > fitting:
+        left = -(-short // 2 ** layers) if layers < short.bit_length() else 1
+        raise UserError(f"{name('d_layers')} {layers} at {name('image_size')} {size}: the discriminator's stride-2 "
+                        f"layers halve the {short} px side to {left} px, under the {DISCRIMINATOR_MIN_SIDE} its last "
+                        f"convolutions need; use {name('d_layers')} {fitting} or fewer, or a larger "
+                        f"{name('image_size')}")
+
+
+# The largest whole number TensorFlow holds (its step counter is int64): past it, a traceback.
+MAX_WHOLE_NUMBER = 2 ** 63 - 1
+
+
 def validate(values: dict, name=None) -> None:
     """The one check of config values, by type (the field's type hint) and by its ``choices``, ``range``
     or ``check``: flags, stored configs and the Python API all pass through it before anything uses them.
@@ -289,11 +359,15 @@ def validate(values: dict, name=None) -> None:
             raise UserError(f"{where} {value!r}: expected {_type_words(kinds[field_.name])}")
         if value is None:
             continue
+        if isinstance(value, float) and not math.isfinite(value):  # NaN passes an open-ended range
+            raise UserError(f"{where} {value}: must be a finite number")
         meta = field_.metadata
         if meta["choices"] is not None and value not in meta["choices"]:
             raise UserError(f"{where} {value!r}: choose one of {', '.join(map(str, meta['choices']))}")
         if meta["range"] is not None and value not in meta["range"]:
             raise UserError(f"{where} {value}: must be {meta['range']}")
+        if isinstance(value, int) and value > MAX_WHOLE_NUMBER:
+            raise UserError(f"{where} {value}: too large (at most {MAX_WHOLE_NUMBER})")
         if meta["check"] is not None:
             meta["check"](value, where)
 
@@ -341,10 +415,40 @@ def save_config(config: RunSpec, run_dir: Path) -> Path:
 # Runs from before held-out validation pairs trained on all of their training split and validated on
 # val/ or test/: they go on doing so.
 STORED_BEFORE_THE_FIELD = {"d_forward": "recompute", "upsample": "transpose", "val_holdout": 0, "holdout_seed": 0}
+# The keys every config of this format has held since its first version: one of them missing means the file
+# was cut short or edited, not written before the field existed (those get the value such runs had).
+FIRST_KEYS = ("data", "direction", "image_size", "load_size", "preprocess", "flip", "input_nc", "output_nc",
+              "train_split", "val_split", "ngf", "ndf", "norm", "dropout", "d_layers", "init_std", "leaky_slope",
+              "norm_epsilon", "load_ratio", "gan_mode", "lambda_l1", "lambda_gan", "lr", "beta1", "beta2",
+              "adam_epsilon", "batch_size", "epochs", "epochs_decay", "steps", "seed", "precision", "save_every",
+              "keep_checkpoints", "sample_every", "log_every", "depth", "steps_per_epoch", "constant_steps",
+              "decay_steps")
 
 
 def load_config(run_dir: Path) -> RunSpec:
-    """Read a run's config; anything that is not our format and version is refused, not guessed."""
+    """Read a run's config; anything that is not our format and version is refused, not guessed, and so is
+    a value no flag would accept (a NaN, a size no network has), naming the file."""
+    path = Path(run_dir) / CONFIG_FILE
+    values = stored_values(run_dir)
+    validate(values, name=lambda key: f"{path}: {key}")
+    missing = [key for key in FIRST_KEYS if key not in values]
+    if missing:
+        raise UserError(f"{path}: incomplete, {', '.join(missing)} missing (edited or cut short?); put the "
+                        "file back, or train in a new --run-dir")
+    values = {**{f.name: f.default for f in dataclasses.fields(Config)}, **STORED_BEFORE_THE_FIELD, **values}
+    try:
+        check_together(values, name=str)
+    except UserError as err:
+        raise UserError(f"{path}: {err}") from None
+    try:
+        return RunSpec(**values)
+    except ValueError:
+        raise UserError(f"{path}: the stored config is incomplete (was training ever started?)") from None
+
+
+def stored_values(run_dir: Path) -> dict:
+    """A run's stored settings as they are in its config file, unchecked beyond being ours: the format,
+    its version, and only keys this version knows."""
     path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
         raise UserError(f"{path}: no stored config; is {run_dir} a pix2pix_tf run directory?")
@@ -364,11 +468,7 @@ def load_config(run_dir: Path) -> RunSpec:
     unknown = sorted(set(values) - known)
     if unknown:
         raise UserError(f"{path}: unknown config keys {unknown} (written by a newer pix2pix_tf?)")
-    validate(values, name=lambda key: f"{path}: {key}")
-    try:
-        return RunSpec(**{**STORED_BEFORE_THE_FIELD, **values})
-    except ValueError:
-        raise UserError(f"{path}: the stored config is incomplete (was training ever started?)") from None
+    return values
 
 
 # The built-in demo: the paper's recipe at a size that trains in minutes on two CPU cores.
@@ -412,7 +512,12 @@ def new_config(flags: dict) -> Config:
     check_length_flags(flags)
     values = dict(BUILTIN_DEMO) if flags.get("data", "builtin") == "builtin" else {}
     values.update(flags)
-    return Config(**values)
+    return _checked(Config(**values))
+
+
+def _checked(config: Config) -> Config:
+    check_together(config.values())
+    return config
 
 
 def resumed_config(stored: RunSpec, flags: dict, path: Path) -> Config:
@@ -443,7 +548,15 @@ def resumed_config(stored: RunSpec, flags: dict, path: Path) -> Config:
         changes.update(constant_steps=None, decay_steps=None)
         if "steps" not in changes:
             changes["steps"] = None
-    return Config(**{**stored.to_dict(), **changes})
+    return _checked(Config(**{**stored.to_dict(), **changes}))
+
+
+def restarted_config(stored: dict, flags: dict) -> Config:
+    """A run directory that never saved a checkpoint holds nothing to resume, so its stored settings
+    (``stored_values``: what a failed start left, perhaps the size that made it fail) bind nothing: they are
+    defaults that any flag may change, and what the data and the hardware decide is decided again."""
+    kept = {name: value for name, value in stored.items() if name not in (*RESOLVED_FIELDS, "data_size")}
+    return _checked(Config(**{**kept, **flags}))
 
 
 def schedule_fields() -> tuple[str, ...]:

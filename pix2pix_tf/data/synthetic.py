@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from pix2pix_tf.core.atomic import publish_new_dir, staging_dir
+from pix2pix_tf.core.config import BUILTIN_MIN_SIZE
 from pix2pix_tf.core.errors import UserError
 from pix2pix_tf.data.facade import Facade, Rect
 from pix2pix_tf.data.synthetic_photo import photo_image
@@ -27,7 +28,7 @@ from pix2pix_tf.data.synthetic_photo import photo_image
 GENERATOR_VERSION = 2
 DATASET_NAME = f"synthetic_facades_v{GENERATOR_VERSION}"
 MARKER_NAME = "SYNTHETIC.json"
-MIN_SIZE = 32
+MIN_SIZE = BUILTIN_MIN_SIZE  # fit refuses smaller built-in runs by their --image-size
 
 # The wall's material, one class each: the photo's wall colour and texture, its window frames and door
 # follow from it (``synthetic_photo.MATERIALS``), so the label map predicts the photo's colours.

@@ -26,9 +26,12 @@ from pix2pix_tf.core.config import (
     generator_depth,
     load_config,
     new_config,
+    restarted_config,
     resumed_config,
     save_config,
     schedule_fields,
+    stored_values,
+    validate,
 )
 from pix2pix_tf.core.errors import UserError, filesystem_failure
 from pix2pix_tf.core.precision import measure_on_this_cpu, resolve_precision
@@ -38,11 +41,13 @@ from pix2pix_tf.train.builders import model_builder
 from pix2pix_tf.train.callbacks import NonFiniteGuard, PeriodicCheckpoint, PeriodicValidation, SampleGrid, ScalarLogger
 from pix2pix_tf.train.optim import ConstantThenLinearDecay
 from pix2pix_tf.train.rundir import (
+    INDEX_FILE,
     VAL_SPLITS,
     RunDir,
     RunLock,
     checkpoint_manager,
     checkpoint_step,
+    complete_checkpoints,
     data_root,
     describe_split,
     resolved_holdout,
@@ -146,7 +151,7 @@ def prepare(config: Config, *, measure_precision: bool = True, remeasure_precisi
     measuring = measure_precision and measure_on_this_cpu(config.precision)
     spec = RunSpec(**{
         **config.to_dict(), "input_nc": input_nc, "output_nc": output_nc, "depth": depth,
-        "steps_per_epoch": steps_per_epoch, "data_size": "{}x{}".format(*info.a_hw),
+        "steps_per_epoch": steps_per_epoch, "data_size": "{}x{}".format(*data_lib.native_size(train)),
         "constant_steps": config.constant_steps if config.constant_steps is not None else constant,
         "decay_steps": config.decay_steps if config.decay_steps is not None else decay,
         "precision": "float32" if measuring else resolve_precision(config.precision)})
@@ -248,36 +253,49 @@ def epoch_segments(step: int, total: int, steps_per_epoch: int) -> list[tuple[in
 
 def _strategy_name(run: RunDir, flags: dict) -> str:
     """Read without touching TensorFlow: the strategy has to exist before anything else does."""
-    if "strategy" in flags:
-        return flags["strategy"]
-    return load_config(run.root).strategy if run.exists() else Config.strategy
+    if "strategy" in flags or not run.exists():
+        return flags.get("strategy", Config.strategy)
+    stored = {name: value for name, value in stored_values(run.root).items() if name == "strategy"}
+    validate(stored, name=lambda key: f"{run.config}: {key}")
+    return stored.get("strategy", Config.strategy)
 
 
-def _run_config(run: RunDir, flags: dict, *, chief: bool = True) -> Config:
+def took_a_step(run: RunDir) -> bool:
+    """Whether the run ever saved a checkpoint (or its index: a damaged one is ``trusted_checkpoints``' to
+    report). What a start that failed before its first save leaves is no run to resume."""
+    return (run.checkpoints / INDEX_FILE).exists() or bool(complete_checkpoints(run))
+
+
+def _run_config(run: RunDir, flags: dict, *, chief: bool = True) -> tuple[Config, RunSpec | None]:
+    """The settings to train with, and the stored spec they resume (None for a run that starts at step 0)."""
     if run.root.exists() and not run.root.is_dir():
         raise UserError(f"--run-dir {run.root}: exists and is not a directory")
+    if run.exists() and took_a_step(run):
+        stored = load_config(run.root)
+        return resumed_config(stored, flags, run.config), stored
     if run.exists():
-        return resumed_config(load_config(run.root), flags, run.config)
+        print(f"note: {run.root}: never saved a checkpoint; starting it again at step 0 with its stored "
+              "settings as defaults for the flags given")
+        return restarted_config(stored_values(run.root), flags), None
     # A run lock alone is what a fit stopped before it wrote the config leaves: the folder is still empty.
     if chief and run.root.exists() and any(path != run.lock_file for path in run.root.iterdir()):
         raise UserError(f"--run-dir {run.root}: exists, is not empty and holds no {run.config.name}; "
                         "choose a new or empty directory")
-    return new_config(flags)
+    return new_config(flags), None
 
 
 def _open_run(run: RunDir, flags: dict, strategy: tf.distribute.Strategy, *, chief: bool = True,
               remeasure_precision: bool = False) -> Prepared:
     """The run's spec; ``auto`` precision is measured only where one process trains on one device, so
     that every worker of a cluster takes the same (rule-based) choice."""
-    config = _run_config(run, flags, chief=chief)
+    config, stored = _run_config(run, flags, chief=chief)
     replicas = strategy.num_replicas_in_sync
     if config.batch_size % replicas:
         raise UserError(f"--batch-size {config.batch_size}: not divisible by the {replicas} replicas of "
                         f"{describe(strategy)}; each replica takes an equal share of every batch")
     prepared = prepare(config, measure_precision=replicas == 1, remeasure_precision=remeasure_precision)
     check_strategy(prepared.config, strategy)
-    if run.exists():
-        stored = load_config(run.root)
+    if stored is not None:
         _check_new_length(run, stored, prepared.config, flags)
         _note_new_data(stored, prepared.config)
     return prepared
