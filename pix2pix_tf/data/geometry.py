@@ -50,6 +50,12 @@ def assert_min_side_tf(height, width, multiple: int, what: str) -> tf.Operation:
 
 # --------------------------------------------------------------------------- resizing
 
+# The most an image is enlarged to the training scale: fit refuses data pairs far smaller than the crop,
+# and translate caps its training scale here (a run whose data set a larger factor, stored before fit
+# refused such pairs, would turn a 256 px photo into an 8192 px one).
+MAX_ENLARGEMENT = 4
+
+
 
 def resize_tf(image: tf.Tensor, hw) -> tf.Tensor:
     """Bicubic resize of [0, 1] image(s) to ``hw``, clipped to [0, 1]. Whenever a side shrinks the kernel

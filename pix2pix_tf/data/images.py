@@ -64,6 +64,13 @@ def is_image_file(path: Path, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> boo
     return path.is_file() and is_image_name(path, suffixes)
 
 
+def loose_images(folder: Path) -> list[str]:
+    """The image files directly in a folder that also holds sub-folders of images (splits, or A/ and B/):
+    one folder holds one layout, and images beside the sub-folders would be silently left out. The
+    ``combine`` tool and ``fit`` refuse such a folder by this one rule."""
+    return sorted(p.name for p in folder.iterdir() if is_image_file(p))
+
+
 def not_a_file(path: Path) -> str | None:
     """Why a path named like an image is not a file to read (a folder, a broken link, a pipe), else None
     (a missing file is for the reader to report)."""

@@ -11,8 +11,9 @@ step N sees exactly the batches an uninterrupted run would have seen from step N
 from __future__ import annotations
 
 import hashlib
+import statistics
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ import tensorflow as tf
 
 from pix2pix_tf.core.config import Config
 from pix2pix_tf.core.errors import UserError, printable
-from pix2pix_tf.data.geometry import resize_labels_tf, resize_tf
+from pix2pix_tf.data.geometry import MAX_ENLARGEMENT, resize_labels_tf, resize_tf
 from pix2pix_tf.data.images import (
     GRAPH_IMAGE_SUFFIXES,
     ImageError,
@@ -28,6 +29,7 @@ from pix2pix_tf.data.images import (
     decode_host,
     decode_tf,
     is_image_name,
+    loose_images,
     not_a_file,
     to_network_range,
     undecodable,
@@ -93,6 +95,11 @@ def list_pairs(root: str | Path, split: str) -> list[Pair]:
         present = sorted(p.name for p in root.iterdir() if p.is_dir())
         raise UserError(f"{folder}: no '{split}' split folder in --data {root} (found: {', '.join(present) or 'none'})")
     if (folder / "A").is_dir() or (folder / "B").is_dir():
+        loose = loose_images(folder)
+        if loose:
+            raise UserError(f"{folder}: holds both A/ and B/ folders and side-by-side pairs ({', '.join(loose[:5])}"
+                            f"{', ...' if len(loose) > 5 else ''}); a split has one layout: move the loose "
+                            "images out, or split them into A/ and B/")
         return _folder_pairs(folder)
     files = _image_files(folder)
     if not files:
@@ -181,14 +188,15 @@ def _decode_file(path: str) -> np.ndarray:
 
 @dataclass
 class CheckedSplit:
-    """One split's pairs after decoding each: the usable ones, a line per unusable one, and the first
-    usable pair's description."""
+    """One split's pairs after decoding each: the usable ones, a line per unusable one, the first
+    usable pair's description, and each usable pair's size (HxW of one side)."""
 
     what: str
     pairs: list[Pair]
     good: list[Pair]
     problems: list[str]
     reference: PairInfo | None
+    sizes: list[tuple[int, int]] = field(default_factory=list)
 
 
 def inspect_split(pairs: list[Pair], config: Config, *, what: str,
@@ -197,6 +205,7 @@ def inspect_split(pairs: list[Pair], config: Config, *, what: str,
     pair, whose channels these must match)."""
     problems: list[str] = []
     good: list[Pair] = []
+    sizes: list[tuple[int, int]] = []
     for pair in pairs:
         try:
             info = inspect_pair(pair)
@@ -205,8 +214,22 @@ def inspect_split(pairs: list[Pair], config: Config, *, what: str,
             problems.append(str(err))
             continue
         good.append(pair)
+        sizes.append(info.a_hw)
         reference = reference or info
-    return CheckedSplit(what, pairs, good, problems, reference)
+    return CheckedSplit(what, pairs, good, problems, reference, sizes)
+
+
+def native_size(split: CheckedSplit) -> tuple[int, int]:
+    """The data's own size (HxW of one side of a pair), which ``translate --scale training`` scales from: the
+    median height and width of the usable pairs, so that a few odd pairs do not set it; a one-line note
+    says when the sizes vary."""
+    size = (statistics.median_low(h for h, _ in split.sizes), statistics.median_low(w for _, w in split.sizes))
+    if len(set(split.sizes)) > 1:
+        areas = sorted(split.sizes, key=lambda hw: hw[0] * hw[1])
+        print(f"note: the {split.what} images come in {len(set(split.sizes))} sizes, {areas[0][1]}x{areas[0][0]} to "
+              f"{areas[-1][1]}x{areas[-1][0]} (WxH); their median, {size[1]}x{size[0]}, is the size "
+              "translate --scale training scales from", file=sys.stderr)
+    return size
 
 
 def report_problems(splits: list[CheckedSplit], on_bad: str | None = None) -> None:
@@ -266,6 +289,11 @@ def _check_pair_info(pair: Pair, info: PairInfo, config: Config, reference: Pair
         raise UserError(f"{pair.label}: A is {info.a_hw[1]}x{info.a_hw[0]} "
                         f"but B is {info.b_hw[1]}x{info.b_hw[0]} (WxH)")
     height, width = info.a_hw
+    enlarged = max(crop_h / height, crop_w / width)
+    if config.preprocess == "resize_and_crop" and enlarged > MAX_ENLARGEMENT:
+        raise UserError(f"{pair.label}: {width}x{height} (WxH) is far smaller than the {crop_w}x{crop_h} crop "
+                        f"(--image-size {config.image_size}): enlarged over {MAX_ENLARGEMENT}x it holds next to "
+                        "nothing to learn from; use larger images or a smaller --image-size")
     if config.preprocess == "crop" and (height < crop_h or width < crop_w):
         raise UserError(f"{pair.label}: {width}x{height} (WxH) is smaller than the {crop_w}x{crop_h} crop "
                         f"(--image-size {config.image_size}); use --preprocess resize_and_crop")

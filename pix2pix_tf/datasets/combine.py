@@ -39,7 +39,7 @@ from PIL import Image, UnidentifiedImageError
 from pix2pix_tf.core.atomic import check_replaceable, publish_dir, staging_dir
 from pix2pix_tf.core.cli import OneLineParser, run_cli
 from pix2pix_tf.core.errors import UserError
-from pix2pix_tf.data.images import is_image_file
+from pix2pix_tf.data.images import is_image_file, loose_images
 
 DEFAULT_SPLITS = ("train", "val", "test")
 MAX_LISTED = 5  # how many names an error message lists before "... and N more"
@@ -164,7 +164,7 @@ def detect_splits(dir_a: Path, dir_b: Path, splits: list[str] | None = None) -> 
                 hint = f" (it has the sub-folders A and B: pass --a {dir_a / 'A'} --b {dir_a / 'B'})"
             raise UserError(f"no images found in {dir_a}{hint}")
         return []
-    loose = [p.name for p in sorted(dir_a.iterdir()) if is_image_file(p)]
+    loose = loose_images(dir_a)
     if loose:
         raise UserError(
             f"{dir_a} holds both split sub-folders ({', '.join(present)}) and loose images "
