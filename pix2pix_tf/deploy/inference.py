@@ -18,6 +18,7 @@ import keras
 import tensorflow as tf
 
 from pix2pix_tf.core.config import INFERENCE_MODES, Config
+from pix2pix_tf.core.errors import UserError
 from pix2pix_tf.nets.networks import build_generator
 from pix2pix_tf.train.ema import CHECKPOINT_KEYS, chosen_weights
 from pix2pix_tf.train.rundir import RunDir, checkpoint_step, restore, restore_kept, task_config
@@ -38,6 +39,7 @@ class TrainedGenerator:
     def restore(self, path: str) -> None:
         """Load another checkpoint of the same run into this generator (no rebuild, no retrace)."""
         restore(tf.train.Checkpoint(**{CHECKPOINT_KEYS[self.weights]: self.generator}), path)
+        check_finite_weights(self.generator, path)
         self.checkpoint = path
 
 
@@ -53,4 +55,15 @@ def load_generator(run_dir: str | Path, checkpoint: str | int = "latest", mode: 
     keras.mixed_precision.set_global_policy("float32")
     generator = build_generator(config, dropout_at_inference=mode == "paper")
     path = restore_kept(tf.train.Checkpoint(**{CHECKPOINT_KEYS[weights]: generator}), run, checkpoint)
+    check_finite_weights(generator, path)
     return TrainedGenerator(config, generator, mode, path, weights)
+
+
+def check_finite_weights(generator: keras.Model, path: str) -> None:
+    """A generator with a NaN or infinite weight turns every image into NaN, which an 8-bit PNG shows as
+    black: a checkpoint saved after training diverged is refused in one line, before anything uses it."""
+    bad = [weight.path for weight in generator.weights if not bool(tf.reduce_all(tf.math.is_finite(weight)))]
+    if bad:
+        raise UserError(f"{path}: the checkpoint's generator has NaN or infinite weights ({len(bad)} of "
+                        f"{len(generator.weights)} variables, first {bad[0]}): training diverged before it was "
+                        "saved; use an earlier --checkpoint, or train again (a lower --lr)")

@@ -6,8 +6,9 @@ Scale (``scale``): pix2pix learns textures at a fixed pixel scale, and training 
 crop size / the data's native size (stored with the run), translated, and resized back to its own
 size: an image of the data's native size runs at the training crop size, as the PyTorch reference
 tests and as ``evaluate`` scores, and other sizes keep that scale. An image that would be under the
-minimum side at that scale runs as it is instead of being refused. ``native`` runs the generator on
-the image's pixels as they are. Shrinking is anti-aliased.
+minimum side at that scale runs as it is instead of being refused; one is never enlarged more than
+``geometry.MAX_ENLARGEMENT`` times nor past ``images.MAX_PIXELS`` (a note says so). ``native`` runs the
+generator on the image's pixels as they are. Shrinking is anti-aliased.
 
 An image is reflect-padded to the generator's multiple (2**depth), translated, and cropped back, so
 the output has exactly the input's size. Images with a side over ``--max-side`` are translated in
@@ -23,11 +24,13 @@ Downscaling is faster and seamless but loses detail and shifts the scale.
 Channels: the model takes as many channels as it was trained with. A grey image given to a model
 trained on RGB is repeated to three channels, an RGB image given to a grey model is converted to
 luminance (ITU-R 601), and an alpha channel is dropped; each conversion is reported, never silent.
-Outputs have the input's bit depth: 16-bit for a 16-bit image, 8-bit otherwise.
+Outputs have the input's bit depth: 16-bit for a 16-bit image, 8-bit otherwise. An output that is
+not finite (NaN or infinite) is an ``ImageError``, never an image.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from pathlib import Path
@@ -167,11 +170,21 @@ class Translator:
 
     def scaled_size(self, height: int, width: int) -> tuple[int, int]:
         """The size an image is translated at: at the training scale, unless that would take it under
-        the minimum side (then, as with ``native``, as it is)."""
+        the minimum side (then, as with ``native``, as it is), enlarged at most ``MAX_ENLARGEMENT`` times
+        and to at most ``MAX_PIXELS`` (``scale_cap``)."""
         if self.scale == "native":
             return height, width
-        scaled = max(1, round(height * self.ratio[0])), max(1, round(width * self.ratio[1]))
+        cap = self.scale_cap(height, width)
+        scaled = max(1, round(height * self.ratio[0] * cap)), max(1, round(width * self.ratio[1] * cap))
         return (height, width) if min(scaled) < self.min_side else scaled
+
+    def scale_cap(self, height: int, width: int) -> float:
+        """1, or the factor that keeps the training scale within ``MAX_ENLARGEMENT`` times the image and
+        ``MAX_PIXELS``: a run whose data was far smaller than its crop would otherwise turn a photo into a
+        giant."""
+        ratio_h, ratio_w = self.ratio
+        scaled_pixels = max(1.0, height * ratio_h * width * ratio_w)
+        return min(1.0, geometry.MAX_ENLARGEMENT / max(ratio_h, ratio_w), math.sqrt(images.MAX_PIXELS / scaled_pixels))
 
     def translate(self, image) -> np.ndarray:
         """Translate a path or an array; notes (channel conversions, EXIF orientation, an animation's
@@ -200,17 +213,27 @@ class Translator:
 
     def _translate_as(self, pixels: np.ndarray, kind: str) -> tuple[np.ndarray, list[str]]:
         pixels, notes = images.match_channels(pixels, self.input_channels)
+        height, width = pixels.shape[:2]
+        if self.scale == "training" and self.scale_cap(height, width) < 1:
+            notes.append("translated at {1}x{0} (WxH): the training scale, capped (it would enlarge the image "
+                         "{2:.3g}x)".format(*self.scaled_size(height, width), max(self.ratio)))
         return images.from_unit_float(self.translate_unit(pixels), kind), notes
 
     def translate_unit(self, image: np.ndarray) -> np.ndarray:
         """float32 HxWxC in [0, 1] (model's channels) -> float32 HxWx(output channels) in [0, 1], at
-        this translator's pixel scale."""
+        this translator's pixel scale; an output that is not finite is an ``ImageError``."""
         h, w = image.shape[:2]
         scaled_hw = self.scaled_size(h, w)
         if scaled_hw == (h, w):
             geometry.check_min_side(h, w, self.multiple)
-            return self._at_own_scale(image)
-        return geometry.resize(self._at_own_scale(geometry.resize(image, scaled_hw)), (h, w))
+            output = self._at_own_scale(image)
+        else:
+            output = geometry.resize(self._at_own_scale(geometry.resize(image, scaled_hw)), (h, w))
+        bad = output.size - int(np.isfinite(output).sum())
+        if bad:
+            raise ImageError(f"the generator's output holds {bad} NaN or infinite values of {output.size}; "
+                             f"nothing written (checkpoint {self.trained.checkpoint})")
+        return output
 
     def _at_own_scale(self, image: np.ndarray) -> np.ndarray:
         padded_side = -(-max(image.shape[:2]) // self.multiple) * self.multiple
