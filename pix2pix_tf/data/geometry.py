@@ -56,7 +56,6 @@ def assert_min_side_tf(height, width, multiple: int, what: str) -> tf.Operation:
 MAX_ENLARGEMENT = 4
 
 
-
 def resize_tf(image: tf.Tensor, hw) -> tf.Tensor:
     """Bicubic resize of [0, 1] image(s) to ``hw``, clipped to [0, 1]. Whenever a side shrinks the kernel
     is widened by the shrink factor (``antialias``), as PIL's resize filters in the PyTorch reference:

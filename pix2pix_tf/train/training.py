@@ -275,7 +275,7 @@ def _run_config(run: RunDir, flags: dict, *, chief: bool = True) -> tuple[Config
         return resumed_config(stored, flags, run.config), stored
     if run.exists():
         print(f"note: {run.root}: never saved a checkpoint; starting it again at step 0 with its stored "
-              "settings as defaults for the flags given")
+              "settings as defaults for the flags given", file=sys.stderr)
         return restarted_config(stored_values(run.root), flags), None
     # A run lock alone is what a fit stopped before it wrote the config leaves: the folder is still empty.
     if chief and run.root.exists() and any(path != run.lock_file for path in run.root.iterdir()):

@@ -54,5 +54,14 @@ def test_a_run_directory_that_never_saved_a_checkpoint_does_not_block_the_correc
         _run_config(RunDir(run), {"steps": 1})
     fixed = run_fit("--data", str(tiny_data), "--run-dir", str(run), *tiny_flags(steps=1), cwd=tmp_path)
     assert fixed.returncode == 0, fixed.stderr[-3000:]
-    assert "never saved a checkpoint; starting it again at step 0" in fixed.stdout
+    assert "never saved a checkpoint; starting it again at step 0" in fixed.stderr
     assert json.loads((run / "config.json").read_text())["config"]["image_size"] == "32" and latest_step(run) == 1
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_the_dataset_tools_float_flag_is_refused_when_not_finite(tmp_path, value):
+    from pix2pix_tf.datasets.download import main
+
+    with pytest.raises(UserError, match=rf"^--timeout {value}: must be a finite number$"):
+        main(["facades", "--out", str(tmp_path / "out"), "--timeout", value])
+    assert not (tmp_path / "out").exists()
