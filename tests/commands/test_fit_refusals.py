@@ -49,7 +49,7 @@ def test_a_run_directory_that_never_saved_a_checkpoint_does_not_block_the_correc
     run = tmp_path / "run"
     (run / "examples").mkdir(parents=True)  # what a start that failed at its first step leaves
     save_config(RunSpec(data=str(tiny_data), image_size="16", ngf=8, ndf=8, precision="float32", input_nc=3,
-                        output_nc=3, depth=4, steps_per_epoch=8, constant_steps=1, decay_steps=1), run)
+                        output_nc=3, depth=4, steps_per_epoch=8, constant_steps=1, decay_steps=1, val_holdout=0), run)
     with pytest.raises(UserError, match="--d-layers 3 at --image-size 16"):  # its settings are the defaults
         _run_config(RunDir(run), {"steps": 1})
     fixed = run_fit("--data", str(tiny_data), "--run-dir", str(run), *tiny_flags(steps=1), cwd=tmp_path)

@@ -15,7 +15,7 @@ FLOAT_FIELDS = [name for name, hint in typing.get_type_hints(Config).items()
                 if float in (typing.get_args(hint) or (hint,))]
 STORED = {"data": "/data", "image_size": "32", "ngf": 8, "ndf": 8, "precision": "float32", "input_nc": 3,
           "output_nc": 3, "depth": 5, "steps_per_epoch": 8, "constant_steps": 4, "decay_steps": 4,
-          "data_size": "32x32"}
+          "data_size": "32x32", "val_holdout": 0}
 
 
 def stored_run(tmp_path, **changes):
