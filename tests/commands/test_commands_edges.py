@@ -65,7 +65,7 @@ def copy_of(run, tmp_path):
     ("--steps", "0", "--steps 0: must be at least 1"),
     ("--save-every", "0", "--save-every 0: must be at least 1"),
     ("--keep-checkpoints", "-2", "--keep-checkpoints -2: must be at least 1"),
-    ("--ngf", "0", "--ngf 0: must be at least 1"),
+    ("--ngf", "0", "--ngf 0: must be in [1, 256]"),
     ("--lr", "0", "--lr 0.0: must be positive"),
     ("--dropout", "1.5", "--dropout 1.5: must be in [0, 1)"),
     ("--ngf", "many", "--ngf: invalid int value: 'many'"),
@@ -92,7 +92,7 @@ def test_unusable_run_dir_is_one_line(tiny_data, tmp_path, where, message):
 
 @pytest.mark.parametrize("value, message", [
     ('"many"', "ngf 'many': expected a whole number"),
-    ("-3", "ngf -3: must be at least 1"),
+    ("-3", "ngf -3: must be in [1, 256]"),
     ("2.5", "ngf 2.5: expected a whole number"),
 ])
 @pytest.mark.parametrize("command", ["pix2pix_tf.fit", "pix2pix_tf.evaluate", "pix2pix_tf.export"])
