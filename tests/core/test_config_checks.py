@@ -8,7 +8,7 @@ import typing
 
 import pytest
 
-from pix2pix_tf.core.config import Config, RunSpec, load_config, new_config, resumed_config, save_config
+from pix2pix_tf.core.config import Config, RunSpec, load_config, new_config, resumed_config, save_config, validate
 from pix2pix_tf.core.errors import UserError
 
 FLOAT_FIELDS = [name for name, hint in typing.get_type_hints(Config).items()
@@ -39,7 +39,7 @@ def test_a_non_finite_setting_is_refused_by_name(field):
     assert len(FLOAT_FIELDS) >= 12
     for value in (float("nan"), float("inf"), float("-inf")):
         with pytest.raises(UserError, match=rf"^--{field.replace('_', '-')} {value}: must be a finite number$"):
-            new_config({"data": "/data", field: value})
+            validate({field: value})  # what fit and judge check their flags with, before anything else
 
 
 @pytest.mark.parametrize("field", FLOAT_FIELDS)
