@@ -27,6 +27,7 @@ from pix2pix_tf.core.errors import Terminated
 RETRY_SECONDS = 0.05  # how soon a SIGTERM that could not unwind the command is sent again
 _IMPORT_MACHINERY = ("importlib._bootstrap", "importlib._bootstrap_external")
 _deferred = False  # a SIGTERM waits for the timer
+_raised = False  # a SIGTERM was raised as Terminated in this process (see ``terminate_was_lost``)
 
 
 @contextlib.contextmanager
@@ -54,10 +55,19 @@ def terminate_raises() -> Iterator[None]:
 
 
 def _terminate(signum, frame) -> None:
+    global _raised
     if _inside_import(frame):
         _send_soon()
         return
+    _raised = True
     raise Terminated()
+
+
+def terminate_was_lost() -> bool:
+    """Whether a SIGTERM was raised as ``Terminated`` while the command still runs: code between the handler
+    and ``run_cli`` swallowed it (a broad ``except BaseException`` in a library, or a C function that dropped
+    the error). Training asks when it installs its own handler, and stops after its first step then."""
+    return _raised
 
 
 def _unraisable(previous_hook, unraisable) -> None:

@@ -35,6 +35,7 @@ from pix2pix_tf.core.config import (
 )
 from pix2pix_tf.core.errors import UserError, filesystem_failure
 from pix2pix_tf.core.precision import measure_on_this_cpu, resolve_precision
+from pix2pix_tf.core.signals import terminate_was_lost
 from pix2pix_tf.data import pipeline as data_lib
 from pix2pix_tf.train.budget import Budget, check_strategy, planned_schedule
 from pix2pix_tf.train.builders import model_builder
@@ -103,6 +104,8 @@ class StopOnSignal(keras.callbacks.Callback):
 
     def __enter__(self) -> StopOnSignal:
         self._previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        if terminate_was_lost():  # a SIGTERM of start-up that a library swallowed is not forgotten
+            self.received = signal.SIGTERM.name
         return self
 
     def __exit__(self, *exc) -> None:
