@@ -576,7 +576,7 @@ def test_sigterm_during_export_is_one_line_and_leaves_no_temporary_folder(run_di
     _, err = process.communicate(timeout=120)
     assert process.returncode == 128 + signal.SIGTERM, err[-3000:]
     assert err.strip().splitlines() == ["terminated (SIGTERM); nothing half-written was kept"]
-    assert list(out.iterdir()) == []
+    assert not out.exists()  # the export made the folder, so stopping it removes it
 
 
 # ---------------------------------------------------------------------------------------------------------
