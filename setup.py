@@ -31,6 +31,6 @@ setup(
     extras_require={
         "cpu": [f"tensorflow-cpu{TENSORFLOW}"],
         "gpu": [f"tensorflow[and-cuda]{TENSORFLOW}"],
-        "test": ["pytest>=7", "ruff>=0.6", "playwright>=1.45", "import-linter>=2.1"],
+        "test": ["pytest>=7", "pytest-xdist>=3.5", "ruff>=0.6", "playwright>=1.45", "import-linter>=2.1"],
     },
 )

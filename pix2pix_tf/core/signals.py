@@ -27,7 +27,7 @@ from pix2pix_tf.core.errors import Terminated
 RETRY_SECONDS = 0.05  # how soon a SIGTERM that could not unwind the command is sent again
 _IMPORT_MACHINERY = ("importlib._bootstrap", "importlib._bootstrap_external")
 _deferred = False  # a SIGTERM waits for the timer
-_raised = False  # a SIGTERM was raised as Terminated in this process (see ``terminate_was_lost``)
+_raised = False  # a SIGTERM was raised as Terminated in the running block (see ``terminate_was_lost``)
 
 
 @contextlib.contextmanager
@@ -35,21 +35,21 @@ def terminate_raises() -> Iterator[None]:
     """In the block, SIGTERM raises ``Terminated`` wherever Python is running, except inside an import
     (there it is delivered again as soon as the import is done). Only the main thread has signal handlers:
     elsewhere the block runs as it is."""
-    global _deferred
+    global _deferred, _raised
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate),
                 signal.SIGALRM: signal.signal(signal.SIGALRM, _send_again)}
     previous_hook, sys.unraisablehook = sys.unraisablehook, functools.partial(_unraisable, sys.unraisablehook)
-    _deferred = False
+    _deferred = _raised = False
     try:
         yield
         if _deferred:  # the block ended between the SIGTERM and its second delivery
             raise Terminated()
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        _deferred = False
+        _deferred = _raised = False  # the block's SIGTERM has reached its end: nothing later should stop for it
         sys.unraisablehook = previous_hook
         _restore(previous)
 

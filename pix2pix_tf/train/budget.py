@@ -174,8 +174,8 @@ class Budget(_StepCallback):
             constant = min(step + to_decay, end - 1.0)
             decay = end - constant
         else:
-            decay = (end - step) / fraction
-            constant = end - decay
+            constant = end - (end - step) / fraction
+            decay = end - constant  # so that constant + decay lands on ``end`` exactly: the rate there is 0
         self.constant, self.decay, self.end = constant, decay, end
         self.plan.assign(constant, decay)
 

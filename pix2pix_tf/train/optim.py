@@ -31,10 +31,11 @@ class ConstantThenLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         self.decay_steps = decay_steps
 
     def __call__(self, step):
-        step = tf.cast(step, tf.float32)
-        decay = tf.maximum(tf.cast(self.decay_steps, tf.float32), 1.0)
-        progress = (step - tf.cast(self.constant_steps, tf.float32)) / decay
-        return self.initial_learning_rate * (1.0 - tf.clip_by_value(progress, 0.0, 1.0))
+        # float64, as the plan's variables: in float32 the rate at a plan's last step came out 1e-11, not 0
+        step = tf.cast(step, tf.float64)
+        decay = tf.maximum(tf.cast(self.decay_steps, tf.float64), 1.0)
+        progress = (step - tf.cast(self.constant_steps, tf.float64)) / decay
+        return tf.cast(self.initial_learning_rate * (1.0 - tf.clip_by_value(progress, 0.0, 1.0)), tf.float32)
 
     @classmethod
     def for_run(cls, config: Config, scale: float = 1.0, steps: tuple | None = None) -> ConstantThenLinearDecay:

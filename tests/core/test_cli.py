@@ -92,6 +92,9 @@ def test_sigterm_unwinds_through_every_finally_and_is_one_line(tmp_path, capsys)
     assert capsys.readouterr().err == "terminated (SIGTERM); nothing half-written was kept\n"
     assert list(tmp_path.iterdir()) == []
     assert signal.getsignal(signal.SIGTERM) == before
+    # that SIGTERM ended its command: a later training in this process must not stop for it (it did, in CI)
+    from pix2pix_tf.core.signals import terminate_was_lost
+    assert not terminate_was_lost()
 
 
 def test_sigterm_during_an_import_is_raised_once_the_import_is_done(tmp_path, monkeypatch, capsys):

@@ -1,8 +1,10 @@
 """``fit --minutes``: a run ends at its wall-clock deadline with its learning rate at zero, and a run killed
 mid-way resumes against what is left of the same budget. The machine is shared, so the bounds are
-generous: within 10% of the budget, unless the step's first trace alone came late (a loaded machine's cost
-before anything can be measured), when the run must end soon after it: a last step, then the end's work
-(checkpoint, sample grid, validation) done for the first time."""
+generous: within 10% of the budget or 10 s either way. The end's work (checkpoint, sample grid,
+validation) is kept back at what it last took, and done for the first time it includes tracing, which
+a loaded machine stretches: beside another pytest worker on a 2-core Zen 3, a 24 s run ended 4.6 s late
+and a resumed 45 s one 9.6 s early. If the step's first trace alone came late (a loaded machine's cost
+before anything can be measured), the run must end soon after it: a last step, then the end's work."""
 
 import json
 import os
@@ -37,8 +39,15 @@ class FirstStep(keras.callbacks.Callback):
         self.at = self.at or time.monotonic()
 
 
+SLACK = 10.0  # seconds either side of the deadline (see above)
+
+
+def earliest_end(budget: float) -> float:
+    return min(0.9 * budget, budget - SLACK)
+
+
 def allowed_end(budget: float, first_step: float) -> float:
-    return max(1.1 * budget, first_step + 0.25 * budget)
+    return max(1.1 * budget, budget + SLACK, first_step + 0.25 * budget)
 
 
 def flags(data, minutes: float) -> dict:
@@ -66,7 +75,7 @@ def test_a_budget_run_ends_at_its_deadline_with_the_learning_rate_at_zero(tiny_d
     began = time.monotonic()
     summary = train(run, flags(tiny_data, budget / 60), verbose=0, callbacks=[first])
     wall = time.monotonic() - began
-    assert 0.9 * budget <= wall <= allowed_end(budget, first.at - began), (wall, first.at - began)
+    assert earliest_end(budget) <= wall <= allowed_end(budget, first.at - began), (wall, first.at - began)
     assert spent(run) == pytest.approx(wall, abs=0.5)
     assert summary.budget.endswith("of 0.4 minutes spent")
     assert_rate_reaches_zero_at_the_last_step(run, summary.end_step)
@@ -83,7 +92,7 @@ def test_a_killed_budget_run_resumes_within_the_same_deadline(tiny_data, tmp_pat
     deadline = time.monotonic() + TIMEOUT
     try:
         while latest_step(run) < KILL_AT:  # a checkpoint saved mid-run, before any plan could end it
-            if process.poll() == 0 and spent(run) >= 0.9 * budget:
+            if process.poll() == 0 and spent(run) >= earliest_end(budget):
                 pytest.skip(f"the machine is too loaded: fit spent its {budget:.0f} s before step {KILL_AT}")
             assert process.poll() is None and time.monotonic() < deadline, "fit ended before it could be killed"
             time.sleep(0.05)
@@ -98,7 +107,7 @@ def test_a_killed_budget_run_resumes_within_the_same_deadline(tiny_data, tmp_pat
     began = time.monotonic()
     summary = train(run, {}, verbose=0, callbacks=[first])
     total = spent_before + time.monotonic() - began
-    assert 0.9 * budget <= total <= allowed_end(budget, spent_before + first.at - began), (spent_before, total)
+    assert earliest_end(budget) <= total <= allowed_end(budget, spent_before + first.at - began), (spent_before, total)
     assert spent(run) == pytest.approx(total, abs=0.5)
     assert_rate_reaches_zero_at_the_last_step(run, summary.end_step)
 
@@ -118,3 +127,26 @@ def test_minutes_and_a_step_count_are_one_or_the_other(tiny_data, tmp_path):
     with pytest.raises(UserError, match="--epochs: .* was created with --minutes 1"):
         resumed_config(load_config(timed), {"epochs": 3}, timed)
     assert resumed_config(load_config(timed), {"minutes": 2.0}, timed).minutes == 2.0
+
+
+def test_every_replanned_decay_reaches_zero_exactly_at_its_end(tmp_path):
+    """Re-plans during the decay put its start between steps; the rate at the end was 1e-11, not 0."""
+    import random
+    from types import SimpleNamespace
+
+    from pix2pix_tf.train.budget import UNPLANNED, Budget, LearningRatePlan
+
+    plan = LearningRatePlan()
+    budget = Budget(tmp_path, SimpleNamespace(minutes=1.0, decay_fraction=0.5), plan, began=time.monotonic(),
+                    step=0, end_work=[])
+    schedule = ConstantThenLinearDecay(2e-4, *plan.steps)
+    for seed in range(20):  # the old float32 schedule missed zero in about one re-plan in three
+        randomly = random.Random(seed)
+        step, end = randomly.randint(3, 60), randomly.randint(70, 130)
+        budget.constant, budget.decay = UNPLANNED, 1.0
+        budget._plan(step, end, to_decay=randomly.uniform(0, 40))
+        while step < end - 1:
+            step += randomly.randint(1, max(1, (end - step) // 3))
+            end = max(step + 1, end + randomly.randint(-9, 9))
+            budget._plan(step, end, to_decay=0.0)
+            assert schedule.rate_at(end) == 0.0 < schedule.rate_at(end - 1), (seed, step, end, plan.values())
