@@ -183,8 +183,10 @@ def screen_label(rows: list[dict]) -> str:
     it is noisy."""
     from pix2pix_tf.train.autoprecision import cpu_model
 
-    seeds = len({r["seed"] for r in rows}) or 1
-    seeds_text = "one seed" if seeds == 1 else f"{seeds} seeds"
+    per_candidate = {c: len({r["seed"] for r in rows if r["candidate"] == c}) for c in {r["candidate"] for r in rows}}
+    fewest, most = min(per_candidate.values(), default=1), max(per_candidate.values(), default=1)
+    seeds_text = ("one seed" if most == 1 else f"{most} seeds" if fewest == most
+                  else f"{fewest} to {most} seeds a candidate")
     return f"screen, {seeds_text}, shared {os.cpu_count()}-core {cpu_model()}, noisy"
 
 
