@@ -15,6 +15,12 @@ from pix2pix_tf.core.config import Config
 from pix2pix_tf.core.precision import uses_loss_scaling
 
 
+def _float64(value) -> tf.Tensor:
+    """A step count as float64: a Python float is read as float64 (``tf.cast`` alone reads it as float32
+    first), a tensor or variable of any type is cast."""
+    return tf.cast(tf.convert_to_tensor(value, dtype_hint=tf.float64), tf.float64)
+
+
 @keras.saving.register_keras_serializable("pix2pix_tf")
 class ConstantThenLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     """Constant learning rate, then linear decay to zero, as a function of the training step.
@@ -32,9 +38,9 @@ class ConstantThenLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
 
     def __call__(self, step):
         # float64, as the plan's variables: in float32 the rate at a plan's last step came out 1e-11, not 0
-        step = tf.cast(step, tf.float64)
-        decay = tf.maximum(tf.cast(self.decay_steps, tf.float64), 1.0)
-        progress = (step - tf.cast(self.constant_steps, tf.float64)) / decay
+        step = _float64(step)
+        decay = tf.maximum(_float64(self.decay_steps), 1.0)
+        progress = (step - _float64(self.constant_steps)) / decay
         return tf.cast(self.initial_learning_rate * (1.0 - tf.clip_by_value(progress, 0.0, 1.0)), tf.float32)
 
     @classmethod

@@ -150,3 +150,5 @@ def test_every_replanned_decay_reaches_zero_exactly_at_its_end(tmp_path):
             end = max(step + 1, end + randomly.randint(-9, 9))
             budget._plan(step, end, to_decay=0.0)
             assert schedule.rate_at(end) == 0.0 < schedule.rate_at(end - 1), (seed, step, end, plan.values())
+            as_saved = ConstantThenLinearDecay(2e-4, *plan.values())  # Python floats, as a checkpoint reads back
+            assert as_saved.rate_at(end) == 0.0 < as_saved.rate_at(end - 1), (seed, step, end, plan.values())
