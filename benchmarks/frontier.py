@@ -61,6 +61,9 @@ CANDIDATES = {  # name: flags over fit's defaults (the table labels them by thes
     "subpixel": {"upsample": "subpixel"},
     "num-d2": {"num_d": 2, "lambda_fm": 10.0},
 }
+WEB_LATENCY = DEFAULT_RESULTS / "web_latency.json"  # web_latency.py --results: browser ms per generator
+WEB_VARIANT = "dynamic"  # the int8-weights file `export --web` picks
+MIN_SEEDS = 3  # a difference is called real only between candidates with this many seeds or more
 COMMAND_FILE = "frontier_command.txt"  # how the run was trained, for the results' notes
 RUN_NAME = re.compile(rf"({'|'.join(map(re.escape, CANDIDATES))})-(\d+(?:\.\d+)?min|\d+steps)-seed(\d+)")
 
@@ -160,7 +163,18 @@ def model_size(directory: Path) -> dict:
             "int8_mb": params / 1e6}  # one byte a weight: what an int8 export of the generator weighs, about
 
 
-def run_row(name: str, directory: Path, seed: int, step: int, judge_path: Path) -> dict:
+def browser_columns(directory: Path, latency: dict | None) -> dict:
+    """The int8-weights file size and browser ms of the run's generator architecture, from web_latency.json."""
+    from web_latency import generator_key
+
+    from pix2pix_tf.core.config import load_config
+
+    key = generator_key(load_config(directory))
+    found = [r for r in (latency or {}).get("rows", []) if r["generator"] == key and r["variant"] == WEB_VARIANT]
+    return {"browser_ms": found[0]["ms"], "int8_file_mb": found[0]["file_mb"]} if found else {}
+
+
+def run_row(name: str, directory: Path, seed: int, step: int, judge_path: Path, latency: dict | None) -> dict:
     from pix2pix_tf.core.config import load_config
 
     summary = final_score(directory, step, judge_path)
@@ -174,6 +188,7 @@ def run_row(name: str, directory: Path, seed: int, step: int, judge_path: Path) 
             "precision": config.precision, "images": summary.images,
             **realism_columns(summary.realism, summary.spectrum),
             "blotches": summary.artefacts["blotches"]["run"], **timing, **model_size(directory),
+            **browser_columns(directory, latency),
             "judge_identity": summary.realism["judge_identity"],
             "command": command.read_text().strip() if command.is_file() else None}
 
@@ -202,8 +217,84 @@ TABLE = (  # column header, cell of a row ("–" where a row has no such value: 
     ("s/step", lambda r: fmt(r.get("seconds_per_step", math.nan), 2)),
     ("GFLOP/step", lambda r: fmt(r.get("gflop_per_step", math.nan), 1)),
     ("G params (M)", lambda r: fmt(r.get("g_params", math.nan) / 1e6, 1)),
+    ("int8 file MB", lambda r: fmt(r.get("int8_file_mb", math.nan), 1)),
+    ("browser ms", lambda r: fmt(r.get("browser_ms", math.nan), 0)),
 )
 MEASURES = ("class_iou", "distance", "kid", "kid_low", "kid_high", "detail", "checkerboard")
+COMPARED = (  # measure, its name, digits, scale, goodness (larger is more realistic)
+    ("class_iou", "class IoU", 3, 1, lambda v: v),
+    ("distance", "distance", 1, 1, lambda v: -v),
+    ("kid", "KID", 1, 1000, lambda v: -v),
+    ("detail", "detail gap", 2, 1, lambda v: -abs(v)),
+    ("checkerboard", "checkerboard gap", 2, 1, lambda v: -v),
+)
+
+
+def seed_verdict(candidate: list[float], baseline: list[float], goodness) -> str | None:
+    """'better' or 'worse' when every seed of the candidate lies beyond every seed of the baseline, 'tie' when
+    their ranges overlap; None when either has fewer than MIN_SEEDS seeds (a screen, not a decision)."""
+    if min(len(candidate), len(baseline)) < MIN_SEEDS:
+        return None
+    ours, theirs = [goodness(v) for v in candidate], [goodness(v) for v in baseline]
+    if min(ours) > max(theirs):
+        return "better"
+    if max(ours) < min(theirs):
+        return "worse"
+    return "tie"
+
+
+def groups(rows: list[dict]) -> dict[tuple[str, float], list[dict]]:
+    """The runs of each candidate at each budget (its seeds), in the rows' order."""
+    grouped: dict[tuple[str, float], list[dict]] = {}
+    for r in rows:
+        grouped.setdefault((r["candidate"], round(r["minutes"], 1)), []).append(r)
+    return grouped
+
+
+def against_default(runs: list[dict], default: list[dict]) -> str:
+    """Which measures the candidate wins and loses beyond the seeds' spread, at the default's budget."""
+    if runs is default:
+        return "–"
+    if not default:
+        return "no default run at these minutes"
+    verdicts = {name: seed_verdict([r[k] for r in runs], [r[k] for r in default], good)
+                for k, name, _, _, good in COMPARED}
+    if None in verdicts.values():
+        return f"screen: {min(len(runs), len(default))} seed(s), {MIN_SEEDS} needed"
+    better = [n for n, v in verdicts.items() if v == "better"]
+    worse = [n for n, v in verdicts.items() if v == "worse"]
+    if not better and not worse:
+        return "within the spread on every measure"
+    return "; ".join(part for part in (f"better on {', '.join(better)}" if better else "",
+                                       f"worse on {', '.join(worse)}" if worse else "") if part)
+
+
+def spread_cell(values: list[float], digits: int, scale: float) -> str:
+    """One seed's value, or the seeds' mean with their range."""
+    values = [scale * v for v in values]
+    if len(values) == 1:
+        return fmt(values[0], digits)
+    return f"{fmt(sum(values) / len(values), digits)} ({fmt(min(values), digits)} to {fmt(max(values), digits)})"
+
+
+def summary_table(rows: list[dict]) -> str:
+    """One line per candidate and budget: the seeds' mean and range of each measure, the cost, and the
+    verdict against the default at the same minutes (beyond the spread of MIN_SEEDS seeds, or a screen)."""
+    grouped = groups(rows)
+    measures = [f"{name}{' x1000' if scale == 1000 else ''}: mean (range)" for _, name, _, scale, _ in COMPARED]
+    header = ["candidate", "minutes", "seeds", "steps", *measures,
+              "GFLOP/step", "int8 file MB", "browser ms", "against the default"]
+    lines = ["| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 2) + " --- |"]
+    for (_, minutes), runs in sorted(grouped.items(), key=lambda g: (g[0][1], list(CANDIDATES).index(g[0][0]))):
+        steps = sorted(r["steps"] for r in runs)
+        cells = [runs[0]["flags"], fmt(minutes, 1), str(len(runs)),
+                 str(steps[0]) if steps[0] == steps[-1] else f"{steps[0]} to {steps[-1]}",
+                 *[spread_cell([r[k] for r in runs], digits, scale) for k, _, digits, scale, _ in COMPARED],
+                 fmt(runs[0].get("gflop_per_step", math.nan), 1), fmt(runs[0].get("int8_file_mb", math.nan), 1),
+                 fmt(runs[0].get("browser_ms", math.nan), 0),
+                 against_default(runs, grouped.get(("default", minutes), []))]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def frontier_table(rows: list[dict], real: dict) -> str:
@@ -215,29 +306,43 @@ def frontier_table(rows: list[dict], real: dict) -> str:
 
 
 def frontier_plot(rows: list[dict], real: dict, title: str, path: Path) -> Path:
-    """Class IoU and KID (with its interval) against training minutes, one series per candidate."""
+    """Class IoU, detail gap and KID against training minutes, one series per candidate: each budget's seeds
+    as dots, their mean joined by a line (one seed's KID with its 95% interval)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(10, 4.2), dpi=100)
+    fig = Figure(figsize=(14, 4.4), dpi=100)
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, 2)
-    for name in dict.fromkeys(r["candidate"] for r in rows):
-        points = sorted((r for r in rows if r["candidate"] == name), key=lambda r: r["minutes"])
-        minutes = [r["minutes"] for r in points]
-        line = axes[0].plot(minutes, [r["class_iou"] for r in points], marker="o", label=points[0]["flags"])[0]
-        kid = [1000 * r["kid"] for r in points]
-        spread = [[k - 1000 * r["kid_low"] for k, r in zip(kid, points)],
-                  [1000 * r["kid_high"] - k for k, r in zip(kid, points)]]
-        axes[1].errorbar(minutes, kid, yerr=spread, marker="o", capsize=3, color=line.get_color())
-    for ax, score, scale, text in ((axes[0], "class_iou", 1, "class IoU of the judge (higher: more realistic)"),
-                                   (axes[1], "kid", 1000, "KID x1000, 95% interval (lower: more realistic)")):
+    axes = fig.subplots(1, 3)
+    panels = (("class_iou", 1, "class IoU of the judge (higher: more realistic)"),
+              ("detail", 1, "detail gap at 256 px (0: as detailed as the photos)"),
+              ("kid", 1000, "KID x1000 (lower: more realistic)"))
+    grouped = groups(rows)
+    names = list(dict.fromkeys(r["candidate"] for r in rows))
+    for index, name in enumerate(names):
+        budgets = sorted(m for c, m in grouped if c == name)
+        dodge = 1 + 0.02 * (index - (len(names) - 1) / 2)  # side by side at equal minutes, not on top
+        color = None
+        for ax, (score, scale, _) in zip(axes, panels):
+            means = [scale * sum(r[score] for r in grouped[name, m]) / len(grouped[name, m]) for m in budgets]
+            line = ax.plot([dodge * m for m in budgets], means, marker="o", color=color,
+                           label=grouped[name, budgets[0]][0]["flags"] if ax is axes[0] else None)[0]
+            color = line.get_color()
+            for m in budgets:
+                runs = grouped[name, m]
+                ax.scatter([dodge * m] * len(runs), [scale * r[score] for r in runs], s=12, color=color, alpha=0.5)
+                if score == "kid" and len(runs) == 1:
+                    r = runs[0]
+                    ax.errorbar([dodge * m], [1000 * r["kid"]], yerr=[[1000 * (r["kid"] - r["kid_low"])],
+                                                             [1000 * (r["kid_high"] - r["kid"])]],
+                                color=color, capsize=3, alpha=0.5)
+    for ax, (score, scale, text) in zip(axes, panels):
         ax.axhline(scale * real[score], color="#2a9d8f", linestyle="--", label="real validation photos")
-        ax.set_xlabel("minutes of training (fit --minutes, or a fixed step count's time)")
-        ax.margins(x=0.3)
+        ax.set_xlabel("training minutes (fit --minutes)")
+        ax.margins(x=0.2)
         ax.set_ylabel(text)
     axes[0].legend(fontsize=7)
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(title + "; dots: seeds, line: their mean; candidates drawn side by side at equal minutes", fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
@@ -266,11 +371,12 @@ def score(args, argv) -> int:
     rungs = [{**r, **realism_columns(r, r)} for r in ladder_on(judge, args.data, SPLIT)["rungs"]]
     real = next(r for r in rungs if r["rung"] == "real")
     rows, runs = [], candidate_runs(args)
+    latency = json.loads(WEB_LATENCY.read_text()) if WEB_LATENCY.is_file() else None
     for name, directory, seed in runs:
         step = last_checkpoint_step(directory)
         if step is None:
             continue
-        rows.append(run_row(name, directory, seed, step, args.judge))
+        rows.append(run_row(name, directory, seed, step, args.judge, latency))
         print(f"{name} seed {seed}: step {rows[-1]['steps']}, class IoU {rows[-1]['class_iou']:.3f}, "
               f"KID x1000 {kid_cell(rows[-1])}", flush=True)
     from throughput import cpu_description
@@ -278,7 +384,7 @@ def score(args, argv) -> int:
     cpu = cpu_description()
     label = screen_label(rows)
     skipped = not_run(runs, rows)
-    table = frontier_table(rows, real)
+    table = summary_table(rows) + "\n\nEvery run:\n\n" + frontier_table(rows, real)
     title = f"{args.data.name} {args.direction} at {args.image_size} px, validation pairs; {label}"
     plot = frontier_plot(rows, real, title, (args.figures or args.runs_dir) / "facades_frontier.png")
     command = "python benchmarks/frontier.py " + " ".join(sys.argv[1:] if argv is None else argv)
@@ -287,7 +393,12 @@ def score(args, argv) -> int:
              f"train/ (never trained on by the runs or the judge); judge {args.judge} at step {judge.step}, identity "
              f"{judge.identity}. Minutes: fit's --minutes budget (or a fixed step count's loop time). s/step: the "
              "training loop's seconds (validation, samples and checkpoints included) over its steps. GFLOP/step: "
-             "throughput.py's analytic count. Int8 size: one byte per generator weight.")
+             "throughput.py's analytic count. Against the default: a measure is better or worse only when every seed "
+             f"of the candidate lies beyond every seed of the default at the same minutes, {MIN_SEEDS} seeds or "
+             "more each. Int8 file and browser ms: the int8-weights TFLite file of the same generator architecture "
+             f"and its median time per 256x256 image in headless Chromium (WebAssembly), from {WEB_LATENCY.name} "
+             + (f"({latency['cpu']}, load average {latency['load_average'][0]:.1f})" if latency else "(not measured)")
+             + ".")
     commands = "".join(f"- `{r['command']}` ({r['flags']}: {r['precision']}, cores {r['cores']})\n" for r in rows)
     text = (f"{table}\n\n" + "".join(f"- {line}\n" for line in skipped) + f"\n{notes}\n\nCPU: {cpu}\n\n"
             f"Training commands:\n\n{commands}\nScored with: `{command}`\n")

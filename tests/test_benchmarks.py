@@ -1,0 +1,55 @@
+"""The frontier's decision rule: a difference is real only beyond the seeds' spread, with three seeds a side."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import frontier  # noqa: E402
+
+MEASURES = {"class_iou": 0.17, "distance": 25.0, "kid": 0.09, "detail": -1.2, "checkerboard": 0.0}
+
+
+def runs(candidate: str, minutes: float, **shifts) -> list[dict]:
+    """Three seeds of a candidate: the default's measures plus ``shifts``, with a seed-to-seed wobble."""
+    return [{"candidate": candidate, "flags": candidate, "minutes": minutes, "seed": seed, "steps": 100 + seed,
+             **{k: v + shifts.get(k, 0.0) + wobble * (0.01 if k == "class_iou" else 0.5 if k == "distance" else 0.001)
+                for k, v in MEASURES.items()}}
+            for seed, wobble in enumerate((-1.0, 0.0, 1.0))]
+
+
+@pytest.mark.parametrize(("ours", "theirs", "expected"), [
+    ([0.20, 0.21, 0.22], [0.16, 0.17, 0.19], "better"),
+    ([0.10, 0.12, 0.15], [0.16, 0.17, 0.19], "worse"),
+    ([0.18, 0.20, 0.22], [0.16, 0.17, 0.19], "tie"),
+    ([0.30, 0.31], [0.16, 0.17, 0.19], None),
+])
+def test_a_difference_counts_only_beyond_every_seed_with_three_a_side(ours, theirs, expected):
+    assert frontier.seed_verdict(ours, theirs, lambda v: v) == expected
+
+
+def test_the_detail_gap_is_better_closer_to_zero_from_either_side():
+    detail = next(good for key, *_, good in frontier.COMPARED if key == "detail")
+    assert frontier.seed_verdict([-0.3, -0.2, 0.25], [-1.3, -1.2, -1.25], detail) == "better"
+    assert frontier.seed_verdict([1.3, 1.2, 1.25], [-0.3, -0.2, 0.25], detail) == "worse"
+
+
+def test_the_verdict_names_each_measure_won_and_lost_against_the_default_at_the_same_minutes():
+    default = runs("default", 15)
+    wins_and_loses = runs("w32", 15, distance=-8.0, detail=0.6, class_iou=-0.05)
+    assert frontier.against_default(wins_and_loses, default) == (
+        "better on distance, detail gap; worse on class IoU")
+    assert frontier.against_default(runs("ema", 15, class_iou=0.005), default) == "within the spread on every measure"
+    assert frontier.against_default(runs("ema", 15)[:1], default).startswith("screen: 1 seed")
+    assert frontier.against_default(default, default) == "–"
+
+
+def test_the_summary_compares_each_budget_with_the_default_at_the_same_minutes():
+    rows = [*runs("default", 15), *runs("w32", 15, distance=-8.0), *runs("w32", 30, distance=-9.0)]
+    lines = frontier.summary_table(rows).splitlines()[2:]
+    assert [line.split(" | ")[:3] for line in lines] == [["| default", "15.0", "3"], ["| w32", "15.0", "3"],
+                                                         ["| w32", "30.0", "3"]]
+    assert lines[1].rstrip(" |").endswith("better on distance")
+    assert lines[2].rstrip(" |").endswith("no default run at these minutes")
+    assert "25.0 (24.5 to 25.5)" in lines[0]
