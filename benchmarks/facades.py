@@ -171,14 +171,15 @@ def judge_identity(judge) -> str:
     return load_judge(judge).identity
 
 
-def stored_score(directory: Path, step: int, mode: str, judge, split: str = "test"):
+def stored_score(directory: Path, step: int, mode: str, judge, split: str = "test", raw_of_averaged: bool = False):
     """The summary an earlier scoring of this checkpoint left, if that scoring used this judge checkpoint
     and these measures (its identity hashes both), so re-running the benchmark scores only new checkpoints
-    and a retrained judge or a changed measure scores everything again."""
+    and a retrained judge or a changed measure scores everything again. ``raw_of_averaged``: the raw
+    weights of a run that keeps a moving average (its average is what is scored otherwise)."""
     from pix2pix_tf.evaluate import default_out_dir
     from pix2pix_tf.realism.report import EvalSummary
 
-    path = default_out_dir(directory, split, step, mode) / "summary.json"
+    path = default_out_dir(directory, split, step, mode, raw_of_averaged) / "summary.json"
     try:
         stored = EvalSummary(**json.loads(path.read_text()))
     except (OSError, ValueError, TypeError):

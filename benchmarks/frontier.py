@@ -15,7 +15,8 @@ measure `evaluate` offers (class IoU, Fréchet distance, KID with its bootstrap 
 checkerboard gaps to the real photos, blotches), beside the real photos' own row; and records for each
 run the CPU, the cores it was pinned to, the steps it reached, its seconds and seconds per step, its
 step's GFLOP (``throughput.py``'s analytic count), the generator's parameters and an int8 size
-estimate. Scores are kept in each run's eval/ folder keyed on the judge's identity, so a retrained
+estimate. A run trained with --ema is scored on its moving average and again on its raw weights (candidate
+"ema:raw"). Scores are kept in each run's eval/ folder keyed on the judge's identity, so a retrained
 judge or changed measures score everything again. Writes frontier.json and frontier.md to --results
 and facades_frontier.png (class IoU and KID against minutes) to --figures.
 
@@ -60,7 +61,9 @@ CANDIDATES = {  # name: flags over fit's defaults (the table labels them by thes
     "transpose": {"upsample": "transpose"},
     "subpixel": {"upsample": "subpixel"},
     "num-d2": {"num_d": 2, "lambda_fm": 10.0},
+    "l1": {"lambda_gan": 0.0},
 }
+RAW = ":raw"  # a run with --ema also scored on its raw weights: candidate "ema:raw", the same run's other half
 WEB_LATENCY = DEFAULT_RESULTS / "web_latency.json"  # web_latency.py --results: browser ms per generator
 WEB_VARIANT = "dynamic"  # the int8-weights file `export --web` picks
 MIN_SEEDS = 3  # a difference is called real only between candidates with this many seeds or more
@@ -71,9 +74,15 @@ RUN_NAME = re.compile(rf"({'|'.join(map(re.escape, CANDIDATES))})-(\d+(?:\.\d+)?
 def candidate_label(name: str) -> str:
     from pix2pix_tf.core.config import flag_name
 
-    flags = CANDIDATES[name]
-    return " ".join(f"{flag_name(k)} {v:g}" if isinstance(v, float) else f"{flag_name(k)} {v}"
-                    for k, v in flags.items()) or "fit's default"
+    base = name.removesuffix(RAW)
+    flags = " ".join(f"{flag_name(k)} {v:g}" if isinstance(v, float) else f"{flag_name(k)} {v}"
+                     for k, v in CANDIDATES[base].items()) or "fit's default"
+    return f"{flags}, its raw weights" if name.endswith(RAW) else flags
+
+
+def candidate_order(name: str) -> int:
+    """Where a candidate's lines go: in CANDIDATES' order, a run's raw weights right after its average."""
+    return 2 * list(CANDIDATES).index(name.removesuffix(RAW)) + name.endswith(RAW)
 
 
 def unavailable(name: str) -> str | None:
@@ -126,7 +135,7 @@ def candidate_runs(args) -> list[tuple[str, Path, int]]:
         match = RUN_NAME.fullmatch(path.name)
         if match and (path / "config.json").is_file():
             found.append((match[1], path, int(match[3])))
-    return sorted(found, key=lambda f: (list(CANDIDATES).index(f[0]), f[1].name))
+    return sorted(found, key=lambda f: (candidate_order(f[0]), f[1].name))
 
 
 def last_checkpoint_step(directory: Path) -> int | None:
@@ -140,12 +149,14 @@ def last_checkpoint_step(directory: Path) -> int | None:
         return None
 
 
-def final_score(directory: Path, step: int, judge_path: Path):
-    """The run's generator at ``step`` on the validation split, read back if this judge already scored it."""
+def final_score(directory: Path, step: int, judge_path: Path, raw: bool = False):
+    """The run's generator at ``step`` on the validation split (``raw``: its raw weights, not its moving
+    average), read back if this judge already scored it."""
     from pix2pix_tf import evaluate as ev
 
-    return stored_score(directory, step, "deterministic", judge_path, SPLIT) or ev.evaluate_run(
-        directory, step, split=SPLIT, batch_size=EVAL_BATCH, page=False, judge=judge_path)
+    return stored_score(directory, step, "deterministic", judge_path, SPLIT, raw) or ev.evaluate_run(
+        directory, step, split=SPLIT, batch_size=EVAL_BATCH, page=False, judge=judge_path,
+        weights="raw" if raw else None)
 
 
 def model_size(directory: Path) -> dict:
@@ -177,7 +188,7 @@ def browser_columns(directory: Path, latency: dict | None) -> dict:
 def run_row(name: str, directory: Path, seed: int, step: int, judge_path: Path, latency: dict | None) -> dict:
     from pix2pix_tf.core.config import load_config
 
-    summary = final_score(directory, step, judge_path)
+    summary = final_score(directory, step, judge_path, raw=name.endswith(RAW))
     timing = seconds_per_step(directory)
     config = load_config(directory)
     budget = getattr(config, "minutes", None)  # None for a fixed step count
@@ -285,7 +296,7 @@ def summary_table(rows: list[dict]) -> str:
     header = ["candidate", "minutes", "seeds", "steps", *measures,
               "GFLOP/step", "int8 file MB", "browser ms", "against the default"]
     lines = ["| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 2) + " --- |"]
-    for (_, minutes), runs in sorted(grouped.items(), key=lambda g: (g[0][1], list(CANDIDATES).index(g[0][0]))):
+    for (_, minutes), runs in sorted(grouped.items(), key=lambda g: (g[0][1], candidate_order(g[0][0]))):
         steps = sorted(r["steps"] for r in runs)
         cells = [runs[0]["flags"], fmt(minutes, 1), str(len(runs)),
                  str(steps[0]) if steps[0] == steps[-1] else f"{steps[0]} to {steps[-1]}",
@@ -363,6 +374,7 @@ def not_run(runs: list[tuple[str, Path, int]], rows: list[dict]) -> list[str]:
 
 
 def score(args, argv) -> int:
+    from pix2pix_tf.core.config import load_config
     from pix2pix_tf.realism.judge import load_judge
     from pix2pix_tf.realism.ladder import ladder_on
 
@@ -377,6 +389,8 @@ def score(args, argv) -> int:
         if step is None:
             continue
         rows.append(run_row(name, directory, seed, step, args.judge, latency))
+        if load_config(directory).ema:  # the same run's raw weights: EMA against raw with the seed's noise out
+            rows.append(run_row(name + RAW, directory, seed, step, args.judge, latency))
         print(f"{name} seed {seed}: step {rows[-1]['steps']}, class IoU {rows[-1]['class_iou']:.3f}, "
               f"KID x1000 {kid_cell(rows[-1])}", flush=True)
     from throughput import cpu_description

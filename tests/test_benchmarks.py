@@ -53,3 +53,10 @@ def test_the_summary_compares_each_budget_with_the_default_at_the_same_minutes()
     assert lines[1].rstrip(" |").endswith("better on distance")
     assert lines[2].rstrip(" |").endswith("no default run at these minutes")
     assert "25.0 (24.5 to 25.5)" in lines[0]
+
+
+def test_a_runs_raw_weights_line_follows_its_average_and_says_so():
+    assert frontier.candidate_label("ema") == "--ema 0.999"
+    assert frontier.candidate_label("ema" + frontier.RAW) == "--ema 0.999, its raw weights"
+    order = sorted(["l1", "ema" + frontier.RAW, "default", "ema", "w32"], key=frontier.candidate_order)
+    assert order == ["default", "w32", "ema", "ema" + frontier.RAW, "l1"]
