@@ -14,13 +14,16 @@ held out of train/, which neither the runs nor the judge train on) with the real
 measure `evaluate` offers (class IoU, Fréchet distance, KID with its bootstrap interval, the detail and
 checkerboard gaps to the real photos, blotches), beside the real photos' own row; and records for each
 run the CPU, the cores it was pinned to, the steps it reached, its seconds and seconds per step, its
-step's GFLOP (``throughput.py``'s analytic count), the generator's parameters and an int8 size
-estimate. A run trained with --ema is scored on its moving average and again on its raw weights (candidate
-"ema:raw"). Scores are kept in each run's eval/ folder keyed on the judge's identity, so a retrained
-judge or changed measures score everything again. Writes frontier.json and frontier.md to --results
-and facades_frontier.png (class IoU and KID against minutes) to --figures.
+step's GFLOP (``throughput.py``'s analytic count), the generator's parameters, and the int8-weights file
+size and browser time of its architecture from web_latency.json. A run trained with --ema is scored on
+its moving average and again on its raw weights (candidate "ema:raw"). Scores are kept in each run's
+eval/ folder keyed on the judge's identity, so a retrained judge or changed measures score everything
+again. Writes frontier.json and frontier.md to --results (first a line per candidate and budget with
+the verdict against the default, then every run) and facades_frontier.png (class IoU, detail gap and KID
+against minutes) to --figures.
 
-Every figure is one seed on a shared machine unless more were run: a screen, not a decision.
+A difference is a decision only beyond the spread of three seeds a side (``seed_verdict``); with fewer
+seeds every figure is a screen on a shared machine.
 """
 
 from __future__ import annotations
@@ -171,17 +174,14 @@ def model_size(directory: Path) -> dict:
     model = build_model(config)
     params = model.generator.count_params()
     return {"gflop_per_step": step_flops(model, config.crop_hw, config.batch_size) / 1e9,
-            "g_params": params, "d_params": model.discriminator.count_params(),
-            "int8_mb": params / 1e6}  # one byte a weight: what an int8 export of the generator weighs, about
+            "g_params": params, "d_params": model.discriminator.count_params()}
 
 
-def browser_columns(directory: Path, latency: dict | None) -> dict:
+def browser_columns(config, latency: dict | None) -> dict:
     """The int8-weights file size and browser ms of the run's generator architecture, from web_latency.json."""
     from web_latency import generator_key
 
-    from pix2pix_tf.core.config import load_config
-
-    key = generator_key(load_config(directory))
+    key = generator_key(config)
     found = [r for r in (latency or {}).get("rows", []) if r["generator"] == key and r["variant"] == WEB_VARIANT]
     return {"browser_ms": found[0]["ms"], "int8_file_mb": found[0]["file_mb"]} if found else {}
 
@@ -200,7 +200,7 @@ def run_row(name: str, directory: Path, seed: int, step: int, judge_path: Path, 
             "precision": config.precision, "images": summary.images,
             **realism_columns(summary.realism, summary.spectrum),
             "blotches": summary.artefacts["blotches"]["run"], **timing, **model_size(directory),
-            **browser_columns(directory, latency),
+            **browser_columns(config, latency),
             "judge_identity": summary.realism["judge_identity"],
             "command": command.read_text().strip() if command.is_file() else None}
 
