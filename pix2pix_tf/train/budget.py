@@ -129,11 +129,13 @@ class Budget(_StepCallback):
         return f"{self.spent() / 60:.2f} of {self.minutes:g} minutes spent"
 
     def last_step(self, step: int, steps_per_epoch: int) -> int:
-        """Where ``fit()`` is asked to go from ``step``: the planned end, or one epoch further before the
-        first plan (the loop in ``training`` asks again when it gets there)."""
+        """Where ``fit()`` is asked to go from ``step``: an epoch past the planned end (or past ``step`` before
+        the first plan). The plan moves while ``fit()`` runs and this callback stops training where it ends;
+        a ``fit()`` asked for the plan's end alone stopped short when a re-plan moved it a few steps later,
+        and a second ``fit()`` for those steps paid another validation and checkpoint past the deadline."""
         if rate_fraction(self.constant, self.decay, step) == 0.0:
             return step
-        return self.end if self.end is not None else step + steps_per_epoch
+        return (self.end if self.end is not None else step) + steps_per_epoch
 
     # ------------------------------------------------------------------ planning
 

@@ -152,3 +152,20 @@ def test_every_replanned_decay_reaches_zero_exactly_at_its_end(tmp_path):
             assert schedule.rate_at(end) == 0.0 < schedule.rate_at(end - 1), (seed, step, end, plan.values())
             as_saved = ConstantThenLinearDecay(2e-4, *plan.values())  # Python floats, as a checkpoint reads back
             assert as_saved.rate_at(end) == 0.0 < as_saved.rate_at(end - 1), (seed, step, end, plan.values())
+
+
+def test_fit_is_asked_past_the_planned_end_so_a_later_replan_needs_no_second_fit(tmp_path):
+    """A 30-minute run overran by 37 s: fit() was asked for the plan's end, a re-plan moved the end 3 steps
+    later, and a second fit() for them paid another validation and checkpoint."""
+    from types import SimpleNamespace
+
+    from pix2pix_tf.train.budget import Budget, LearningRatePlan
+
+    budget = Budget(tmp_path, SimpleNamespace(minutes=1.0, decay_fraction=0.5), LearningRatePlan(),
+                    began=time.monotonic(), step=0, end_work=[])
+    assert budget.last_step(0, 30) == 30  # before the first plan: an epoch at a time
+    budget._plan(50, 100, to_decay=20.0)
+    asked = budget.last_step(50, 30)
+    budget._plan(90, 103, to_decay=0.0)  # the measured rate rose: the end moves 3 steps later
+    assert asked >= budget.end == 103
+    assert budget.last_step(103, 30) == 103  # at the end, the rate is zero: nothing more to ask for
