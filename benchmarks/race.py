@@ -1,25 +1,27 @@
-"""Realism against wall-clock time: `fit`'s default against the TensorFlow tutorial's recipe on facades.
+"""Realism against wall-clock time: `fit --minutes` against the TensorFlow tutorial's recipe on facades.
 
-Each side trains in its own process and saves its generator at fixed minutes after the process's
-training began (imports, data checks, tracing and everything else the recipe does count). Run the two
-side by side with a core each, or one after the other on a quiet machine; then score every saved
-generator with the realism judge and draw class IoU and distance against minutes:
+The tutorial's side trains in its own process, one per seed, and saves its generator at fixed minutes
+after the process began (imports, data checks, tracing and everything else the recipe does count):
 
-    taskset -c 0 python benchmarks/race.py --side fit --runs-dir /tmp/race &
-    taskset -c 1 python benchmarks/race.py --side tutorial --runs-dir /tmp/race &
+    taskset -c 0 python benchmarks/race.py --side tutorial --seed 0 &
+    taskset -c 1 python benchmarks/race.py --side tutorial --seed 1 &
     wait
-    python benchmarks/race.py --score --runs-dir /tmp/race --judge runs/facades-bench/judge --figures docs
+    python benchmarks/race.py --score --figures docs
 
-The fit side is `python -m pix2pix_tf.fit` with its defaults on facades labels -> photo at 256x256
-(the benchmark's 8,000-step schedule); the tutorial side is ``tutorial_recipe.py``'s recipe (float32,
-Keras Adam at a constant rate, one D forward). A side that was interrupted is not resumed: its
-minutes would no longer be wall-clock minutes, so it is refused until its folder is removed.
+`fit`'s side is the frontier's runs of its default (``frontier.py --only default --minutes 15|30 --seed S``,
+one core each, the same machine): each trained for its own budget, so its schedule decays to zero at the
+deadline as a user's `fit --minutes` does. Scoring puts every saved tutorial generator through the same
+measures the frontier used, on the same validation pairs held out of train/ (the tutorial's side trains
+without them too) and by the same judge, and reads `fit`'s scores from frontier.json. A side that was
+interrupted is not resumed: its minutes would no longer be wall-clock minutes, so it is refused until its
+folder is removed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -27,12 +29,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from facades import DEFAULT_DATA, DEFAULT_RESULTS, compact_png, cpu_name, fmt  # noqa: E402
+from facades import DEFAULT_DATA, DEFAULT_RESULTS, compact_png, fmt, realism_columns  # noqa: E402
+from frontier import COMPARED, DEFAULT_JUDGE, SPLIT, spread_cell  # noqa: E402
 
-SIDES = {"fit": "fit (default)", "tutorial": "TensorFlow tutorial recipe"}
-FIT_STEPS = 8000  # the facades benchmark's schedule; --fit-steps races a schedule fitted to a shorter budget
+DEFAULT_RUNS = REPO.parent / "bench" / "race"  # outside the repository: runs are never committed
+FRONTIER = DEFAULT_RESULTS / "frontier.json"
 MARKS = (5, 10, 15, 20, 30, 40, 50, 60)
 MARKS_FILE = "marks.json"
+TUTORIAL = "tutorial"
 
 
 class RaceOver(Exception):
@@ -57,36 +61,15 @@ class MarkSaver:
 
     def save(self, generator, step: int, minute: float) -> None:
         import tensorflow as tf
+        from throughput import cpu_description
 
         elapsed = time.monotonic() - self.began
         prefix = self.folder / f"minute{minute:g}-{step}"
         tf.train.Checkpoint(generator=generator).write(str(prefix))
         self.saved.append({"minute": minute, "step": step, "seconds": round(elapsed, 1), "checkpoint": str(prefix)})
         (self.folder / MARKS_FILE).write_text(json.dumps(
-            {"cpu": cpu_name(), "cores": sorted(os.sched_getaffinity(0)), "marks": self.saved}, indent=2) + "\n")
+            {"cpu": cpu_description(), "cores": sorted(os.sched_getaffinity(0)), "marks": self.saved}, indent=2) + "\n")
         print(f"minute {minute}: step {step} ({elapsed:.0f} s)", flush=True)
-
-
-def race_fit(args, folder: Path, began: float) -> None:
-    import keras
-
-    from pix2pix_tf.train.training import train
-
-    saver = MarkSaver(folder / "marks", args.marks, began)
-
-    class AtMarks(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            if saver.due():  # the step counter is read (a host sync) only when a mark has passed
-                saver.after_step(self.model.generator, int(self.model.train_steps.numpy()))
-
-    flags = {"data": str(args.data), "direction": "BtoA", "image_size": "256", "steps": args.fit_steps}
-    at_marks = AtMarks()
-    try:
-        train(folder / "run", flags, verbose=2, callbacks=[at_marks])
-    except RaceOver:
-        return
-    # a schedule shorter than the race: where it ended is its last mark
-    saver.save(at_marks.model.generator, args.fit_steps, round((time.monotonic() - began) / 60, 2))
 
 
 def race_tutorial(args, folder: Path, began: float) -> None:
@@ -94,8 +77,7 @@ def race_tutorial(args, folder: Path, began: float) -> None:
 
     from pix2pix_tf.core.config import save_config
 
-    config, generator, train_step, dataset = tutorial_recipe(args.data, "256", 10**6)
-    (folder / "run").mkdir(parents=True)
+    config, generator, train_step, dataset = tutorial_recipe(args.data, "256", 10**6, seed=args.seed)
     save_config(config, folder / "run")
     saver = MarkSaver(folder / "marks", args.marks, began)
     for step, (source, target) in enumerate(dataset, start=1):
@@ -108,26 +90,33 @@ def race_tutorial(args, folder: Path, began: float) -> None:
             return
 
 
-def side_folder(side: str, fit_steps: int) -> str:
-    return side if side == "tutorial" or fit_steps == FIT_STEPS else f"fit-{fit_steps}steps"
-
-
-def side_label(folder: str) -> str:
-    return SIDES.get(folder) or f"fit --steps {folder.split('-')[1].removesuffix('steps')}"
-
-
 def run_side(args) -> int:
     began = time.monotonic()
-    folder = args.runs_dir / side_folder(args.side, args.fit_steps)
+    folder = args.runs_dir / f"{TUTORIAL}-seed{args.seed}"
     if folder.exists():
-        raise SystemExit(f"--runs-dir {args.runs_dir}: {args.side}/ exists; a race is not resumed (its minutes "
+        raise SystemExit(f"--runs-dir {args.runs_dir}: {folder.name}/ exists; a race is not resumed (its minutes "
                          "would not be wall-clock minutes): remove it to race again")
     (folder / "marks").mkdir(parents=True)
-    (race_fit if args.side == "fit" else race_tutorial)(args, folder, began)
+    (folder / "run").mkdir()
+    race_tutorial(args, folder, began)
     return 0
 
 
-def score(args) -> int:
+def stored_summary(out: Path, judge):
+    """The summary an earlier scoring of this mark left, if this judge and these measures made it."""
+    from pix2pix_tf.realism.report import EvalSummary
+
+    try:
+        stored = EvalSummary(**json.loads((out / "summary.json").read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    if (stored.realism or {}).get("judge_identity") != judge.identity or stored.spectrum is None:
+        return None
+    return stored
+
+
+def tutorial_rows(args, judge) -> list[dict]:
+    """Every saved tutorial generator scored on the validation pairs (read back where already scored)."""
     import keras
     import tensorflow as tf
 
@@ -135,112 +124,170 @@ def score(args) -> int:
     from pix2pix_tf.deploy.inference import TrainedGenerator
     from pix2pix_tf.evaluate import evaluation_pairs, score_pairs
     from pix2pix_tf.nets.networks import build_generator
-    from pix2pix_tf.realism.judge import load_judge
-    from pix2pix_tf.realism.ladder import ladder_on
 
-    judge = load_judge(args.judge)
-    rows, artefacts_real = [], {}
-    sides = sorted((p.parent.parent.name for p in args.runs_dir.glob("*/marks/" + MARKS_FILE)),
-                   key=lambda name: (name == "tutorial", name))
-    for side in sides:
-        folder = args.runs_dir / side
-        marks = json.loads((folder / "marks" / MARKS_FILE).read_text())
+    rows = []
+    for marks_file in sorted(args.runs_dir.glob(f"{TUTORIAL}-seed*/marks/{MARKS_FILE}")):
+        folder = marks_file.parent.parent
+        marks = json.loads(marks_file.read_text())
         config = load_config(folder / "run")
-        root, split, pairs = evaluation_pairs(config, args.data, "test")
+        root, split, pairs = evaluation_pairs(config, args.data, SPLIT)
         keras.mixed_precision.set_global_policy("float32")
         generator = build_generator(config)
         for mark in marks["marks"]:
             out = folder / "eval" / f"minute{mark['minute']:g}"
-            stored = out / "summary.json"
-            summary = json.loads(stored.read_text()) if stored.is_file() else {}
-            if (summary.get("realism") or {}).get("judge_identity") == judge.identity and summary.get("spectrum"):
-                realism, artefacts, spectrum, mean = (summary["realism"], summary["artefacts"], summary["spectrum"],
-                                                      summary["mean"])
-            else:
+            summary = stored_summary(out, judge)
+            if summary is None:
                 tf.train.Checkpoint(generator=generator).read(mark["checkpoint"]).assert_consumed()
                 trained = TrainedGenerator(config, generator, "deterministic", mark["checkpoint"])
-                result = score_pairs(trained, pairs, config, out, run_dir=folder / "run", data=root, split=split,
-                                     page=False, quiet=True, judge=judge)
-                realism, artefacts, spectrum, mean = result.realism, result.artefacts, result.spectrum, result.mean
-            artefacts_real = {"checkerboard": 0.0, "blotches": artefacts["blotches"]["real"]}
-            rows.append({"side": side, "minute": mark["minute"], "step": mark["step"], "l1": mean["l1"],
-                         **{k: realism[k] for k in ("pixel_acc", "class_iou", "distance")},
-                         "checkerboard": spectrum["checkerboard"]["gap"], "detail": spectrum["detail"]["gap"],
-                         "blotches": artefacts["blotches"]["run"],
+                summary = score_pairs(trained, pairs, config, out, run_dir=folder / "run", data=root, split=split,
+                                      page=False, quiet=True, judge=judge)
+            rows.append({"side": TUTORIAL, "seed": int(folder.name.removeprefix(f"{TUTORIAL}-seed")),
+                         "minutes": mark["minute"], "steps": mark["step"], "seconds": mark["seconds"],
+                         **realism_columns(summary.realism, summary.spectrum), "images": summary.images,
                          "cpu": marks["cpu"], "cores": marks["cores"]})
-            print(f"{side} minute {mark['minute']}: step {mark['step']}, class IoU {rows[-1]['class_iou']:.3f}, "
-                  f"distance {rows[-1]['distance']:.1f}", flush=True)
-    real = next(r for r in ladder_on(judge, args.data, "test")["rungs"] if r["rung"] == "real")
-    verdicts = catch_up(rows)
-    table = race_table(rows, {**real, **artefacts_real})
-    figures = args.figures or args.runs_dir
-    plot = race_plot(rows, real, figures / "facades_race.png")
-    command = "python benchmarks/race.py " + " ".join(sys.argv[1:])
-    text = f"{table}\n\n" + "\n".join(f"- {v}" for v in verdicts) + f"\n\ncommand: `{command}`\n"
-    print(f"\n{text}plot: {plot}")
-    args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "race.md").write_text(text)
-    (args.results / "race.json").write_text(json.dumps(
-        {"command": command, "judge_step": judge.step, "real": real, "artefacts_real": artefacts_real, "rows": rows,
-         "verdicts": verdicts},
-        indent=2) + "\n")
-    return 0
+            print(f"tutorial seed {rows[-1]['seed']} minute {mark['minute']}: step {mark['step']}, "
+                  f"class IoU {rows[-1]['class_iou']:.3f}, distance {rows[-1]['distance']:.1f}", flush=True)
+    return rows
+
+
+def fit_rows(frontier: dict, candidate: str) -> list[dict]:
+    """`fit`'s side: the frontier's runs of ``candidate``, one per seed and budget."""
+    return [{"side": "fit", "seed": r["seed"], "minutes": r["minutes"], "steps": r["steps"],
+             **{k: r[k] for k in ("class_iou", "distance", "kid", "kid_low", "kid_high", "detail", "checkerboard")},
+             "images": r["images"], "cpu": frontier["cpu"], "cores": r.get("cores"), "run": r["run"]}
+            for r in frontier["rows"] if r["candidate"] == candidate]
+
+
+def by_minutes(rows: list[dict], side: str) -> dict[float, list[dict]]:
+    grouped: dict[float, list[dict]] = {}
+    for r in sorted((r for r in rows if r["side"] == side), key=lambda r: (r["minutes"], r["seed"])):
+        grouped.setdefault(r["minutes"], []).append(r)
+    return grouped
+
+
+def reach(ours: list[float], theirs: list[float], good) -> str:
+    """How the seeds of one side stand against another's on one measure (``good``: larger is more realistic)."""
+    ours, theirs = [good(v) for v in ours], [good(v) for v in theirs]
+    if min(ours) > max(theirs):
+        return f"every seed ({len(ours)}) beyond every tutorial seed"
+    if max(ours) < min(theirs):
+        return f"every seed ({len(ours)}) short of every tutorial seed"
+    mean = sum(theirs) / len(theirs)
+    return f"{sum(v > mean for v in ours)} of {len(ours)} seeds beyond the tutorial seeds' mean"
 
 
 def catch_up(rows: list[dict]) -> list[str]:
-    """The first mark at which fit matches the tutorial's last-mark score, on each realism score."""
-    tutorial = [r for r in rows if r["side"] == "tutorial"]
-    fit = [r for r in rows if r["side"] == "fit"]
+    """On each measure, where fit's budgets stand against the tutorial's last mark: the tutorial's seeds at
+    its last minute against each budget's seeds, and the first budget whose seeds' mean gets there."""
+    tutorial, fit = by_minutes(rows, TUTORIAL), by_minutes(rows, "fit")
     if not tutorial or not fit:
         return []
-    final = tutorial[-1]
+    last = max(tutorial)
     lines = []
-    for score, reached in (("class_iou", lambda r: r["class_iou"] >= final["class_iou"]),
-                           ("distance", lambda r: r["distance"] <= final["distance"])):
-        first = next((r for r in fit if reached(r)), None)
-        if first is None:
-            lines.append(f"{score}: fit does not reach the tutorial's minute-{final['minute']} score "
-                         f"({final[score]:.3f}) by its last mark (minute {fit[-1]['minute']})")
-        else:
-            lines.append(f"{score}: the tutorial's minute-{final['minute']} score ({final[score]:.3f}) is reached by "
-                         f"fit at minute {first['minute']} (step {first['step']}, {first[score]:.3f}): "
-                         f"{first['minute'] / final['minute']:.2f} of the tutorial's time")
+    for key, name, digits, scale, good in COMPARED:
+        theirs = [r[key] for r in tutorial[last]]
+        mean_good = sum(good(v) for v in theirs) / len(theirs)
+        first = next((m for m, runs in fit.items() if sum(good(r[key]) for r in runs) / len(runs) > mean_good), None)
+        stands = "; ".join(f"at {m:g} minutes {spread_cell([r[key] for r in runs], digits, scale)}, "
+                           f"{reach([r[key] for r in runs], theirs, good)}" for m, runs in fit.items())
+        got = (f"fit's mean passes it at {first:g} minutes ({first / last:.2f} of the tutorial's time)" if first
+               else f"fit's mean does not pass it by {max(fit):g} minutes")
+        lines.append(f"{name}: the tutorial's minute-{last:g} score is {spread_cell(theirs, digits, scale)} over "
+                     f"{len(theirs)} seeds; {got}. fit {stands}")
     return lines
 
 
-def race_table(rows: list[dict], real: dict) -> str:
-    lines = ["| recipe | minutes | steps | class IoU ↑ | distance ↓ | checkerboard gap ↓ | blotches ↓ |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-             f"| real test photos | – | – | {fmt(real['class_iou'], 3)} | {fmt(real['distance'], 1)} | "
-             f"{fmt(real.get('checkerboard'), 2)} | {fmt(real.get('blotches'), 4)} |"]
-    for r in rows:
-        lines.append(f"| {side_label(r['side'])} | {r['minute']} | {r['step']} | {fmt(r['class_iou'], 3)} | "
-                     f"{fmt(r['distance'], 1)} | {fmt(r['checkerboard'], 2)} | {fmt(r['blotches'], 4)} |")
+TABLE_MEASURES = [(key, f"{name}{' x1000' if scale == 1000 else ''}", digits, scale)
+                  for key, name, digits, scale, _ in COMPARED]
+
+
+def race_table(rows: list[dict], real: dict, fit_label: str) -> str:
+    """One line per side and minute: its seeds' mean and range of each measure."""
+    header = ["recipe", "minutes", "seeds", "steps", *[f"{name}: mean (range)" for _, name, _, _ in TABLE_MEASURES]]
+    lines = ["| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 1),
+             "| real validation photos | – | – | – | " + " | ".join(fmt(scale * real[k], digits)
+                                                              for k, _, digits, scale in TABLE_MEASURES) + " |"]
+    for side, label in (("fit", fit_label), (TUTORIAL, "TensorFlow tutorial recipe")):
+        for minutes, runs in by_minutes(rows, side).items():
+            steps = sorted(r["steps"] for r in runs)
+            lines.append(f"| {label} | {minutes:g} | {len(runs)} | "
+                         f"{steps[0] if steps[0] == steps[-1] else f'{steps[0]} to {steps[-1]}'} | "
+                         + " | ".join(spread_cell([r[k] for r in runs], digits, scale)
+                                      for k, _, digits, scale in TABLE_MEASURES) + " |")
     return "\n".join(lines)
 
 
-def race_plot(rows: list[dict], real: dict, path: Path) -> Path:
+def race_plot(rows: list[dict], real: dict, fit_label: str, title: str, path: Path) -> Path:
+    """Class IoU, distance and KID against minutes: each side's seeds as dots, their mean as a line, and the
+    tutorial's last-mark mean as a dotted level to read the crossing off."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(10, 4.0), dpi=100)
+    fig = Figure(figsize=(14, 4.4), dpi=100)
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, 2)
-    for ax, score, label in ((axes[0], "class_iou", "class IoU of the judge (higher: more realistic)"),
-                             (axes[1], "distance", "distance to real photos (lower: more realistic)")):
-        for side in dict.fromkeys(r["side"] for r in rows):
-            points = [r for r in rows if r["side"] == side]
-            ax.plot([r["minute"] for r in points], [r[score] for r in points], marker="o", label=side_label(side))
-        ax.axhline(real[score], color="#2a9d8f", linestyle="--", label="real test photos")
+    axes = fig.subplots(1, 3)
+    panels = (("class_iou", 1, "class IoU of the judge (higher: more realistic)"),
+              ("distance", 1, "distance to real photos (lower: more realistic)"),
+              ("kid", 1000, "KID x1000 (lower: more realistic)"))
+    for side, label in (("fit", fit_label), (TUTORIAL, "TensorFlow tutorial recipe")):
+        grouped = by_minutes(rows, side)
+        for ax, (key, scale, _) in zip(axes, panels):
+            means = [scale * sum(r[key] for r in runs) / len(runs) for runs in grouped.values()]
+            color = ax.plot(list(grouped), means, marker="o", label=label)[0].get_color()
+            for minutes, runs in grouped.items():
+                ax.scatter([minutes] * len(runs), [scale * r[key] for r in runs], s=12, color=color, alpha=0.5)
+            if side == TUTORIAL and grouped:
+                ax.axhline(means[-1], color=color, linestyle=":", linewidth=1)
+    for ax, (key, scale, text) in zip(axes, panels):
+        ax.axhline(scale * real[key], color="#2a9d8f", linestyle="--", label="real validation photos")
         ax.set_xlabel("wall-clock minutes of training")
-        ax.set_ylabel(label)
+        ax.set_ylabel(text)
     axes[0].legend(fontsize=8)
-    cpu = rows[0]["cpu"] if rows else ""
-    fig.suptitle(f"facades labels -> photo, 106 test images; one core each, side by side ({cpu})", fontsize=9)
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return compact_png(path)
+
+
+def score(args) -> int:
+    from pix2pix_tf.realism.judge import load_judge
+
+    judge = load_judge(args.judge)
+    try:
+        frontier = json.loads(args.frontier.read_text())
+    except (OSError, ValueError) as err:
+        raise SystemExit(f"--frontier {args.frontier}: cannot read the frontier's results ({err}); run "
+                         "benchmarks/frontier.py first") from None
+    if frontier.get("judge_identity") != judge.identity:
+        raise SystemExit(f"--frontier {args.frontier}: scored by judge {frontier.get('judge_identity')}, not "
+                         f"--judge {args.judge} ({judge.identity}); score both sides with one judge")
+    fit = fit_rows(frontier, args.fit_candidate)
+    if not fit:
+        raise SystemExit(f"--fit-candidate {args.fit_candidate}: no such runs in {args.frontier}")
+    rows = fit + tutorial_rows(args, judge)
+    real = next(r for r in frontier["ladder"] if r["rung"] == "real")
+    fit_label = "fit --minutes" + ("" if args.fit_candidate == "default" else f" ({args.fit_candidate})")
+    verdicts = catch_up(rows)
+    table = race_table(rows, real, fit_label)
+    cpus = sorted({r["cpu"] for r in rows})
+    title = (f"{args.data.name} BtoA at 256 px, {rows[0]['images']} validation pairs; one core each, "
+             f"two processes side by side; {'; '.join(cpus)}")
+    plot = race_plot(rows, real, fit_label, title, (args.figures or args.runs_dir) / "facades_race.png")
+    command = "python benchmarks/race.py " + " ".join(sys.argv[1:])
+    text = (f"{table}\n\n" + "\n".join(f"- {v}" for v in verdicts)
+            + f"\n\nCPU: {'; '.join(cpus)}. Judge {args.judge} at step {judge.step}, identity {judge.identity}. "
+            f"fit's side: {args.frontier.name}'s `{args.fit_candidate}` runs (minutes: fit's --minutes budget, counted "
+            "from the start of training, after Python and TensorFlow are imported); the tutorial's side: minutes "
+            "after its process began.\n\ncommand: `" + command + "`\n")
+    print(f"\n{text}plot: {plot}")
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "race.md").write_text(text)
+    (args.results / "race.json").write_text(json.dumps(
+        {"command": command, "split": SPLIT, "judge_step": judge.step, "judge_identity": judge.identity,
+         "fit_candidate": args.fit_candidate, "real": {k: real[k] for k, *_ in TABLE_MEASURES},
+         "rows": rows, "verdicts": verdicts}, indent=2, allow_nan=False) + "\n")
+    return 0
 
 
 def minutes(text: str) -> tuple:
@@ -248,31 +295,33 @@ def minutes(text: str) -> tuple:
         marks = sorted(float(m) for m in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of minutes") from None
-    if not marks or marks[0] <= 0:
+    if not marks or marks[0] <= 0 or not all(math.isfinite(m) for m in marks):
         raise argparse.ArgumentTypeError(f"{text!r}: minutes must be positive")
     return tuple(int(m) if m.is_integer() else m for m in marks)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--side", choices=tuple(SIDES), help="train this side of the race")
-    parser.add_argument("--score", action="store_true", help="score both sides' saved generators")
-    parser.add_argument("--runs-dir", type=Path, required=True, help="where both sides keep their runs")
+    parser.add_argument("--side", choices=(TUTORIAL,), help="train the tutorial's side of the race")
+    parser.add_argument("--seed", type=int, default=0, help="with --side: the side's seed (default: 0)")
+    parser.add_argument("--score", action="store_true", help="score the tutorial's saved generators and compare")
+    parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS,
+                        help=f"where the tutorial's runs live (default: {DEFAULT_RUNS}, outside the repository)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"facades root (default: {DEFAULT_DATA})")
     parser.add_argument("--marks", type=minutes, default=MARKS,
                         help=f"minutes at which to save the generator (default: {','.join(map(str, MARKS))})")
-    parser.add_argument("--fit-steps", type=int, default=FIT_STEPS,
-                        help=f"the fit side's schedule in steps (default: {FIT_STEPS}); a shorter one fitted to a "
-                             "budget ends early, its last generator saved at the minute it ended")
-    parser.add_argument("--judge", type=Path, help="with --score: the judge's run directory")
+    parser.add_argument("--judge", type=Path, default=DEFAULT_JUDGE,
+                        help=f"with --score: the judge's run directory (default: {DEFAULT_JUDGE})")
+    parser.add_argument("--frontier", type=Path, default=FRONTIER,
+                        help=f"with --score: the frontier's results, fit's side (default: {FRONTIER})")
+    parser.add_argument("--fit-candidate", default="default",
+                        help="with --score: the frontier candidate that is fit's side (default: default)")
     parser.add_argument("--figures", type=Path, default=None, help="folder for facades_race.png (default: RUNS)")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
                         help=f"folder for race.md and race.json (default: {DEFAULT_RESULTS})")
     args = parser.parse_args(argv)
     if bool(args.side) == args.score:
-        parser.error("give one of --side NAME or --score")
-    if args.score and args.judge is None:
-        parser.error("--score needs --judge RUN_DIR")
+        parser.error("give one of --side tutorial or --score")
     return args
 
 

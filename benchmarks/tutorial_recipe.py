@@ -5,8 +5,8 @@ The recipe as the tutorial runs it: float32, Keras' Adam (2e-4, beta1 0.5) for b
 ``tf.function`` step in which one forward pass of D on the generated image serves both losses and
 both gradients are taken before either update, a plain sequential ``tf.data`` pipeline, and a loop
 that prints every 100 steps. The networks are this project's (the same architecture the tutorial
-builds, with the paper's corrections, and its transposed-convolution upsampling), so the difference in
-time is the recipe's.
+builds at its width, 64, with the paper's corrections, and its transposed-convolution upsampling), so
+the difference in time is the recipe's.
 
     python benchmarks/tutorial_recipe.py --data ../shared/data/facades --steps 150
 """
@@ -30,13 +30,16 @@ from pix2pix_tf.train.training import prepare
 FACADES = Path(__file__).resolve().parents[2] / "shared" / "data" / "facades"
 
 
-def tutorial_recipe(data: str | Path, image_size: str, steps: int):
-    """(config, generator, train_step, dataset): the tutorial's recipe on ``data``, ``steps`` batches long."""
-    prepared = prepare(new_config({"data": str(data), "direction": "BtoA", "image_size": image_size,
-                                   "precision": "float32", "upsample": "transpose", "steps": steps}),
+def tutorial_recipe(data: str | Path, image_size: str, steps: int, seed: int = 0):
+    """(config, generator, train_step, dataset): the tutorial's recipe on ``data``, ``steps`` batches long,
+    its weights and shuffling drawn from ``seed``."""
+    prepared = prepare(new_config({"data": str(data), "direction": "BtoA", "image_size": image_size, "seed": seed,
+                                   "precision": "float32", "upsample": "transpose", "ngf": 64, "ndf": 64,
+                                   "steps": steps}),
                        measure_precision=False)
     spec = prepared.config
     keras.mixed_precision.set_global_policy("float32")
+    keras.utils.set_random_seed(seed)
     generator, discriminator = build_generator(spec), build_discriminator(spec)
     g_adam = keras.optimizers.Adam(spec.lr, beta_1=spec.beta1)
     d_adam = keras.optimizers.Adam(spec.lr, beta_1=spec.beta1)

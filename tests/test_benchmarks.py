@@ -7,6 +7,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import frontier  # noqa: E402
+import race  # noqa: E402
 
 MEASURES = {"class_iou": 0.17, "distance": 25.0, "kid": 0.09, "detail": -1.2, "checkerboard": 0.0}
 
@@ -60,3 +61,34 @@ def test_a_runs_raw_weights_line_follows_its_average_and_says_so():
     assert frontier.candidate_label("ema" + frontier.RAW) == "--ema 0.999, its raw weights"
     order = sorted(["l1", "ema" + frontier.RAW, "default", "ema", "w32"], key=frontier.candidate_order)
     assert order == ["default", "w32", "ema", "ema" + frontier.RAW, "l1"]
+
+
+def race_rows(side: str, minutes: float, class_ious: list[float], distances: list[float]) -> list[dict]:
+    return [{"side": side, "minutes": minutes, "seed": seed, "steps": 100 * minutes, "class_iou": iou,
+             "distance": distance, "kid": 0.05, "kid_low": 0.04, "kid_high": 0.06, "detail": -1.0, "checkerboard": 0.1}
+            for seed, (iou, distance) in enumerate(zip(class_ious, distances))]
+
+
+def test_the_race_names_the_first_budget_whose_mean_passes_the_tutorials_last_mark_and_how_its_seeds_stand():
+    rows = [*race_rows("tutorial", 30, [0.10, 0.12], [30.0, 28.0]),
+            *race_rows("tutorial", 60, [0.20, 0.22], [12.0, 10.0]),
+            *race_rows("fit", 15, [0.18, 0.21, 0.25], [13.0, 14.0, 15.0]),
+            *race_rows("fit", 30, [0.23, 0.24, 0.26], [8.0, 9.0, 9.5])]
+    lines = {line.split(":")[0]: line for line in race.catch_up(rows)}
+    assert "minute-60 score is 0.210 (0.200 to 0.220) over 2 seeds" in lines["class IoU"]
+    assert "passes it at 15 minutes (0.25 of the tutorial's time)" in lines["class IoU"]
+    assert "at 15 minutes 0.213 (0.180 to 0.250), 1 of 3 seeds beyond the tutorial seeds' mean" in lines["class IoU"]
+    assert "at 30 minutes 0.243 (0.230 to 0.260), every seed (3) beyond every tutorial seed" in lines["class IoU"]
+    assert "passes it at 30 minutes (0.50 of the tutorial's time)" in lines["distance"]
+    assert "every seed (3) short of every tutorial seed" in lines["distance"]
+    assert "does not pass it by 30 minutes" in lines["KID"]
+
+
+def test_the_race_table_has_the_real_photos_then_one_line_per_side_and_minute():
+    rows = [*race_rows("fit", 15, [0.18, 0.21, 0.25], [13.0, 14.0, 15.0]),
+            *race_rows("tutorial", 60, [0.20, 0.22], [12.0, 10.0])]
+    real = {"class_iou": 0.33, "distance": 1.0, "kid": 0.001, "detail": 0.0, "checkerboard": 0.0}
+    lines = race.race_table(rows, real, "fit --minutes").splitlines()[2:]
+    assert [line.split(" | ")[:4] for line in lines] == [["| real validation photos", "–", "–", "–"],
+                                                         ["| fit --minutes", "15", "3", "1500"],
+                                                         ["| TensorFlow tutorial recipe", "60", "2", "6000"]]
