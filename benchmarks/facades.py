@@ -3,8 +3,8 @@ Fréchet distance in the judge's features).
 
 Trains labels -> photo (BtoA) on ../shared/data/facades at 256x256: the paper's generator (transposed
 convolutions) with the paper's objective (lambda_GAN 1, lambda_L1 100) and with L1 alone (lambda_GAN 0),
-and the project's default generator (resize-convolution upsampling), keeping a checkpoint every --every
-steps; trains a judge (``python -m pix2pix_tf.judge``, photo -> CMP label map) on the training photos;
+and the resize-convolution generator (the default upsampling), all at the paper's width (64), keeping a
+checkpoint every --every steps; trains a judge (``python -m pix2pix_tf.judge``, photo -> CMP label map) on the training photos;
 then scores every kept checkpoint on the 106 test images: L1, PSNR, SSIM, the full-resolution detail and
 checkerboard gaps, and the judge's pixel accuracy, class accuracy, class IoU, distance and KID. The
 judge's ladder on the test split frames them: the real test photos, the same blurred (sigma 0.5 to 8 at
@@ -43,7 +43,8 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "facades"
 DEFAULT_RUNS = REPO / "runs" / "facades-bench"
 DEFAULT_RESULTS = REPO / "benchmarks" / "results"
-PAPER_UP = {"upsample": "transpose"}  # what every run but the resize ones was measured with
+PAPER_WIDTH = {"ngf": 64, "ndf": 64}  # every run here: the paper's width (fit's default until 2026-12-05)
+PAPER_UP = {"upsample": "transpose", **PAPER_WIDTH}  # what every run but the resize ones was measured with
 VARIANTS = {  # name: (label, flags over the project's defaults)
     "pix2pix": ("pix2pix (λ_GAN 1, λ_L1 100), --upsample transpose", PAPER_UP),
     "l1-only": ("L1 only (λ_GAN 0, λ_L1 100)", {"lambda_gan": 0.0, **PAPER_UP}),
@@ -52,8 +53,8 @@ VARIANTS = {  # name: (label, flags over the project's defaults)
     "recompute-seed1": ("pix2pix, --upsample transpose --d-forward recompute --seed 1",
                         {"d_forward": "recompute", "seed": 1, **PAPER_UP}),
     # image-quality experiments against the transposed-convolution generator at equal steps (issue 18)
-    "resize": ("pix2pix, --upsample resize (the default)", {"upsample": "resize"}),
-    "resize-seed1": ("pix2pix, --upsample resize --seed 1", {"upsample": "resize", "seed": 1}),
+    "resize": ("pix2pix, --upsample resize (the default)", {"upsample": "resize", **PAPER_WIDTH}),
+    "resize-seed1": ("pix2pix, --upsample resize --seed 1", {"upsample": "resize", "seed": 1, **PAPER_WIDTH}),
     "float32": ("pix2pix, --upsample transpose --precision float32", {"precision": "float32", **PAPER_UP}),
     "d-lr-half": ("pix2pix, --upsample transpose --d-lr-ratio 0.5", {"d_lr_ratio": 0.5, **PAPER_UP}),
 }

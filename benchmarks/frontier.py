@@ -5,7 +5,7 @@ Each candidate is a set of flags over `fit`'s defaults, trained (by default) lab
 256x256 as an ordinary run directory under --runs-dir for `fit --minutes M` (``--steps N`` instead gives every run a
 fixed step count). Run them one per core, at most two at a time:
 
-    taskset -c 0 python benchmarks/frontier.py --only default & taskset -c 1 python benchmarks/frontier.py --only w32
+    taskset -c 0 python benchmarks/frontier.py --only default & taskset -c 1 python benchmarks/frontier.py --only w64
     wait
     python benchmarks/frontier.py --no-train --figures docs
 
@@ -56,14 +56,16 @@ from facades import (  # noqa: E402
 DEFAULT_RUNS = REPO.parent / "bench" / "frontier"  # outside the repository: runs are never committed
 DEFAULT_JUDGE = REPO.parent / "bench" / "judge"
 SPLIT = "val"
+PAPER_WIDTH = {"ngf": 64, "ndf": 64}  # fit's default until this screen chose 32 (2026-12-05)
 CANDIDATES = {  # name: flags over fit's defaults (the table labels them by these flags)
     "default": {},
-    "w32": {"ngf": 32, "ndf": 32},
-    "g48": {"ngf": 48},
+    "w64": PAPER_WIDTH,
+    "w48": {"ngf": 48, "ndf": 48},
     "ema": {"ema": 0.999},
-    "transpose": {"upsample": "transpose"},
-    "subpixel": {"upsample": "subpixel"},
-    "num-d2": {"num_d": 2, "lambda_fm": 10.0},
+    "ema-w64": {**PAPER_WIDTH, "ema": 0.999},
+    "transpose-w64": {**PAPER_WIDTH, "upsample": "transpose"},
+    "subpixel-w64": {**PAPER_WIDTH, "upsample": "subpixel"},
+    "num-d2-w64": {**PAPER_WIDTH, "num_d": 2, "lambda_fm": 10.0},
     "l1": {"lambda_gan": 0.0},
     "b4": {"batch_size": 4, "lr": 0.0004, "norm": "instance"},
 }
@@ -428,6 +430,44 @@ def score(args, argv) -> int:
     return 0
 
 
+def samples_figure(args) -> Path:
+    """labels | each --samples candidate's output | photo, for the same test images (spread over test/):
+    each candidate's seed-0 run at --samples-minutes, its final generator, deterministic inference."""
+    import numpy as np
+
+    from pix2pix_tf.data import pipeline as data_lib
+    from pix2pix_tf.deploy.inference import load_generator
+    from pix2pix_tf.nets.losses import to_unit_range
+    from pix2pix_tf.train.callbacks import save_grid
+
+    names = args.samples
+    unknown = [n for n in names if n not in CANDIDATES]
+    if unknown:
+        raise SystemExit(f"--samples: {', '.join(unknown)} is not a candidate ({', '.join(CANDIDATES)})")
+    budget = f"{args.samples_minutes:g}min"
+    runs = [args.runs_dir / f"{name}-{budget}-seed0" for name in names]
+    steps = [last_checkpoint_step(run) for run in runs]
+    missing = [run.name for run, step in zip(runs, steps) if step is None]
+    if missing:
+        raise SystemExit(f"--samples: no checkpoint in {', '.join(missing)} under {args.runs_dir}")
+    pairs = data_lib.list_pairs(args.data, "test")
+    picks = [pairs[i] for i in np.linspace(0, len(pairs) - 1, args.sample_images).round().astype(int)]
+    outputs = []
+    for run, step in zip(runs, steps):
+        trained = load_generator(run, step, "deterministic")
+        sources, targets = next(iter(data_lib.evaluation_dataset(picks, trained.config, batch_size=len(picks))))
+        outputs.append(trained.generator(sources, training=False))
+    rows = [[to_unit_range(img).numpy() for img in (sources[i], *(o[i] for o in outputs), targets[i])]
+            for i in range(len(picks))]
+    titles = [f"{candidate_label(n)}\n{step} steps" for n, step in zip(names, steps)]
+    files = ", ".join(Path(p.a).name for p in picks)
+    path = save_grid(rows, ("labels (input)", *titles, "photo (target)"),
+                     (args.figures or args.runs_dir) / "facades_frontier_samples.png",
+                     title=f"facades test images {files}: fit --minutes {args.samples_minutes:g}, seed 0")
+    print(f"samples: {path}")
+    return compact_png(path)
+
+
 def positive_minutes(text: str) -> float:
     value = float(text)
     if not (math.isfinite(value) and value > 0):
@@ -461,11 +501,20 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="folder for facades_frontier.png (default: RUNS)")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
                         help=f"folder for frontier.md and frontier.json (default: {DEFAULT_RESULTS})")
+    parser.add_argument("--samples", type=lambda text: text.split(","), default=None,
+                        help="instead of scoring: draw these candidates' outputs (comma-separated) side by side on "
+                             "the same test images, to facades_frontier_samples.png in --figures")
+    parser.add_argument("--samples-minutes", type=positive_minutes, default=30.0,
+                        help="with --samples: the budget of the runs drawn, seed 0 (default: 30)")
+    parser.add_argument("--sample-images", type=int, default=4, help="with --samples: how many (default: 4)")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.samples:
+        samples_figure(args)
+        return 0
     if args.train:
         for name in [args.only] if args.only else [n for n in CANDIDATES if not unavailable(n)]:
             train_candidate(args, name)

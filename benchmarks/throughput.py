@@ -15,7 +15,8 @@ and Keras inference latency (TFLite latency on the exported files is in ``pix2pi
 table, with the interpreter's threads set to the core count). Five steps are compared:
 the tutorial's recipe as settings of this project's own training step (``Pix2Pix.train_step``: float32,
 Keras Adam, sequential ``tf.data``, one D forward on the fake serving both losses, the paper's
-transposed-convolution generator; the step halves D's loss, the tutorial's loop does not), the same
+transposed-convolution generator at the paper's width, 64; the step halves D's loss, the tutorial's loop
+does not), the same
 with D recomputed after its update (the paper's recipe), `fit`'s default, and the default with the
 other ``--d-forward`` and the other ``--upsample`` choice.
 
@@ -30,7 +31,8 @@ precision and prints where the time goes: op types by their share of the time on
 compute threads, and the casts, optimiser updates and finiteness checks as groups.
 
 ``--flops`` only counts: the analytic FLOPs of a training step for each ``--upsample`` and ``--d-forward``
-choice (no timing, so any machine gives the same numbers); ``--json PATH`` writes them.
+choice at the paper's width, and for `fit`'s narrower default (no timing, so any machine gives the same
+numbers); ``--json PATH`` writes them.
 
 ``--whole-process`` times what a user waits for instead: ``python -m pix2pix_tf.fit`` against
 ``benchmarks/tutorial_recipe.py`` as whole processes of --process-steps steps on facades,
@@ -134,13 +136,14 @@ def flop_counts(size: int) -> dict:
 
     hw = (size, size)
     rows = []
-    for upsample in ("transpose", "resize", "subpixel"):
-        config = Config(image_size=str(size), input_nc=3, output_nc=3, depth=generator_depth(hw), upsample=upsample)
+    for (width, upsample) in [(64, "transpose"), (64, "resize"), (64, "subpixel"), (32, "resize")]:
+        config = Config(image_size=str(size), input_nc=3, output_nc=3, depth=generator_depth(hw), upsample=upsample,
+                        ngf=width, ndf=width)
         generator = build_generator(config)
         g, d = forward_flops(generator, hw), forward_flops(build_discriminator(config), hw)
         steps = {mode: training_step_flops(g, d, mode) for mode in ("recompute", "reuse")}
         weights = sum(int(np.prod(w.shape)) for w in generator.trainable_weights)
-        rows.append({"upsample": upsample, "generator_trainable_parameters": weights,
+        rows.append({"ngf": width, "ndf": width, "upsample": upsample, "generator_trainable_parameters": weights,
                      "generator_forward_gflop": round(g / 1e9, 3),
                      "discriminator_forward_gflop": round(d / 1e9, 3),
                      **{f"step_gflop_d_forward_{mode}": round(n / 1e9, 3) for mode, n in steps.items()},
@@ -149,16 +152,19 @@ def flop_counts(size: int) -> dict:
     return {"image_size": size, "batch": 1,
             "what": "analytic: 2 x the multiply-adds of every convolution (throughput.forward_flops); a training "
                     "step is 3 G forwards + 6 D forwards + 1 (--d-forward reuse) or 2 (recompute) more D forwards "
-                    "(throughput.training_step_flops); ngf = ndf = 64, 3-channel images", "rows": rows}
+                    "(throughput.training_step_flops); 3-channel images; the paper's width (ngf = ndf = 64) with "
+                    "each --upsample, and fit's default (32, resize)", "rows": rows}
 
 
 def print_flops(args) -> None:
     counts = flop_counts(args.size)
     print(f"analytic GFLOP at {args.size}x{args.size}, batch 1 (nothing timed):")
-    print("| --upsample | G parameters | G forward | D forward | step, D recomputed | step, D reused | reuse saves |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --ngf, --ndf | --upsample | G parameters | G forward | D forward | step, D recomputed | step, D reused | "
+          "reuse saves |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for row in counts["rows"]:
-        print(f"| {row['upsample']} | {row['generator_trainable_parameters']:,} | {row['generator_forward_gflop']:.1f} "
+        print(f"| {row['ngf']} | {row['upsample']} | {row['generator_trainable_parameters']:,} "
+              f"| {row['generator_forward_gflop']:.1f} "
               f"| {row['discriminator_forward_gflop']:.1f} "
               f"| {row['step_gflop_d_forward_recompute']:.1f} | {row['step_gflop_d_forward_reuse']:.1f} "
               f"| {row['reuse_saves']:.1%} |")
@@ -526,7 +532,7 @@ def main() -> None:
     summary = []
     for batch in [int(b) for b in args.batches.split(",")]:
         config, pairs = base_config(args, batch)
-        paper = dataclasses.replace(config, precision="float32", upsample="transpose")
+        paper = dataclasses.replace(config, precision="float32", upsample="transpose", ngf=64, ndf=64)
         tutorial = make_candidate("tutorial recipe (float32, Keras Adam, plain tf.data, shared D forward, "
                                   "transposed convolutions)", dataclasses.replace(paper, d_forward="reuse"), pairs,
                                   baseline=True)

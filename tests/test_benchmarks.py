@@ -38,7 +38,7 @@ def test_the_detail_gap_is_better_closer_to_zero_from_either_side():
 
 def test_the_verdict_names_each_measure_won_and_lost_against_the_default_at_the_same_minutes():
     default = runs("default", 15)
-    wins_and_loses = runs("w32", 15, distance=-8.0, detail=0.6, class_iou=-0.05)
+    wins_and_loses = runs("w64", 15, distance=-8.0, detail=0.6, class_iou=-0.05)
     assert frontier.against_default(wins_and_loses, default) == (
         "better on distance, detail gap; worse on class IoU")
     assert frontier.against_default(runs("ema", 15, class_iou=0.005), default) == "within the spread on every measure"
@@ -47,10 +47,10 @@ def test_the_verdict_names_each_measure_won_and_lost_against_the_default_at_the_
 
 
 def test_the_summary_compares_each_budget_with_the_default_at_the_same_minutes():
-    rows = [*runs("default", 15), *runs("w32", 15, distance=-8.0), *runs("w32", 30, distance=-9.0)]
+    rows = [*runs("default", 15), *runs("w64", 15, distance=-8.0), *runs("w64", 30, distance=-9.0)]
     lines = frontier.summary_table(rows).splitlines()[2:]
-    assert [line.split(" | ")[:3] for line in lines] == [["| default", "15.0", "3"], ["| w32", "15.0", "3"],
-                                                         ["| w32", "30.0", "3"]]
+    assert [line.split(" | ")[:3] for line in lines] == [["| default", "15.0", "3"], ["| w64", "15.0", "3"],
+                                                         ["| w64", "30.0", "3"]]
     assert lines[1].rstrip(" |").endswith("better on distance")
     assert lines[2].rstrip(" |").endswith("no default run at these minutes")
     assert "25.0 (24.5 to 25.5)" in lines[0]
@@ -59,8 +59,8 @@ def test_the_summary_compares_each_budget_with_the_default_at_the_same_minutes()
 def test_a_runs_raw_weights_line_follows_its_average_and_says_so():
     assert frontier.candidate_label("ema") == "--ema 0.999"
     assert frontier.candidate_label("ema" + frontier.RAW) == "--ema 0.999, its raw weights"
-    order = sorted(["l1", "ema" + frontier.RAW, "default", "ema", "w32"], key=frontier.candidate_order)
-    assert order == ["default", "w32", "ema", "ema" + frontier.RAW, "l1"]
+    order = sorted(["l1", "ema" + frontier.RAW, "default", "ema", "w64"], key=frontier.candidate_order)
+    assert order == ["default", "w64", "ema", "ema" + frontier.RAW, "l1"]
 
 
 def race_rows(side: str, minutes: float, class_ious: list[float], distances: list[float]) -> list[dict]:
@@ -92,3 +92,14 @@ def test_the_race_table_has_the_real_photos_then_one_line_per_side_and_minute():
     assert [line.split(" | ")[:4] for line in lines] == [["| real validation photos", "–", "–", "–"],
                                                          ["| fit --minutes", "15", "3", "1500"],
                                                          ["| TensorFlow tutorial recipe", "60", "2", "6000"]]
+
+
+@pytest.mark.parametrize(("folder", "candidate", "budget", "seed"), [
+    ("ema-w64-10min-seed0", "ema-w64", "10min", "0"),
+    ("ema-10min-seed1", "ema", "10min", "1"),
+    ("num-d2-w64-30min-seed2", "num-d2-w64", "30min", "2"),
+    ("default-2000steps-seed0", "default", "2000steps", "0"),
+])
+def test_a_run_folder_names_its_candidate_even_when_one_name_begins_another(folder, candidate, budget, seed):
+    match = frontier.RUN_NAME.fullmatch(folder)
+    assert (match[1], match[2], match[3]) == (candidate, budget, seed)

@@ -173,8 +173,9 @@ class Pix2Pix(SteppedModel):
     def _steps_with_shared_d_forward(self, source, target):
         """One forward of D on the fake serves both losses, so G's adversarial gradient comes from D
         before its update (the original Torch code, the TensorFlow tutorial and pix2pixHD): one D forward
-        fewer, 5.4% of a step's FLOPs with the resize-convolution generator, 7.3% with transposed
-        convolutions (``benchmarks/throughput.py --flops``). Feature matching reads the same forward passes.
+        fewer, 5.5% of a step's FLOPs with the default networks (5.4% at width 64), 7.3% with
+        transposed convolutions at width 64 (``benchmarks/throughput.py --flops``). Feature matching reads
+        the same forward passes.
         Both gradients are taken before either update is applied."""
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             with dropout_noise(self.seed, self.train_steps):
