@@ -4,9 +4,10 @@ Fréchet distance in the judge's features).
 Trains labels -> photo (BtoA) on ../shared/data/facades at 256x256: the paper's generator (transposed
 convolutions) with the paper's objective (lambda_GAN 1, lambda_L1 100) and with L1 alone (lambda_GAN 0),
 and the resize-convolution generator (the default upsampling), all at the paper's width (64), keeping a
-checkpoint every --every steps; trains a judge (``python -m pix2pix_tf.judge``, photo -> CMP label map) on the training photos;
-then scores every kept checkpoint on the 106 test images: L1, PSNR, SSIM, the full-resolution detail and
-checkerboard gaps, and the judge's pixel accuracy, class accuracy, class IoU, distance and KID. The
+checkpoint every --every steps; trains a judge (``python -m pix2pix_tf.judge``, photo -> CMP label map) on
+the training photos; then scores every kept checkpoint on the 106 test images: L1, PSNR, SSIM, the
+full-resolution detail and checkerboard gaps, and the judge's pixel accuracy, class accuracy, class IoU,
+distance and KID. The
 judge's ladder on the test split frames them: the real test photos, the same blurred (sigma 0.5 to 8 at
 256 px) or with a period-2 checkerboard, and the mean training photo.
 
