@@ -273,7 +273,8 @@ def score(args) -> int:
     cpus = sorted({r["cpu"] for r in rows})
     title = (f"{args.data.name} BtoA at 256 px, {rows[0]['images']} validation pairs; one core each, "
              f"two processes side by side; {'; '.join(cpus)}")
-    plot = race_plot(rows, real, fit_label, title, (args.figures or args.runs_dir) / "facades_race.png")
+    stem = "race" if args.fit_candidate == "default" else f"race-{args.fit_candidate}"  # the default's is the docs'
+    plot = race_plot(rows, real, fit_label, title, (args.figures or args.runs_dir) / f"facades_{stem}.png")
     command = "python benchmarks/race.py " + " ".join(sys.argv[1:])
     text = (f"{table}\n\n" + "\n".join(f"- {v}" for v in verdicts)
             + f"\n\nCPU: {'; '.join(cpus)}. Judge {args.judge} at step {judge.step}, identity {judge.identity}. "
@@ -282,8 +283,8 @@ def score(args) -> int:
             "after its process began.\n\ncommand: `" + command + "`\n")
     print(f"\n{text}plot: {plot}")
     args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "race.md").write_text(text)
-    (args.results / "race.json").write_text(json.dumps(
+    (args.results / f"{stem}.md").write_text(text)
+    (args.results / f"{stem}.json").write_text(json.dumps(
         {"command": command, "split": SPLIT, "judge_step": judge.step, "judge_identity": judge.identity,
          "fit_candidate": args.fit_candidate, "real": {k: real[k] for k, *_ in TABLE_MEASURES},
          "rows": rows, "verdicts": verdicts}, indent=2, allow_nan=False) + "\n")
@@ -316,9 +317,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help=f"with --score: the frontier's results, fit's side (default: {FRONTIER})")
     parser.add_argument("--fit-candidate", default="default",
                         help="with --score: the frontier candidate that is fit's side (default: default)")
-    parser.add_argument("--figures", type=Path, default=None, help="folder for facades_race.png (default: RUNS)")
+    parser.add_argument("--figures", type=Path, default=None,
+                        help="folder for facades_race.png, facades_race-NAME.png for another --fit-candidate "
+                             "(default: RUNS)")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
-                        help=f"folder for race.md and race.json (default: {DEFAULT_RESULTS})")
+                        help=f"folder for race.md and race.json, race-NAME.* for another --fit-candidate "
+                             f"(default: {DEFAULT_RESULTS})")
     args = parser.parse_args(argv)
     if bool(args.side) == args.score:
         parser.error("give one of --side tutorial or --score")
