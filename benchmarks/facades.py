@@ -179,14 +179,19 @@ def stored_score(directory: Path, step: int, mode: str, judge, split: str = "tes
     and a retrained judge or a changed measure scores everything again. ``raw_of_averaged``: the raw
     weights of a run that keeps a moving average (its average is what is scored otherwise)."""
     from pix2pix_tf.evaluate import default_out_dir
+
+    return stored_summary(default_out_dir(directory, split, step, mode, raw_of_averaged), judge_identity(judge))
+
+
+def stored_summary(out: Path, identity: str):
+    """``out/summary.json`` if the judge of this ``identity`` made it with today's measures, else None."""
     from pix2pix_tf.realism.report import EvalSummary
 
-    path = default_out_dir(directory, split, step, mode, raw_of_averaged) / "summary.json"
     try:
-        stored = EvalSummary(**json.loads(path.read_text()))
+        stored = EvalSummary(**json.loads((out / "summary.json").read_text()))
     except (OSError, ValueError, TypeError):
         return None
-    if (stored.realism or {}).get("judge_identity") != judge_identity(judge) or stored.spectrum is None:
+    if (stored.realism or {}).get("judge_identity") != identity or stored.spectrum is None:
         return None
     return stored
 
@@ -330,28 +335,34 @@ def seed_comparison(results: dict, step: int) -> list[str]:
 def sample_grid(args, step: int, out: Path, names: tuple = MAIN, modes: dict | None = None) -> Path:
     """labels | each run's output | photo for test images spread over the split, at ``step``
     (``modes``: a run's inference mode where it is not deterministic)."""
+    runs = [(run_dir(args, n.split("@")[0]), step, (n.split("@") + ["deterministic"])[1]) for n in names]
+    titles = [SHORT.get(n.split("@")[0], n) + (", paper inf." if "@paper" in n else "") for n in names]
+    return side_by_side(args.data, runs, titles, args.samples, out, f"step {step}")
+
+
+def side_by_side(data: Path, runs: list[tuple[Path, int, str]], titles: list[str], count: int, out: Path,
+                 caption: str) -> Path:
+    """labels | each (run directory, step, inference mode)'s output | photo, for ``count`` test images
+    spread over the split, the same images for every run."""
     from pix2pix_tf.data import pipeline as data_lib
     from pix2pix_tf.deploy.inference import load_generator
     from pix2pix_tf.nets.losses import to_unit_range
     from pix2pix_tf.nets.networks import dropout_noise
     from pix2pix_tf.train.callbacks import save_grid
 
-    modes = modes or {}
-    pairs = data_lib.list_pairs(args.data, "test")
-    picks = [pairs[i] for i in np.linspace(0, len(pairs) - 1, args.samples).round().astype(int)]
+    pairs = data_lib.list_pairs(data, "test")
+    picks = [pairs[i] for i in np.linspace(0, len(pairs) - 1, count).round().astype(int)]
     outputs = []
-    for name in names:
-        run, mode = (name.split("@") + ["deterministic"])[:2]
-        trained = load_generator(run_dir(args, run), step, mode)
+    for directory, step, mode in runs:
+        trained = load_generator(directory, step, mode)
         sources, targets = next(iter(data_lib.evaluation_dataset(picks, trained.config, batch_size=len(picks))))
         with dropout_noise(trained.config.seed, 0):
             outputs.append(trained.generator(sources, training=False))
     rows = [[to_unit_range(img).numpy() for img in (sources[i], *(o[i] for o in outputs), targets[i])]
             for i in range(len(picks))]
     files = ", ".join(Path(p.a).name for p in picks)
-    titles = [SHORT.get(n.split("@")[0], n) + (", paper inf." if "@paper" in n else "") for n in names]
     path = save_grid(rows, ("labels (input)", *titles, "photo (target)"), out,
-                     title=f"facades test images {files}, step {step}")
+                     title=f"facades test images {files}, {caption}")
     return compact_png(path)
 
 

@@ -433,39 +433,23 @@ def score(args, argv) -> int:
 def samples_figure(args) -> Path:
     """labels | each --samples candidate's output | photo, for the same test images (spread over test/):
     each candidate's seed-0 run at --samples-minutes, its final generator, deterministic inference."""
-    import numpy as np
-
-    from pix2pix_tf.data import pipeline as data_lib
-    from pix2pix_tf.deploy.inference import load_generator
-    from pix2pix_tf.nets.losses import to_unit_range
-    from pix2pix_tf.train.callbacks import save_grid
+    from facades import side_by_side
 
     names = args.samples
     unknown = [n for n in names if n not in CANDIDATES]
     if unknown:
         raise SystemExit(f"--samples: {', '.join(unknown)} is not a candidate ({', '.join(CANDIDATES)})")
-    budget = f"{args.samples_minutes:g}min"
-    runs = [args.runs_dir / f"{name}-{budget}-seed0" for name in names]
+    runs = [args.runs_dir / f"{name}-{args.samples_minutes:g}min-seed0" for name in names]
     steps = [last_checkpoint_step(run) for run in runs]
     missing = [run.name for run, step in zip(runs, steps) if step is None]
     if missing:
         raise SystemExit(f"--samples: no checkpoint in {', '.join(missing)} under {args.runs_dir}")
-    pairs = data_lib.list_pairs(args.data, "test")
-    picks = [pairs[i] for i in np.linspace(0, len(pairs) - 1, args.sample_images).round().astype(int)]
-    outputs = []
-    for run, step in zip(runs, steps):
-        trained = load_generator(run, step, "deterministic")
-        sources, targets = next(iter(data_lib.evaluation_dataset(picks, trained.config, batch_size=len(picks))))
-        outputs.append(trained.generator(sources, training=False))
-    rows = [[to_unit_range(img).numpy() for img in (sources[i], *(o[i] for o in outputs), targets[i])]
-            for i in range(len(picks))]
-    titles = [f"{candidate_label(n)}\n{step} steps" for n, step in zip(names, steps)]
-    files = ", ".join(Path(p.a).name for p in picks)
-    path = save_grid(rows, ("labels (input)", *titles, "photo (target)"),
-                     (args.figures or args.runs_dir) / "facades_frontier_samples.png",
-                     title=f"facades test images {files}: fit --minutes {args.samples_minutes:g}, seed 0")
+    path = side_by_side(args.data, [(run, step, "deterministic") for run, step in zip(runs, steps)],
+                        [f"{candidate_label(n)}\n{step} steps" for n, step in zip(names, steps)],
+                        args.sample_images, (args.figures or args.runs_dir) / "facades_frontier_samples.png",
+                        f"fit --minutes {args.samples_minutes:g}, seed 0")
     print(f"samples: {path}")
-    return compact_png(path)
+    return path
 
 
 def positive_minutes(text: str) -> float:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from facades import DEFAULT_DATA, DEFAULT_RESULTS, compact_png, fmt, realism_columns  # noqa: E402
+from facades import DEFAULT_DATA, DEFAULT_RESULTS, compact_png, fmt, realism_columns, stored_summary  # noqa: E402
 from frontier import COMPARED, DEFAULT_JUDGE, SPLIT, spread_cell  # noqa: E402
 
 DEFAULT_RUNS = REPO.parent / "bench" / "race"  # outside the repository: runs are never committed
@@ -102,19 +102,6 @@ def run_side(args) -> int:
     return 0
 
 
-def stored_summary(out: Path, judge):
-    """The summary an earlier scoring of this mark left, if this judge and these measures made it."""
-    from pix2pix_tf.realism.report import EvalSummary
-
-    try:
-        stored = EvalSummary(**json.loads((out / "summary.json").read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
-    if (stored.realism or {}).get("judge_identity") != judge.identity or stored.spectrum is None:
-        return None
-    return stored
-
-
 def tutorial_rows(args, judge) -> list[dict]:
     """Every saved tutorial generator scored on the validation pairs (read back where already scored)."""
     import keras
@@ -135,7 +122,7 @@ def tutorial_rows(args, judge) -> list[dict]:
         generator = build_generator(config)
         for mark in marks["marks"]:
             out = folder / "eval" / f"minute{mark['minute']:g}"
-            summary = stored_summary(out, judge)
+            summary = stored_summary(out, judge.identity)
             if summary is None:
                 tf.train.Checkpoint(generator=generator).read(mark["checkpoint"]).assert_consumed()
                 trained = TrainedGenerator(config, generator, "deterministic", mark["checkpoint"])
