@@ -68,6 +68,7 @@ CANDIDATES = {  # name: flags over fit's defaults (the table labels them by thes
     "num-d2-w64": {**PAPER_WIDTH, "num_d": 2, "lambda_fm": 10.0},
     "l1": {"lambda_gan": 0.0},
     "b4": {"batch_size": 4, "lr": 0.0004, "norm": "instance"},
+    "xla": {"xla": "on"},
 }
 RAW = ":raw"  # a run with --ema also scored on its raw weights: candidate "ema:raw", the same run's other half
 WEB_LATENCY = DEFAULT_RESULTS / "web_latency.json"  # web_latency.py --results: browser ms per generator

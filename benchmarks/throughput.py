@@ -5,6 +5,7 @@
     python benchmarks/throughput.py --profile [--steps 8] [--top 15]
     python benchmarks/throughput.py --whole-process [--process-steps 150] [--repeats 4] [--long-run]
     python benchmarks/throughput.py --flops [--size 256] [--json benchmarks/results/flops.json]
+    python benchmarks/throughput.py --step-settings [--parts xla,threads] [--steps 8] [--repeats 4] [--json PATH]
 
 The configurations are built once and then timed in alternation (A B A B ...), so drift of a
 shared machine falls on both. Prints seconds per step, images per second, the default/baseline
@@ -37,6 +38,14 @@ numbers); ``--json PATH`` writes them.
 ``--whole-process`` times what a user waits for instead: ``python -m pix2pix_tf.fit`` against
 ``benchmarks/tutorial_recipe.py`` as whole processes of --process-steps steps on facades,
 alternated --repeats times, with the median ratio; ``--long-run`` adds one 2,000-step fit run.
+
+``--step-settings`` tries the two knobs of issue 26 that leave `fit`'s default step (batch 1) as it is:
+XLA (``fit --xla on``, Keras' ``jit_compile``), timed in alternation with the plain step in one process after a check
+that it computes the same step (the same first batches from the same weights, with the default's dropout
+and with dropout off: the first step's losses and the generator's weights after three steps, their largest
+difference, beside a second plain run's), and TensorFlow's thread pools (inter-op and
+intra-op threads, which must be set before TensorFlow starts, so each setting is a child process of its
+own, alternated --repeats times). ``--json PATH`` writes the figures of the parts that ran (``--parts``).
 """
 
 from __future__ import annotations
@@ -296,6 +305,127 @@ class AlternateBareSteps(keras.callbacks.Callback):
         self.mark = time.perf_counter()
 
 
+THREAD_SETTINGS = ((0, 0), (1, 2), (2, 2), (1, 1))  # (inter-op, intra-op); 0: TensorFlow's choice
+
+
+def same_batches(config: Config, pairs, n: int) -> tf.data.Dataset:
+    """n training batches, jittered once and then repeated as they are: both steps see the same pixels."""
+    return data_lib.training_dataset(pairs, config).take(n).cache().repeat()
+
+
+def xla_check(config: Config, pairs, steps: int = 3) -> dict:
+    """The plain step twice and the XLA step once, from the same weights on the same batches: the first
+    step's losses (a forward pass from identical weights) and the generator's weights after ``steps`` steps,
+    their largest differences from the first plain run. The second plain run is the control: what two runs
+    of the same program differ by (Adam's first steps move a weight by about the learning rate whatever
+    the gradient's size, so a gradient near zero that changes sign moves it twice that)."""
+    batches = same_batches(config, pairs, steps)
+    runs = []
+    for xla in ("off", "off", "on"):
+        model = build_model(dataclasses.replace(config, xla=xla))
+        model.make_train_function()
+        iterator = iter(batches)
+        logs = [{k: float(np.asarray(v)) for k, v in model.train_function(iterator).items()} for _ in range(steps)]
+        runs.append((logs[0], [w.numpy() for w in model.generator.weights]))
+    (first, weights), *others = runs
+    differences = [(max(abs(first[k] - logs[k]) / max(abs(first[k]), 1e-6) for k in ("g_l1", "g_gan", "d_loss")),
+                    max(float(np.max(np.abs(a - b))) for a, b in zip(weights, other)))
+                   for logs, other in others]
+    return {"steps": steps, "lr": config.lr,
+            "plain again: first-step relative loss difference": differences[0][0],
+            "plain again: largest generator weight difference": differences[0][1],
+            "xla: first-step relative loss difference": differences[1][0],
+            "xla: largest generator weight difference": differences[1][1]}
+
+
+def thread_child(args) -> None:
+    """One thread setting's process: set the pools before TensorFlow starts, time the default step."""
+    inter, intra = (int(x) for x in args.thread_child.split(","))
+    tf.config.threading.set_inter_op_parallelism_threads(inter)
+    tf.config.threading.set_intra_op_parallelism_threads(intra)
+    config, pairs = base_config(args, 1)
+    candidate = make_candidate("threads", config, pairs, baseline=False)
+    for _ in range(args.repeats):
+        candidate.run(args.steps)
+    print(json.dumps({"s_per_step": statistics.median(candidate.times)}))
+
+
+def step_settings(args) -> None:
+    """XLA against the plain step in one process; thread settings as alternated child processes. With
+    ``--json``, the parts that ran replace theirs in the file and the others are kept."""
+    config, pairs = base_config(args, 1)
+    parts = args.parts.split(",")
+    print(f"fit's default step: {config.precision}, --ngf {config.ngf} --ndf {config.ndf}, --upsample "
+          f"{config.upsample}, --d-forward {config.d_forward}, batch 1, {args.size}x{args.size}\n")
+    results = {}
+    if "xla" in parts:
+        results["xla"] = xla_timing(args, config, pairs)
+    if "threads" in parts:
+        results["threads"] = thread_timing(args)
+    if args.json:
+        path = Path(args.json)
+        stored = json.loads(path.read_text()) if path.is_file() else {}
+        for part in results:
+            stored[part] = {"command": " ".join(["python benchmarks/throughput.py", *sys.argv[1:]]),
+                            "cpu": cpu_description(),
+                            "config": {"precision": config.precision, "ngf": config.ngf, "ndf": config.ndf,
+                                       "upsample": config.upsample, "d_forward": config.d_forward,
+                                       "size": args.size},
+                            "figures": results[part]}
+        path.write_text(json.dumps(stored, indent=2) + "\n")
+        print(f"written: {args.json}")
+
+
+def xla_timing(args, config: Config, pairs) -> dict:
+    checks = {}
+    for dropout in dict.fromkeys((config.dropout, 0.0)):
+        check = checks[f"dropout {dropout:g}"] = xla_check(dataclasses.replace(config, dropout=dropout), pairs)
+        print(f"XLA computes the same step? dropout {dropout:g}: first step's losses (same weights, same batch) "
+              f"{check['xla: first-step relative loss difference']:.1e} apart, relative (plain run again: "
+              f"{check['plain again: first-step relative loss difference']:.1e}); generator weights after "
+              f"{check['steps']} steps: {check['xla: largest generator weight difference']:.1e} at most (plain run "
+              f"again: {check['plain again: largest generator weight difference']:.1e}; learning rate "
+              f"{check['lr']:g})")
+    plain = make_candidate("plain", config, pairs, baseline=False)
+    xla = make_candidate("xla", dataclasses.replace(config, xla="on"), pairs, baseline=False)
+    for _ in range(args.repeats):
+        plain.run(args.steps)
+        xla.run(args.steps)
+    ratios = [x / p for x, p in zip(xla.times, plain.times)]
+    row = {"plain s/step": statistics.median(plain.times), "xla s/step": statistics.median(xla.times),
+           "xla/plain time": statistics.median(ratios), "min": min(ratios), "max": max(ratios),
+           "windows": len(ratios), "steps per window": args.steps, "xla build and first step s": xla.first_step_s,
+           "plain build and first step s": plain.first_step_s, "same step": checks}
+    print(f"XLA: {row['xla s/step']:.3f} s/step against {row['plain s/step']:.3f}, {row['xla/plain time']:.2f}x "
+          f"the time (min {min(ratios):.2f}, max {max(ratios):.2f} over {len(ratios)} windows of {args.steps} "
+          f"steps); building it and its first step (the compilation) {xla.first_step_s:.0f} s, the plain step's "
+          f"{plain.first_step_s:.0f} s\n")
+    return row
+
+
+def thread_timing(args) -> list[dict]:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    times = {setting: [] for setting in THREAD_SETTINGS}
+    for _ in range(args.repeats):
+        for setting in THREAD_SETTINGS:
+            out = subprocess.run([sys.executable, __file__, "--thread-child", ",".join(map(str, setting)),
+                                  "--size", str(args.size), "--steps", str(args.steps), "--repeats", "2"],
+                                 env=env, check=True, capture_output=True, text=True, cwd=REPO).stdout
+            times[setting].append(json.loads(out.strip().splitlines()[-1])["s_per_step"])
+    print("| inter-op threads | intra-op threads | s/step (median of processes) | time against TensorFlow's choice |")
+    print("| ---: | ---: | ---: | --- |")
+    rows = []
+    for setting in THREAD_SETTINGS:
+        ratios = [t / d for t, d in zip(times[setting], times[THREAD_SETTINGS[0]])]
+        name = [str(x) if x else "auto" for x in setting]
+        rows.append({"inter_op": setting[0], "intra_op": setting[1], "s_per_step": statistics.median(times[setting]),
+                     "ratio": statistics.median(ratios), "min": min(ratios), "max": max(ratios),
+                     "processes": len(ratios)})
+        print(f"| {name[0]} | {name[1]} | {rows[-1]['s_per_step']:.3f} | {rows[-1]['ratio']:.2f}x (min "
+              f"{min(ratios):.2f}, max {max(ratios):.2f}) |")
+    return rows
+
+
 def loop_overhead(args) -> None:
     """fit's loop against its bare step, and validation's share of training time."""
     import tempfile
@@ -503,7 +633,12 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=15, help="with --profile: op types listed per precision")
     parser.add_argument("--process-steps", type=int, default=150, help="steps of each whole-process run")
     parser.add_argument("--long-run", action="store_true", help="with --whole-process: also a 2,000-step fit run")
+    parser.add_argument("--step-settings", action="store_true", help="XLA and thread settings on fit's default step")
+    parser.add_argument("--parts", default="xla,threads", help="with --step-settings: which of xla,threads")
+    parser.add_argument("--thread-child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.thread_child:
+        return thread_child(args)
     if args.memory_probe:
         return memory_probe(args)
     if args.flops:
@@ -515,6 +650,8 @@ def main() -> None:
         return loop_overhead(args)
     if args.profile:
         return profile_precisions(args)
+    if args.step_settings:
+        return step_settings(args)
 
     hw = (args.size, args.size)
     default_policy = resolve_precision("auto")

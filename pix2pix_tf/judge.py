@@ -25,7 +25,7 @@ from pix2pix_tf.core.flags import add_config_flags, normalise_flags
 # What the judge does not have (a discriminator, a GAN objective, dropout) or fixes itself.
 NOT_JUDGE_FLAGS = frozenset({"direction", "ndf", "d_layers", "num_d", "gan_mode", "d_forward", "lambda_l1",
                              "lambda_gan", "lambda_fm", "dropout", "validate_every", "ema", "minutes",
-                             "decay_fraction"})
+                             "decay_fraction", "xla"})
 # The judge's recipe (facades evidence in docs): 128 px, width 32, batch 8, 1,500 steps (12,000 photos seen),
 # Adam 1e-3 with beta1 0.9, half the steps constant then linear decay.
 JUDGE_DEFAULTS = {"image_size": "128", "ngf": 32, "dropout": 0.0, "batch_size": 8, "steps": 1500, "epochs": 1,

@@ -157,6 +157,9 @@ class Config:
                      range=Range(0, 2 ** 32 - 1))
     precision: str = _opt("auto", "compute precision; auto picks by hardware",
                           choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"))
+    xla: str = _opt("off", "compile the training step with XLA (jit_compile): the same step up to rounding and "
+                    "dropout's random stream; faster on some CPUs, slower on others (docs/speed.md)",
+                    choices=("off", "on"), frozen=False)
     # devices (may change on resume: checkpoints restore on any number of replicas)
     strategy: str = _opt("auto", "tf.distribute strategy; auto = mirrored when several GPUs are visible, "
                          "else one device",

@@ -8,7 +8,11 @@ fit went on and trained to the end) or leaves a module half made (a ``TypeError`
 tensorflow``). And one raised inside a finaliser (``__del__``, a weakref callback, which the garbage
 collector runs at any moment) is printed as "Exception ignored" and lost. So ``terminate_raises`` raises
 only outside imports, and a SIGTERM that arrived during an import, or was lost in a finaliser, is sent
-again a moment later (a SIGALRM timer), until it lands where it can unwind the command.
+again a moment later (a SIGALRM timer), until it lands where it can unwind the command. Behind both, the
+operating system's own record: every SIGTERM that reaches the process in the block is also written to a
+pipe (``signal.set_wakeup_fd``) before any Python handler runs, so one that Python's handling lost on some
+path not foreseen here (a library that swallowed it, a C function that dropped the error) still stops the
+command: at training's first step (``terminate_was_lost``) or when the block ends.
 
 ``held`` is the other place no exception may land: the system calls that swap a folder into place
 (``atomic.publish_dir``). SIGTERM and Ctrl-C that arrive there are delivered when it ends."""
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import signal
 import sys
 import threading
@@ -28,6 +33,8 @@ RETRY_SECONDS = 0.05  # how soon a SIGTERM that could not unwind the command is 
 _IMPORT_MACHINERY = ("importlib._bootstrap", "importlib._bootstrap_external")
 _deferred = False  # a SIGTERM waits for the timer
 _raised = False  # a SIGTERM was raised as Terminated in the running block (see ``terminate_was_lost``)
+_arrivals: int | None = None  # the read end of the block's wakeup pipe: one byte per signal that arrived
+_arrived = False  # a SIGTERM byte was read from it
 
 
 @contextlib.contextmanager
@@ -35,23 +42,32 @@ def terminate_raises() -> Iterator[None]:
     """In the block, SIGTERM raises ``Terminated`` wherever Python is running, except inside an import
     (there it is delivered again as soon as the import is done). Only the main thread has signal handlers:
     elsewhere the block runs as it is."""
-    global _deferred, _raised
+    global _deferred, _raised, _arrivals, _arrived
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    os.set_blocking(write_end, False)
+    _deferred = _raised = _arrived = False
+    _arrivals, previous_fd = read_end, signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
     previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate),
                 signal.SIGALRM: signal.signal(signal.SIGALRM, _send_again)}
     previous_hook, sys.unraisablehook = sys.unraisablehook, functools.partial(_unraisable, sys.unraisablehook)
-    _deferred = _raised = False
     try:
         yield
-        if _deferred:  # the block ended between the SIGTERM and its second delivery
+        if _deferred or _sigterm_arrived():  # between a SIGTERM and its second delivery, or one that was lost
             raise Terminated()
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        _deferred = _raised = False  # the block's SIGTERM has reached its end: nothing later should stop for it
         sys.unraisablehook = previous_hook
         _restore(previous)
+        signal.set_wakeup_fd(previous_fd)
+        os.close(read_end)
+        os.close(write_end)
+        # the block's SIGTERM has reached its end: nothing later in the process should stop for it
+        _deferred = _raised = _arrived = False
+        _arrivals = None
 
 
 def _terminate(signum, frame) -> None:
@@ -64,10 +80,24 @@ def _terminate(signum, frame) -> None:
 
 
 def terminate_was_lost() -> bool:
-    """Whether a SIGTERM was raised as ``Terminated`` while the command still runs: code between the handler
-    and ``run_cli`` swallowed it (a broad ``except BaseException`` in a library, or a C function that dropped
-    the error). Training asks when it installs its own handler, and stops after its first step then."""
-    return _raised
+    """Whether a SIGTERM arrived while the command still runs: raised as ``Terminated`` and swallowed between
+    the handler and ``run_cli`` (a broad ``except BaseException`` in a library, or a C function that dropped
+    the error), waiting for its second delivery, or lost before Python's handler saw it. Training asks when
+    it installs its own handler, and stops after its first step then."""
+    return _raised or _sigterm_arrived()
+
+
+def _sigterm_arrived() -> bool:
+    """Whether the wakeup pipe has recorded a SIGTERM in the running block (it is read as it is asked)."""
+    global _arrived
+    if _arrivals is None:
+        return False
+    try:
+        while chunk := os.read(_arrivals, 4096):
+            _arrived = _arrived or signal.SIGTERM in chunk
+    except BlockingIOError:
+        pass  # nothing more has arrived
+    return _arrived
 
 
 def _unraisable(previous_hook, unraisable) -> None:

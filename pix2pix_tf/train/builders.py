@@ -54,7 +54,8 @@ def build_model(config: Config, strategy: tf.distribute.Strategy | None = None) 
         model.lr_plan = plan_for(config)
         plan = model.lr_plan.steps if model.lr_plan is not None else None
         model.compile(make_optimizer(config, config.precision, "g_adam", model.train_steps, plan),
-                      make_optimizer(config, config.precision, "d_adam", model.train_steps, plan))
+                      make_optimizer(config, config.precision, "d_adam", model.train_steps, plan),
+                      jit_compile=config.xla == "on")
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         # Keras reduces logs across workers with strategy.reduce("MEAN", v, axis=0), which needs
         # at least one dimension: give each log a length-1 axis.

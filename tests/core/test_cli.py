@@ -142,6 +142,37 @@ def test_sigterm_that_lands_in_a_finaliser_is_not_lost(capsys):
     assert capsys.readouterr().err == "terminated (SIGTERM); nothing half-written was kept\n"
 
 
+
+def test_a_sigterm_that_python_never_raised_still_stops_the_command(capsys):
+    """One start-up SIGTERM in many went nowhere (the fit trained to its end, exit 0), by a path Python's
+    handling did not foresee. Here a library's own handler takes it: training's handler must still learn of
+    it, and a command that ends normally ends as terminated."""
+    import os
+    import signal
+    import time
+
+    from pix2pix_tf.core.signals import terminate_was_lost
+
+    seen = []
+
+    def main():
+        ours = signal.signal(signal.SIGTERM, lambda signum, frame: None)  # a library's handler swallows it
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.01)
+        signal.signal(signal.SIGTERM, ours)
+        seen.append(terminate_was_lost())
+
+    prior = signal.set_wakeup_fd(-1)
+    signal.set_wakeup_fd(prior)
+    with pytest.raises(SystemExit) as stopped:
+        cli.run_cli(main)
+    assert seen == [True]
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert capsys.readouterr().err == "terminated (SIGTERM); nothing half-written was kept\n"
+    assert not terminate_was_lost()  # scoped to its command
+    assert signal.set_wakeup_fd(prior) == prior  # the process's wakeup fd was handed back
+    cli.run_cli(lambda: None)  # a command without a SIGTERM ends normally
+
 def test_a_name_holding_control_characters_cannot_forge_an_error_line(capsys):
     from pix2pix_tf.core.errors import print_error
 
