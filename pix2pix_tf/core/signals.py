@@ -31,8 +31,6 @@ from pix2pix_tf.core.errors import Terminated
 
 RETRY_SECONDS = 0.05  # how soon a SIGTERM that could not unwind the command is sent again
 _IMPORT_MACHINERY = ("importlib._bootstrap", "importlib._bootstrap_external")
-_deferred = False  # a SIGTERM waits for the timer
-_raised = False  # a SIGTERM was raised as Terminated in the running block (see ``terminate_was_lost``)
 _arrivals: int | None = None  # the read end of the block's wakeup pipe: one byte per signal that arrived
 _arrived = False  # a SIGTERM byte was read from it
 
@@ -42,21 +40,21 @@ def terminate_raises() -> Iterator[None]:
     """In the block, SIGTERM raises ``Terminated`` wherever Python is running, except inside an import
     (there it is delivered again as soon as the import is done). Only the main thread has signal handlers:
     elsewhere the block runs as it is."""
-    global _deferred, _raised, _arrivals, _arrived
+    global _arrivals, _arrived
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     read_end, write_end = os.pipe()
     os.set_blocking(read_end, False)
     os.set_blocking(write_end, False)
-    _deferred = _raised = _arrived = False
+    _arrived = False
     _arrivals, previous_fd = read_end, signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
     previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate),
                 signal.SIGALRM: signal.signal(signal.SIGALRM, _send_again)}
     previous_hook, sys.unraisablehook = sys.unraisablehook, functools.partial(_unraisable, sys.unraisablehook)
     try:
         yield
-        if _deferred or _sigterm_arrived():  # between a SIGTERM and its second delivery, or one that was lost
+        if terminate_was_lost():  # the block ended between a SIGTERM and its second delivery, or one was lost
             raise Terminated()
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -66,16 +64,14 @@ def terminate_raises() -> Iterator[None]:
         os.close(read_end)
         os.close(write_end)
         # the block's SIGTERM has reached its end: nothing later in the process should stop for it
-        _deferred = _raised = _arrived = False
+        _arrived = False
         _arrivals = None
 
 
 def _terminate(signum, frame) -> None:
-    global _raised
     if _inside_import(frame):
         _send_soon()
         return
-    _raised = True
     raise Terminated()
 
 
@@ -83,12 +79,8 @@ def terminate_was_lost() -> bool:
     """Whether a SIGTERM arrived while the command still runs: raised as ``Terminated`` and swallowed between
     the handler and ``run_cli`` (a broad ``except BaseException`` in a library, or a C function that dropped
     the error), waiting for its second delivery, or lost before Python's handler saw it. Training asks when
-    it installs its own handler, and stops after its first step then."""
-    return _raised or _sigterm_arrived()
-
-
-def _sigterm_arrived() -> bool:
-    """Whether the wakeup pipe has recorded a SIGTERM in the running block (it is read as it is asked)."""
+    it installs its own handler, and stops after its first step then. The block's wakeup pipe answers: it is
+    read as it is asked."""
     global _arrived
     if _arrivals is None:
         return False
@@ -109,16 +101,12 @@ def _unraisable(previous_hook, unraisable) -> None:
 
 
 def _send_soon() -> None:
-    global _deferred
-    _deferred = True
     signal.setitimer(signal.ITIMER_REAL, RETRY_SECONDS)
 
 
 def _send_again(signum, frame) -> None:
     """The timer: the deferred SIGTERM goes to whatever handles SIGTERM now (``fit`` installs its own
     once training starts)."""
-    global _deferred
-    _deferred = False
     signal.raise_signal(signal.SIGTERM)
 
 
