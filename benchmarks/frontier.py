@@ -69,6 +69,8 @@ CANDIDATES = {  # name: flags over fit's defaults (the table labels them by thes
     "l1": {"lambda_gan": 0.0},
     "b4": {"batch_size": 4, "lr": 0.0004, "norm": "instance"},
     "xla": {"xla": "on"},
+    "transpose": {"upsample": "transpose"},
+    "recompute": {"d_forward": "recompute"},
 }
 RAW = ":raw"  # a run with --ema also scored on its raw weights: candidate "ema:raw", the same run's other half
 WEB_LATENCY = DEFAULT_RESULTS / "web_latency.json"  # web_latency.py --results: browser ms per generator
@@ -135,12 +137,28 @@ def train_candidate(args, name: str) -> None:
     (directory / COMMAND_FILE).write_text(" ".join([Path(sys.executable).name, *sys.argv]) + "\n")
 
 
+def not_as_named(name: str, directory: Path) -> str | None:
+    """How the run in ``directory`` differs from its candidate's flags over fit's defaults in any field a
+    candidate sets (a renamed folder, or a candidate left behind when a default changed), else None."""
+    from pix2pix_tf.core.config import Config, flag_name, load_config
+
+    config, defaults, flags = load_config(directory), Config(), CANDIDATES[name]
+    wrong = [f"{flag_name(k)} {getattr(config, k)} where {name} means {flags.get(k, getattr(defaults, k))}"
+             for k in sorted({k for c in CANDIDATES.values() for k in c})
+             if getattr(config, k) != flags.get(k, getattr(defaults, k))]
+    return f"{directory} was trained with {', '.join(wrong)}" if wrong else None
+
+
 def candidate_runs(args) -> list[tuple[str, Path, int]]:
-    """(candidate, run directory, seed) of every run under --runs-dir, in the candidates' order."""
+    """(candidate, run directory, seed) of every run under --runs-dir, in the candidates' order; a run whose
+    config is not its candidate's is refused, so no table labels a run by flags it was not trained with."""
     found = []
     for path in sorted(args.runs_dir.iterdir()) if args.runs_dir.is_dir() else []:
         match = RUN_NAME.fullmatch(path.name)
         if match and (path / "config.json").is_file():
+            wrong = not_as_named(match[1], path)
+            if wrong:
+                raise SystemExit(f"error: {wrong}; rename or remove the folder")
             found.append((match[1], path, int(match[3])))
     return sorted(found, key=lambda f: (candidate_order(f[0]), f[1].name))
 
@@ -200,6 +218,7 @@ def run_row(name: str, directory: Path, seed: int, step: int, judge_path: Path, 
     return {"candidate": name, "flags": candidate_label(name), "run": str(directory), "seed": seed,
             "minutes": budget if budget is not None else (timing["seconds"] or 0) / 60,
             "budget": f"{budget:g} min" if budget is not None else "steps", "steps": summary.step,
+            "batch_size": config.batch_size,
             "precision": config.precision, "images": summary.images,
             **realism_columns(summary.realism, summary.spectrum),
             "blotches": summary.artefacts["blotches"]["run"], **timing, **model_size(directory),
@@ -224,6 +243,7 @@ TABLE = (  # column header, cell of a row ("–" where a row has no such value: 
     ("minutes", lambda r: fmt(r.get("minutes", math.nan), 1)),
     ("seed", lambda r: str(r.get("seed", "–"))),
     ("steps", lambda r: str(r.get("steps", "–"))),
+    ("batch", lambda r: str(r.get("batch_size", "–"))),
     ("class IoU ↑", lambda r: fmt(r["class_iou"], 3)),
     ("distance ↓", lambda r: fmt(r["distance"], 1)),
     ("KID x1000 [95% interval] ↓", kid_cell),
@@ -406,7 +426,8 @@ def score(args, argv) -> int:
     title = f"{args.data.name} {args.direction} at {args.image_size} px, validation pairs; {label}"
     plot = frontier_plot(rows, real, title, (args.figures or args.runs_dir) / "facades_frontier.png")
     command = "python benchmarks/frontier.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    notes = (f"{label}. {args.data} {args.direction}, {args.image_size} px, batch 1; each run's final generator, "
+    notes = (f"{label}. {args.data} {args.direction}, {args.image_size} px, each candidate at its own batch size "
+             f"(a step is a batch); each run's final generator, "
              f"deterministic inference, on the {rows[0]['images'] if rows else '?'} validation pairs held out of "
              f"train/ (never trained on by the runs or the judge); judge {args.judge} at step {judge.step}, identity "
              f"{judge.identity}. Minutes: fit's --minutes budget (or a fixed step count's loop time). s/step: the "

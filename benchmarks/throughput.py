@@ -39,7 +39,7 @@ numbers); ``--json PATH`` writes them.
 ``benchmarks/tutorial_recipe.py`` as whole processes of --process-steps steps on facades,
 alternated --repeats times, with the median ratio; ``--long-run`` adds one 2,000-step fit run.
 
-``--step-settings`` tries the two knobs of issue 26 that leave `fit`'s default step (batch 1) as it is:
+``--step-settings`` tries the two knobs of issue 26 that leave `fit`'s default step (its batch) as it is:
 XLA (``fit --xla on``, Keras' ``jit_compile``), timed in alternation with the plain step in one process after a check
 that it computes the same step (the same first batches from the same weights, with the default's dropout
 and with dropout off: the first step's losses and the generator's weights after three steps, their largest
@@ -253,7 +253,7 @@ def whole_process(args) -> None:
     work = Path(tempfile.mkdtemp(prefix="throughput-"))
     commands = {
         "fit": [sys.executable, "-m", "pix2pix_tf.fit", "--data", str(FACADES), "--direction", "BtoA",
-                "--steps", str(args.process_steps), "--quiet"],
+                "--batch-size", "1", "--steps", str(args.process_steps), "--quiet"],  # the tutorial's batch
         "tutorial": [sys.executable, str(REPO / "benchmarks" / "tutorial_recipe.py"), "--data", str(FACADES),
                      "--steps", str(args.process_steps)]}
     times = {name: [] for name in commands}
@@ -343,7 +343,7 @@ def thread_child(args) -> None:
     inter, intra = (int(x) for x in args.thread_child.split(","))
     tf.config.threading.set_inter_op_parallelism_threads(inter)
     tf.config.threading.set_intra_op_parallelism_threads(intra)
-    config, pairs = base_config(args, 1)
+    config, pairs = base_config(args, Config().batch_size)
     candidate = make_candidate("threads", config, pairs, baseline=False)
     for _ in range(args.repeats):
         candidate.run(args.steps)
@@ -353,10 +353,11 @@ def thread_child(args) -> None:
 def step_settings(args) -> None:
     """XLA against the plain step in one process; thread settings as alternated child processes. With
     ``--json``, the parts that ran replace theirs in the file and the others are kept."""
-    config, pairs = base_config(args, 1)
+    config, pairs = base_config(args, Config().batch_size)
     parts = args.parts.split(",")
     print(f"fit's default step: {config.precision}, --ngf {config.ngf} --ndf {config.ndf}, --upsample "
-          f"{config.upsample}, --d-forward {config.d_forward}, batch 1, {args.size}x{args.size}\n")
+          f"{config.upsample}, --d-forward {config.d_forward}, --norm {config.norm}, batch {config.batch_size}, "
+          f"{args.size}x{args.size}\n")
     results = {}
     if "xla" in parts:
         results["xla"] = xla_timing(args, config, pairs)
@@ -370,7 +371,7 @@ def step_settings(args) -> None:
                             "cpu": cpu_description(),
                             "config": {"precision": config.precision, "ngf": config.ngf, "ndf": config.ndf,
                                        "upsample": config.upsample, "d_forward": config.d_forward,
-                                       "size": args.size},
+                                       "norm": config.norm, "batch_size": config.batch_size, "size": args.size},
                             "figures": results[part]}
         path.write_text(json.dumps(stored, indent=2) + "\n")
         print(f"written: {args.json}")
@@ -441,7 +442,8 @@ def loop_overhead(args) -> None:
     data = str(FACADES) if FACADES.is_dir() else "builtin"
     prepared = prepare(Config(data=data, direction="BtoA", image_size=str(args.size), steps=10_000))
     config = prepared.config
-    print(f"data: {data}; {args.size}x{args.size}, batch 1, {config.precision}; {args.repeats} alternating "
+    print(f"data: {data}; {args.size}x{args.size}, batch {config.batch_size}, {config.precision}; {args.repeats} "
+          f"alternating "
           f"windows of {args.steps} steps after one warm-up pair; callbacks as fit runs them (scalars every "
           f"{config.log_every}, sample grid every {config.sample_every}, checkpoint every {config.save_every} steps)")
     model = build_model(config)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from pix2pix_tf.core.cli import OneLineParser, add_verbose, require_positive, run_cli
-from pix2pix_tf.core.config import BUILTIN_DEMO, CONFIG_FILE, flag_name, new_config
+from pix2pix_tf.core.config import BUILTIN_DEMO, CONFIG_FILE, PAPER_RECIPE, flag_name, new_config
 from pix2pix_tf.core.errors import UserError
 from pix2pix_tf.core.flags import BUILTIN, add_config_flags, normalise_flags
 
@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--run-dir", default=None,
                         help="where config, checkpoints, logs and samples go (default: runs/<dataset name>)")
     add_config_flags(parser)
+    parser.add_argument("--recipe", choices=("paper",), default=None,
+                        help=f"paper: the paper's own recipe where the defaults differ from it ({paper_flags()}); "
+                             "a flag given beside it wins")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_verbose(parser)
     parser.add_argument("--remeasure-precision", action="store_true",
@@ -36,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="stop at this step and save a checkpoint; the learning-rate schedule stays the full "
                              "run's, so running again without it carries on (to train a long run in sittings)")
     return parser
+
+
+def paper_flags() -> str:
+    """What ``--recipe paper`` sets, spelled as flags (the docs quote it)."""
+    return " ".join(f"{flag_name(k)} {v:g}" if isinstance(v, float) else f"{flag_name(k)} {v}"
+                    for k, v in PAPER_RECIPE.items())
 
 
 def default_run_dir(data: str) -> Path:
@@ -48,6 +57,8 @@ def parse_flags(argv: list[str] | None) -> tuple[Path, dict, dict]:
     args = vars(build_parser().parse_args(argv))
     run_dir = args.pop("run_dir")
     options = {name: args.pop(name) for name in ("quiet", "verbose", "remeasure_precision", "stop_at")}
+    if args.pop("recipe") == "paper":
+        args = {**PAPER_RECIPE, **args}
     if options["stop_at"] is not None:
         require_positive("--stop-at", options["stop_at"])
     if run_dir == "":

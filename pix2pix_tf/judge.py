@@ -27,9 +27,9 @@ NOT_JUDGE_FLAGS = frozenset({"direction", "ndf", "d_layers", "num_d", "gan_mode"
                              "lambda_gan", "lambda_fm", "dropout", "validate_every", "ema", "minutes",
                              "decay_fraction", "xla"})
 # The judge's recipe (facades evidence in docs): 128 px, width 32, batch 8, 1,500 steps (12,000 photos seen),
-# Adam 1e-3 with beta1 0.9, half the steps constant then linear decay.
-JUDGE_DEFAULTS = {"image_size": "128", "ngf": 32, "dropout": 0.0, "batch_size": 8, "steps": 1500, "epochs": 1,
-                  "epochs_decay": 1, "lr": 1e-3, "beta1": 0.9, "save_every": 500, "sample_every": 500,
+# batch norm, Adam 1e-3 with beta1 0.9, half the steps constant then linear decay.
+JUDGE_DEFAULTS = {"image_size": "128", "ngf": 32, "norm": "batch", "dropout": 0.0, "batch_size": 8, "steps": 1500,
+                  "epochs": 1, "epochs_decay": 1, "lr": 1e-3, "beta1": 0.9, "save_every": 500, "sample_every": 500,
                   "log_every": 50, "keep_checkpoints": 2}
 OPPOSITE = {"AtoB": "BtoA", "BtoA": "AtoB"}
 

@@ -103,3 +103,25 @@ def test_the_race_table_has_the_real_photos_then_one_line_per_side_and_minute():
 def test_a_run_folder_names_its_candidate_even_when_one_name_begins_another(folder, candidate, budget, seed):
     match = frontier.RUN_NAME.fullmatch(folder)
     assert (match[1], match[2], match[3]) == (candidate, budget, seed)
+
+
+def stored_run(folder: Path, **flags) -> Path:
+    from pix2pix_tf.core.config import RunSpec, save_config
+
+    folder.mkdir()
+    save_config(RunSpec(input_nc=3, output_nc=3, depth=8, steps_per_epoch=10, constant_steps=5, decay_steps=5,
+                        val_holdout=0, precision="float32", **flags), folder)
+    return folder
+
+
+def test_a_run_trained_otherwise_than_its_folder_says_is_refused_not_labelled_by_the_wrong_flags(tmp_path):
+    narrow = stored_run(tmp_path / "w64-15min-seed0")
+    assert frontier.not_as_named("w64", narrow) == (
+        f"{narrow} was trained with --ndf 32 where w64 means 64, --ngf 32 where w64 means 64")
+    assert frontier.not_as_named("default", narrow) is None
+    with pytest.raises(SystemExit, match="rename or remove the folder"):
+        frontier.candidate_runs(frontier.parse_args(["--runs-dir", str(tmp_path)]))
+    narrow.rename(tmp_path / "default-15min-seed0")
+    stored_run(tmp_path / "b4-15min-seed1", **frontier.CANDIDATES["b4"])
+    assert [(name, seed) for name, _, seed in frontier.candidate_runs(frontier.parse_args(
+        ["--runs-dir", str(tmp_path)]))] == [("default", 0), ("b4", 1)]

@@ -156,3 +156,11 @@ def test_the_readme_train_command_sets_up_as_ci_does_and_trains_on_the_builtin_d
 
 def test_the_readme_is_a_five_minute_read():
     assert len(REPO.joinpath("README.md").read_bytes()) < 12 * 1024
+
+
+def test_the_papers_recipe_is_quoted_as_fit_sets_it():
+    from pix2pix_tf.fit import paper_flags
+
+    for page in (REPO / "README.md", REPO / "docs" / "paper.md"):
+        text = " ".join(page.read_text().split())
+        assert "--recipe paper" in text and f"`{paper_flags()}`" in text, f"{page.name} quotes another recipe"

@@ -65,9 +65,8 @@ def _opt(default, help, *, choices=None, range=None, check=None, frozen=True, cl
 
 @dataclass(frozen=True)
 class Config:
-    """Defaults reproduce Isola et al. (2017) and the PyTorch reference implementation, except the three
-    that the facades benchmark chose (README: where the defaults differ from the paper): ``d_forward``,
-    ``precision`` and ``upsample``."""
+    """Defaults reproduce Isola et al. (2017) and the PyTorch reference implementation, except those the
+    facades benchmarks chose (README: where the defaults differ from the paper), listed in ``PAPER_RECIPE``."""
 
     task: str = _opt("pix2pix", "what the run trains: the pix2pix GAN, or a segmentation judge of realism",
                      choices=("pix2pix", "judge"), cli=False)
@@ -474,6 +473,10 @@ def stored_values(run_dir: Path) -> dict:
         raise UserError(f"{path}: unknown config keys {unknown} (written by a newer pix2pix_tf?)")
     return values
 
+
+# The paper's own recipe where fit's defaults differ from it, each chosen on facades (README: where the
+# defaults differ from the paper): `fit --recipe paper` sets them all, and a flag given beside it wins.
+PAPER_RECIPE = {"ngf": 64, "ndf": 64, "upsample": "transpose", "d_forward": "recompute", "precision": "float32"}
 
 # The built-in demo: fit's defaults at a size that trains in minutes on two CPU cores.
 # Its generated data has a test/ split drawn like its training pairs, and no default is decided on it:

@@ -7,7 +7,7 @@ import json
 import pytest
 from conftest import make_run
 
-from pix2pix_tf.core.config import Config, RunSpec, load_config, resumed_config, save_config
+from pix2pix_tf.core.config import PAPER_RECIPE, Config, RunSpec, load_config, new_config, resumed_config, save_config
 from pix2pix_tf.core.errors import UserError
 from pix2pix_tf.core.flags import flag_type
 from pix2pix_tf.fit import build_parser, parse_flags
@@ -19,6 +19,16 @@ def test_flag_types_come_from_the_type_hints():
     _, flags, _ = parse_flags(["--ngf", "16", "--dropout", "0.25", "--no-flip", "--input-nc", "1"])
     assert flags == {"ngf": 16, "dropout": 0.25, "flip": False, "input_nc": 1}
     assert "--depth" not in build_parser().format_help()
+
+
+def test_the_papers_recipe_is_one_flag_and_a_flag_given_beside_it_wins():
+    _, flags, _ = parse_flags(["--recipe", "paper", "--ngf", "16"])
+    assert flags == {**PAPER_RECIPE, "ngf": 16}
+    config = new_config(flags)
+    assert (config.ngf, config.ndf, config.upsample, config.d_forward) == (16, 64, "transpose", "recompute")
+    defaults = Config()
+    assert [k for k, v in PAPER_RECIPE.items() if getattr(defaults, k) == v] == []  # each one a real difference
+    assert parse_flags([])[1] == {}
 
 
 def test_a_run_spec_has_every_value_decided():
