@@ -75,6 +75,8 @@ CANDIDATES = {  # name: flags over fit's defaults (the table labels them by thes
 RAW = ":raw"  # a run with --ema also scored on its raw weights: candidate "ema:raw", the same run's other half
 WEB_LATENCY = DEFAULT_RESULTS / "web_latency.json"  # web_latency.py --results: browser ms per generator
 WEB_VARIANT = "dynamic"  # the int8-weights file `export --web` picks
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf", "#000000", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5")
 MIN_SEEDS = 3  # a difference is called real only between candidates with this many seeds or more
 COMMAND_FILE = "frontier_command.txt"  # how the run was trained, for the results' notes
 RUN_NAME = re.compile(rf"({'|'.join(map(re.escape, CANDIDATES))})-(\d+(?:\.\d+)?min|\d+steps)-seed(\d+)")
@@ -357,12 +359,11 @@ def frontier_plot(rows: list[dict], real: dict, title: str, path: Path) -> Path:
     for index, name in enumerate(names):
         budgets = sorted(m for c, m in grouped if c == name)
         dodge = 1 + 0.02 * (index - (len(names) - 1) / 2)  # side by side at equal minutes, not on top
-        color = None
+        color = PALETTE[index % len(PALETTE)]  # one colour a candidate: more series than Matplotlib's 10-colour cycle
         for ax, (score, scale, _) in zip(axes, panels):
             means = [scale * sum(r[score] for r in grouped[name, m]) / len(grouped[name, m]) for m in budgets]
-            line = ax.plot([dodge * m for m in budgets], means, marker="o", color=color,
-                           label=grouped[name, budgets[0]][0]["flags"] if ax is axes[0] else None)[0]
-            color = line.get_color()
+            ax.plot([dodge * m for m in budgets], means, marker="o", color=color,
+                    label=grouped[name, budgets[0]][0]["flags"] if ax is axes[0] else None)
             for m in budgets:
                 runs = grouped[name, m]
                 ax.scatter([dodge * m] * len(runs), [scale * r[score] for r in runs], s=12, color=color, alpha=0.5)

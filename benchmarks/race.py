@@ -155,10 +155,11 @@ def by_minutes(rows: list[dict], side: str) -> dict[float, list[dict]]:
 def reach(ours: list[float], theirs: list[float], good) -> str:
     """How the seeds of one side stand against another's on one measure (``good``: larger is more realistic)."""
     ours, theirs = [good(v) for v in ours], [good(v) for v in theirs]
+    which = "its one seed" if len(ours) == 1 else f"every seed ({len(ours)})"
     if min(ours) > max(theirs):
-        return f"every seed ({len(ours)}) beyond every tutorial seed"
+        return f"{which} beyond every tutorial seed"
     if max(ours) < min(theirs):
-        return f"every seed ({len(ours)}) short of every tutorial seed"
+        return f"{which} short of every tutorial seed"
     mean = sum(theirs) / len(theirs)
     return f"{sum(v > mean for v in ours)} of {len(ours)} seeds beyond the tutorial seeds' mean"
 

@@ -82,6 +82,7 @@ def test_the_race_names_the_first_budget_whose_mean_passes_the_tutorials_last_ma
     assert "passes it at 30 minutes (0.50 of the tutorial's time)" in lines["distance"]
     assert "every seed (3) short of every tutorial seed" in lines["distance"]
     assert "does not pass it by 30 minutes" in lines["KID"]
+    assert race.reach([0.3], [0.2, 0.25], lambda v: v) == "its one seed beyond every tutorial seed"
 
 
 def test_the_race_table_has_the_real_photos_then_one_line_per_side_and_minute():

@@ -102,7 +102,7 @@ class Config:
     ndf: int = _opt(32, "discriminator filters in the first layer (the paper's: 64)", range=WIDTH)
     norm: str = _opt("batch", "normalisation in both networks", choices=("batch", "instance", "none"))
     upsample: str = _opt("resize", "generator upsampling: nearest-neighbour 2x resize then a 3x3 convolution (no "
-                         "checkerboard, as realistic in the facades benchmark), the paper's 4x4 stride-2 "
+                         "checkerboard, more realistic at equal minutes on facades), the paper's 4x4 stride-2 "
                          "transposed convolution, or a sub-pixel convolution (3x3 at the low resolution to 4x "
                          "the channels, then depth-to-space, initialised free of checkerboard)",
                          choices=("resize", "transpose", "subpixel"))
@@ -123,8 +123,9 @@ class Config:
                          choices=("vanilla", "lsgan"))
     d_forward: str = _opt("reuse", "G's adversarial gradient from the D step's forward pass (reuse: the original "
                           "Torch code and the TF tutorial, 5.5%% fewer FLOPs a step with the default networks and "
-                          "7.3%% with --ngf 64 --upsample transpose, as realistic in the facades benchmark) or from D "
-                          "after its update (recompute: the PyTorch reference)", choices=("reuse", "recompute"))
+                          "7.3%% with --ngf 64 --upsample transpose) or from D after its update (recompute: the "
+                          "PyTorch reference; more detail at 15 minutes on facades, docs/speed.md)",
+                          choices=("reuse", "recompute"))
     lambda_l1: float = _opt(100.0, "weight of the L1 term in the generator loss", range=NON_NEGATIVE)
     lambda_gan: float = _opt(1.0, "weight of the adversarial term (0 trains an L1-only generator)",
                              range=NON_NEGATIVE)
