@@ -124,7 +124,7 @@ class Config:
     d_forward: str = _opt("reuse", "G's adversarial gradient from the D step's forward pass (reuse: the original "
                           "Torch code and the TF tutorial, 5.5%% fewer FLOPs a step with the default networks and "
                           "7.3%% with --ngf 64 --upsample transpose) or from D after its update (recompute: the "
-                          "PyTorch reference; more detail at 15 minutes on facades, docs/speed.md)",
+                          "PyTorch reference; more detail at 15 minutes on facades, tied at 30: docs/speed.md)",
                           choices=("reuse", "recompute"))
     lambda_l1: float = _opt(100.0, "weight of the L1 term in the generator loss", range=NON_NEGATIVE)
     lambda_gan: float = _opt(1.0, "weight of the adversarial term (0 trains an L1-only generator)",
