@@ -20,7 +20,8 @@ its moving average and again on its raw weights (candidate "ema:raw"). Scores ar
 eval/ folder keyed on the judge's identity, so a retrained judge or changed measures score everything
 again. Writes frontier.json and frontier.md to --results (first a line per candidate and budget with
 the verdict against the default, then every run) and facades_frontier.png (class IoU, detail gap and KID
-against minutes) to --figures.
+against minutes) to --figures. ``--split test`` scores the same runs on test/ for the final tables
+(frontier_test.*; decisions stay with the validation pairs).
 
 A difference is a decision only beyond the spread of three seeds a side (``seed_verdict``); with fewer
 seeds every figure is a screen on a shared machine.
@@ -35,6 +36,7 @@ import math
 import os
 import re
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -55,7 +57,10 @@ from facades import (  # noqa: E402
 
 DEFAULT_RUNS = REPO.parent / "bench" / "frontier"  # outside the repository: runs are never committed
 DEFAULT_JUDGE = REPO.parent / "bench" / "judge"
-SPLIT = "val"
+SPLITS = {  # --split: what the pairs are, and the stem of the results files and the figure
+    "val": ("validation pairs held out of train/ (never trained on by the runs or the judge)", "frontier"),
+    "test": ("test pairs of test/, kept for the final tables (no default is decided on them)", "frontier_test"),
+}
 PAPER_WIDTH = {"ngf": 64, "ndf": 64}  # fit's default until this screen chose 32 (2026-12-05)
 CANDIDATES = {  # name: flags over fit's defaults (the table labels them by these flags)
     "default": {},
@@ -71,7 +76,11 @@ CANDIDATES = {  # name: flags over fit's defaults (the table labels them by thes
     "xla": {"xla": "on"},
     "transpose": {"upsample": "transpose"},
     "recompute": {"d_forward": "recompute"},
+    "shared-init": {},
 }
+# Candidates no flag of this checkout trains: fit's default as the code before a change that is not a flag
+# trained it, kept as that change's before (its runs renamed from default-*); ``--only`` refuses them.
+EARLIER = {"shared-init": "fit's default before each layer drew its own initial kernel"}
 RAW = ":raw"  # a run with --ema also scored on its raw weights: candidate "ema:raw", the same run's other half
 WEB_LATENCY = DEFAULT_RESULTS / "web_latency.json"  # web_latency.py --results: browser ms per generator
 WEB_VARIANT = "dynamic"  # the int8-weights file `export --web` picks
@@ -86,6 +95,8 @@ def candidate_label(name: str) -> str:
     from pix2pix_tf.core.config import flag_name
 
     base = name.removesuffix(RAW)
+    if base in EARLIER:
+        return EARLIER[base]
     flags = " ".join(f"{flag_name(k)} {v:g}" if isinstance(v, float) else f"{flag_name(k)} {v}"
                      for k, v in CANDIDATES[base].items()) or "fit's default"
     return f"{flags}, its raw weights" if name.endswith(RAW) else flags
@@ -101,6 +112,8 @@ def unavailable(name: str) -> str | None:
     from pix2pix_tf.core.config import Config, flag_name, validate
     from pix2pix_tf.core.errors import UserError
 
+    if name in EARLIER:
+        return f"{EARLIER[name]}: only that earlier code trains it"
     fields = {f.name for f in dataclasses.fields(Config)}
     missing = [flag_name(k) for k in CANDIDATES[name] if k not in fields]
     if missing:
@@ -157,7 +170,7 @@ def candidate_runs(args) -> list[tuple[str, Path, int]]:
     found = []
     for path in sorted(args.runs_dir.iterdir()) if args.runs_dir.is_dir() else []:
         match = RUN_NAME.fullmatch(path.name)
-        if match and (path / "config.json").is_file():
+        if match and path.match(args.runs) and (path / "config.json").is_file():
             wrong = not_as_named(match[1], path)
             if wrong:
                 raise SystemExit(f"error: {wrong}; rename or remove the folder")
@@ -176,13 +189,13 @@ def last_checkpoint_step(directory: Path) -> int | None:
         return None
 
 
-def final_score(directory: Path, step: int, judge_path: Path, raw: bool = False):
-    """The run's generator at ``step`` on the validation split (``raw``: its raw weights, not its moving
-    average), read back if this judge already scored it."""
+def final_score(directory: Path, step: int, judge_path: Path, split: str, raw: bool = False):
+    """The run's generator at ``step`` on ``split`` (``raw``: its raw weights, not its moving average), read
+    back if this judge already scored it."""
     from pix2pix_tf import evaluate as ev
 
-    return stored_score(directory, step, "deterministic", judge_path, SPLIT, raw) or ev.evaluate_run(
-        directory, step, split=SPLIT, batch_size=EVAL_BATCH, page=False, judge=judge_path,
+    return stored_score(directory, step, "deterministic", judge_path, split, raw) or ev.evaluate_run(
+        directory, step, split=split, batch_size=EVAL_BATCH, page=False, judge=judge_path,
         weights="raw" if raw else None)
 
 
@@ -209,10 +222,11 @@ def browser_columns(config, latency: dict | None) -> dict:
     return {"browser_ms": found[0]["ms"], "int8_file_mb": found[0]["file_mb"]} if found else {}
 
 
-def run_row(name: str, directory: Path, seed: int, step: int, judge_path: Path, latency: dict | None) -> dict:
+def run_row(name: str, directory: Path, seed: int, step: int, judge_path: Path, split: str,
+            latency: dict | None) -> dict:
     from pix2pix_tf.core.config import load_config
 
-    summary = final_score(directory, step, judge_path, raw=name.endswith(RAW))
+    summary = final_score(directory, step, judge_path, split, raw=name.endswith(RAW))
     timing = seconds_per_step(directory)
     config = load_config(directory)
     budget = getattr(config, "minutes", None)  # None for a fixed step count
@@ -334,15 +348,15 @@ def summary_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def frontier_table(rows: list[dict], real: dict) -> str:
+def frontier_table(rows: list[dict], real: dict, pairs: str = "validation") -> str:
     """The real photos' line, then one line per run."""
     lines = ["| candidate | " + " | ".join(header for header, _ in TABLE) + " |", "| --- |" + " ---: |" * len(TABLE)]
-    for r in [{"flags": "real validation photos", **{k: real[k] for k in MEASURES}}, *rows]:
+    for r in [{"flags": f"real {pairs} photos", **{k: real[k] for k in MEASURES}}, *rows]:
         lines.append(f"| {r['flags']} | " + " | ".join(cell(r) for _, cell in TABLE) + " |")
     return "\n".join(lines)
 
 
-def frontier_plot(rows: list[dict], real: dict, title: str, path: Path) -> Path:
+def frontier_plot(rows: list[dict], real: dict, title: str, path: Path, pairs: str = "validation") -> Path:
     """Class IoU, detail gap and KID against training minutes, one series per candidate: each budget's seeds
     as dots, their mean joined by a line (one seed's KID with its 95% interval)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -373,7 +387,7 @@ def frontier_plot(rows: list[dict], real: dict, title: str, path: Path) -> Path:
                                                              [1000 * (r["kid_high"] - r["kid"])]],
                                 color=color, capsize=3, alpha=0.5)
     for ax, (score, scale, text) in zip(axes, panels):
-        ax.axhline(scale * real[score], color="#2a9d8f", linestyle="--", label="real validation photos")
+        ax.axhline(scale * real[score], color="#2a9d8f", linestyle="--", label=f"real {pairs} photos")
         ax.set_xlabel("training minutes (fit --minutes)")
         ax.margins(x=0.2)
         ax.set_ylabel(text)
@@ -405,7 +419,8 @@ def score(args, argv) -> int:
 
     began = time.monotonic()
     judge = load_judge(args.judge)
-    rungs = [{**r, **realism_columns(r, r)} for r in ladder_on(judge, args.data, SPLIT)["rungs"]]
+    pairs, stem = SPLITS[args.split]
+    rungs = [{**r, **realism_columns(r, r)} for r in ladder_on(judge, args.data, args.split)["rungs"]]
     real = next(r for r in rungs if r["rung"] == "real")
     rows, runs = [], candidate_runs(args)
     latency = json.loads(WEB_LATENCY.read_text()) if WEB_LATENCY.is_file() else None
@@ -413,9 +428,9 @@ def score(args, argv) -> int:
         step = last_checkpoint_step(directory)
         if step is None:
             continue
-        rows.append(run_row(name, directory, seed, step, args.judge, latency))
+        rows.append(run_row(name, directory, seed, step, args.judge, args.split, latency))
         if load_config(directory).ema:  # the same run's raw weights: EMA against raw with the seed's noise out
-            rows.append(run_row(name + RAW, directory, seed, step, args.judge, latency))
+            rows.append(run_row(name + RAW, directory, seed, step, args.judge, args.split, latency))
         print(f"{name} seed {seed}: step {rows[-1]['steps']}, class IoU {rows[-1]['class_iou']:.3f}, "
               f"KID x1000 {kid_cell(rows[-1])}", flush=True)
     from throughput import cpu_description
@@ -423,14 +438,14 @@ def score(args, argv) -> int:
     cpu = cpu_description()
     label = screen_label(rows)
     skipped = not_run(runs, rows)
-    table = summary_table(rows) + "\n\nEvery run:\n\n" + frontier_table(rows, real)
-    title = f"{args.data.name} {args.direction} at {args.image_size} px, validation pairs; {label}"
-    plot = frontier_plot(rows, real, title, (args.figures or args.runs_dir) / "facades_frontier.png")
+    table = summary_table(rows) + "\n\nEvery run:\n\n" + frontier_table(rows, real, pairs.split()[0])
+    title = f"{args.data.name} {args.direction} at {args.image_size} px, {pairs.split(' (')[0]}; {label}"
+    plot = frontier_plot(rows, real, title, (args.figures or args.runs_dir) / f"facades_{stem}.png", pairs.split()[0])
     command = "python benchmarks/frontier.py " + " ".join(sys.argv[1:] if argv is None else argv)
     notes = (f"{label}. {args.data} {args.direction}, {args.image_size} px, each candidate at its own batch size "
              f"(a step is a batch); each run's final generator, "
-             f"deterministic inference, on the {rows[0]['images'] if rows else '?'} validation pairs held out of "
-             f"train/ (never trained on by the runs or the judge); judge {args.judge} at step {judge.step}, identity "
+             f"deterministic inference, on the {rows[0]['images'] if rows else '?'} {pairs}; judge {args.judge} at "
+             f"step {judge.step}, identity "
              f"{judge.identity}. Minutes: fit's --minutes budget (or a fixed step count's loop time). s/step: the "
              "training loop's seconds (validation, samples and checkpoints included) over its steps. GFLOP/step: "
              "throughput.py's analytic count. Against the default: a measure is better or worse only when every seed "
@@ -444,9 +459,9 @@ def score(args, argv) -> int:
             f"Training commands:\n\n{commands}\nScored with: `{command}`\n")
     print(f"\n{text}plot: {plot}")
     args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "frontier.md").write_text(text)
-    (args.results / "frontier.json").write_text(json.dumps(
-        {"label": label, "cpu": cpu, "command": command, "split": SPLIT, "judge": str(args.judge),
+    (args.results / f"{stem}.md").write_text(text)
+    (args.results / f"{stem}.json").write_text(json.dumps(
+        {"label": label, "cpu": cpu, "command": command, "split": args.split, "judge": str(args.judge),
          "judge_step": judge.step, "judge_identity": judge.identity, "ladder": rungs, "rows": rows, "not_run": skipped},
         indent=2, default=str, allow_nan=False) + "\n")
     print(f"scored in {time.monotonic() - began:.0f} s")
@@ -468,8 +483,8 @@ def samples_figure(args) -> Path:
     if missing:
         raise SystemExit(f"--samples: no checkpoint in {', '.join(missing)} under {args.runs_dir}")
     path = side_by_side(args.data, [(run, step, "deterministic") for run, step in zip(runs, steps)],
-                        [f"{candidate_label(n)}\n{step} steps" for n, step in zip(names, steps)],
-                        args.sample_images, (args.figures or args.runs_dir) / "facades_frontier_samples.png",
+                        [f"{textwrap.fill(candidate_label(n), 26)}\n{step} steps" for n, step in zip(names, steps)],
+                        args.sample_images, (args.figures or args.runs_dir) / args.samples_file,
                         f"fit --minutes {args.samples_minutes:g}, seed 0")
     print(f"samples: {path}")
     return path
@@ -504,13 +519,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--only", choices=tuple(CANDIDATES), default=None,
                         help="train this candidate only, then stop (one process per core)")
     parser.add_argument("--no-train", dest="train", action="store_false", help="only score the runs there are")
+    parser.add_argument("--split", choices=tuple(SPLITS), default="val",
+                        help="the pairs the runs are scored on: val decides (default), test gives the final tables "
+                             "(frontier_test.md and .json, facades_frontier_test.png)")
+    parser.add_argument("--runs", default="*",
+                        help="score only the run folders matching this pattern, e.g. '*-30min-*' (default: all)")
     parser.add_argument("--figures", type=Path, default=None,
                         help="folder for facades_frontier.png (default: RUNS)")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
                         help=f"folder for frontier.md and frontier.json (default: {DEFAULT_RESULTS})")
     parser.add_argument("--samples", type=lambda text: text.split(","), default=None,
                         help="instead of scoring: draw these candidates' outputs (comma-separated) side by side on "
-                             "the same test images, to facades_frontier_samples.png in --figures")
+                             "the same test images, to --samples-file in --figures")
+    parser.add_argument("--samples-file", default="facades_frontier_samples.png",
+                        help="with --samples: the figure's file name (default: facades_frontier_samples.png)")
     parser.add_argument("--samples-minutes", type=positive_minutes, default=30.0,
                         help="with --samples: the budget of the runs drawn, seed 0 (default: 30)")
     parser.add_argument("--sample-images", type=int, default=4, help="with --samples: how many (default: 4)")

@@ -30,10 +30,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 from facades import DEFAULT_DATA, DEFAULT_RESULTS, compact_png, fmt, realism_columns, stored_summary  # noqa: E402
-from frontier import COMPARED, DEFAULT_JUDGE, SPLIT, spread_cell  # noqa: E402
+from frontier import COMPARED, DEFAULT_JUDGE, spread_cell  # noqa: E402
 
 DEFAULT_RUNS = REPO.parent / "bench" / "race"  # outside the repository: runs are never committed
 FRONTIER = DEFAULT_RESULTS / "frontier.json"
+SPLIT = "val"  # the split of frontier.json, whose scores of fit's runs the race reads
 MARKS = (5, 10, 15, 20, 30, 40, 50, 60)
 MARKS_FILE = "marks.json"
 TUTORIAL = "tutorial"

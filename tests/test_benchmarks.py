@@ -126,3 +126,26 @@ def test_a_run_trained_otherwise_than_its_folder_says_is_refused_not_labelled_by
     stored_run(tmp_path / "b4-15min-seed1", **frontier.CANDIDATES["b4"])
     assert [(name, seed) for name, _, seed in frontier.candidate_runs(frontier.parse_args(
         ["--runs-dir", str(tmp_path)]))] == [("default", 0), ("b4", 1)]
+
+
+def test_an_earlier_codes_default_is_scored_under_its_own_name_and_never_trained_by_this_checkout(tmp_path):
+    """A change that is not a flag keeps its before as a candidate: labelled by what the code did, refused
+    by --only (this checkout would train the new code under the old name), found and ordered like any other."""
+    assert frontier.unavailable("shared-init") == (
+        "fit's default before each layer drew its own initial kernel: only that earlier code trains it")
+    assert frontier.candidate_label("shared-init") == "fit's default before each layer drew its own initial kernel"
+    with pytest.raises(SystemExit, match="--only shared-init: fit's default before"):
+        frontier.train_candidate(frontier.parse_args(["--runs-dir", str(tmp_path)]), "shared-init")
+    stored_run(tmp_path / "shared-init-15min-seed2")
+    stored_run(tmp_path / "default-15min-seed0")
+    assert [(name, seed) for name, _, seed in frontier.candidate_runs(frontier.parse_args(
+        ["--runs-dir", str(tmp_path)]))] == [("default", 0), ("shared-init", 2)]
+
+
+def test_the_final_tables_score_the_runs_a_pattern_names_on_test(tmp_path):
+    for folder in ("default-15min-seed0", "default-30min-seed0", "w64-30min-seed1"):
+        stored_run(tmp_path / folder, **frontier.CANDIDATES[folder.split("-")[0]])
+    args = frontier.parse_args(["--runs-dir", str(tmp_path), "--split", "test", "--runs", "*-30min-*"])
+    assert [(path.name, seed) for _, path, seed in frontier.candidate_runs(args)] == [
+        ("default-30min-seed0", 0), ("w64-30min-seed1", 1)]
+    assert frontier.SPLITS[args.split][1] == "frontier_test" and frontier.SPLITS["val"][1] == "frontier"

@@ -150,6 +150,8 @@ class DepthToSpace(layers.Layer):
 
 
 def _conv_init(std: float):
+    """The paper's N(0, std) for one layer. A fresh initialiser per layer: Keras 3 gives every call of
+    one unseeded initialiser the same draw, so a shared one would start same-shape kernels identical."""
     return keras.initializers.RandomNormal(0.0, std)
 
 
@@ -178,7 +180,6 @@ def unet_generator(input_nc: int = 3, output_nc: int = 3, *, depth: int = 8, ngf
     depth-to-space rearrangement (Shi et al. 2016), initialised ICNR-style (Aitken et al. 2017) except
     on the bottleneck.
     """
-    init = _conv_init(init_std)
     inputs = keras.Input((None, None, input_nc), name="input_image")
     x = inputs
     skips = []
@@ -187,7 +188,7 @@ def unet_generator(input_nc: int = 3, output_nc: int = 3, *, depth: int = 8, ngf
         if i > 0:
             x = layers.LeakyReLU(leaky_slope, name=f"down{i + 1}_lrelu")(x)
         x = layers.Conv2D(ngf * min(2 ** i, 8), 4, strides=2, padding="same", use_bias=not has_norm,
-                          kernel_initializer=init, name=f"down{i + 1}_conv")(x)
+                          kernel_initializer=_conv_init(init_std), name=f"down{i + 1}_conv")(x)
         if has_norm:
             x = _norm_layer(norm, epsilon=norm_epsilon, std=init_std,
                             synchronized=sync_batch_norm, name=f"down{i + 1}_norm")(x)
@@ -195,7 +196,8 @@ def unet_generator(input_nc: int = 3, output_nc: int = 3, *, depth: int = 8, ngf
     for j, skip in enumerate(reversed(skips[:-1])):
         channels = skip.shape[-1]
         x = layers.ReLU(name=f"up{j + 1}_relu")(x)
-        x = _upsampling(x, channels, upsample, use_bias=norm == "none", init=init, name=f"up{j + 1}", innermost=j == 0)
+        x = _upsampling(x, channels, upsample, use_bias=norm == "none", init=_conv_init(init_std),
+                        name=f"up{j + 1}", innermost=j == 0)
         if norm != "none":
             x = _norm_layer(norm, epsilon=norm_epsilon, std=init_std,
                             synchronized=sync_batch_norm, name=f"up{j + 1}_norm")(x)
@@ -203,7 +205,7 @@ def unet_generator(input_nc: int = 3, output_nc: int = 3, *, depth: int = 8, ngf
             x = SeededDropout(dropout, index=j, at_inference=dropout_at_inference, name=f"up{j + 1}_dropout")(x)
         x = layers.Concatenate(name=f"up{j + 1}_skip")([skip, x])
     x = layers.ReLU(name="out_relu")(x)
-    x = _upsampling(x, output_nc, upsample, use_bias=True, init=init, name="out")
+    x = _upsampling(x, output_nc, upsample, use_bias=True, init=_conv_init(init_std), name="out")
     outputs = layers.Activation(output_activation, dtype="float32", name="output_image")(x)
     return keras.Model(inputs, outputs, name=name)
 
@@ -271,14 +273,14 @@ def patchgan_discriminator(input_nc: int = 3, output_nc: int = 3, *, n_layers: i
 def _patchgan(x, *, n_layers: int, ndf: int, norm: str, leaky_slope: float, init_std: float, norm_epsilon: float,
               sync_batch_norm: bool, prefix: str) -> list:
     """One PatchGAN on the pair ``x``: its hidden activations, then its float32 logits."""
-    init = _conv_init(init_std)
     outputs = []
     for k, (channels, kernel, stride, normed) in enumerate(_patchgan_plan(n_layers, ndf)):
         normed = normed and norm != "none"
         if kernel == 4 and stride == 1:
             x = layers.ZeroPadding2D(1, name=f"{prefix}d{k + 1}_pad")(x)
         x = layers.Conv2D(channels, kernel, strides=stride, padding="same" if stride == 2 else "valid",
-                          use_bias=not normed, kernel_initializer=init, name=f"{prefix}d{k + 1}_conv")(x)
+                          use_bias=not normed, kernel_initializer=_conv_init(init_std),
+                          name=f"{prefix}d{k + 1}_conv")(x)
         if normed:
             x = _norm_layer(norm, epsilon=norm_epsilon, std=init_std,
                             synchronized=sync_batch_norm, name=f"{prefix}d{k + 1}_norm")(x)
@@ -287,7 +289,8 @@ def _patchgan(x, *, n_layers: int, ndf: int, norm: str, leaky_slope: float, init
     last_kernel = 1 if n_layers == 0 else 4
     if last_kernel == 4:
         x = layers.ZeroPadding2D(1, name=f"{prefix}logits_pad")(x)
-    x = layers.Conv2D(1, last_kernel, padding="valid", kernel_initializer=init, name=f"{prefix}logits_conv")(x)
+    x = layers.Conv2D(1, last_kernel, padding="valid", kernel_initializer=_conv_init(init_std),
+                      name=f"{prefix}logits_conv")(x)
     outputs.append(layers.Activation("linear", dtype="float32", name=f"{prefix}logits")(x))
     return outputs
 

@@ -136,3 +136,31 @@ def test_other_norms_build_and_run(norm):
     y = generator(x, training=True)
     assert y.shape == (2, 32, 32, 3)
     assert discriminator([x, y.numpy()]).shape == (2, 2, 2, 1)
+
+
+@pytest.mark.parametrize("upsample", ["resize", "transpose", "subpixel"])
+def test_every_kernel_starts_with_its_own_draw_and_a_seed_repeats_them(upsample):
+    """The paper's N(0, 0.02) drawn independently for each layer: no two same-shape kernels start equal
+    (down5-down8 and up2-up4 share shapes at depth 8), and the same seed gives the same start."""
+    def kernels(seed):
+        keras.utils.set_random_seed(seed)
+        generator = unet_generator(3, 3, depth=8, ngf=4, upsample=upsample)
+        discriminator = patchgan_discriminator(3, 3, ndf=4, n_layers=5, scales=2)
+        return {f"{model.name}/{layer.name}": layer.kernel.numpy() for model in (generator, discriminator)
+                for layer in model.layers if hasattr(layer, "kernel")}
+
+    first = kernels(7)
+    by_shape: dict[tuple, list[np.ndarray]] = {}
+    for kernel in first.values():
+        by_shape.setdefault(kernel.shape, []).append(kernel)
+    assert max(len(same) for same in by_shape.values()) >= 3
+    for same in by_shape.values():
+        for i, a in enumerate(same):
+            assert all(not np.array_equal(a, b) for b in same[i + 1:])
+    again = kernels(7)
+    assert all(np.array_equal(first[name], again[name]) for name in first)
+    assert std_of(first) == pytest.approx(0.02, rel=0.05)
+
+
+def std_of(kernels: dict[str, np.ndarray]) -> float:
+    return float(np.concatenate([k.ravel() for name, k in kernels.items() if "shuffle" not in name]).std())
