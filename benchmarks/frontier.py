@@ -170,7 +170,7 @@ def candidate_runs(args) -> list[tuple[str, Path, int]]:
     found = []
     for path in sorted(args.runs_dir.iterdir()) if args.runs_dir.is_dir() else []:
         match = RUN_NAME.fullmatch(path.name)
-        if match and path.match(args.runs) and (path / "config.json").is_file():
+        if match and any(path.match(pattern) for pattern in args.runs.split(",")) and (path / "config.json").is_file():
             wrong = not_as_named(match[1], path)
             if wrong:
                 raise SystemExit(f"error: {wrong}; rename or remove the folder")
@@ -523,7 +523,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="the pairs the runs are scored on: val decides (default), test gives the final tables "
                              "(frontier_test.md and .json, facades_frontier_test.png)")
     parser.add_argument("--runs", default="*",
-                        help="score only the run folders matching this pattern, e.g. '*-30min-*' (default: all)")
+                        help="score only the run folders matching one of these comma-separated patterns, e.g. "
+                             "'*-30min-*,transpose-15min-*' (default: all)")
     parser.add_argument("--figures", type=Path, default=None,
                         help="folder for facades_frontier.png (default: RUNS)")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,

@@ -149,3 +149,35 @@ def test_the_final_tables_score_the_runs_a_pattern_names_on_test(tmp_path):
     assert [(path.name, seed) for _, path, seed in frontier.candidate_runs(args)] == [
         ("default-30min-seed0", 0), ("w64-30min-seed1", 1)]
     assert frontier.SPLITS[args.split][1] == "frontier_test" and frontier.SPLITS["val"][1] == "frontier"
+    either = frontier.parse_args(["--runs-dir", str(tmp_path), "--runs", "w64-*,default-15min-*"])
+    assert [path.name for _, path, _ in frontier.candidate_runs(either)] == ["default-15min-seed0", "w64-30min-seed1"]
+
+
+def test_the_readmes_realism_table_is_what_frontier_json_holds():
+    """Every line of the README's realism-per-minute table, the real photos' included, is recomputed from the
+    committed frontier.json, so a re-scored or re-trained default cannot leave the front door behind."""
+    import json
+
+    from facades import fmt
+
+    from pix2pix_tf.core.config import Config
+
+    results = json.loads((frontier.DEFAULT_RESULTS / "frontier.json").read_text())
+    real = next(rung for rung in results["ladder"] if rung["rung"] == "real")
+    shown = [(key, digits, scale) for key, _, digits, scale, _ in frontier.COMPARED if key != "checkerboard"]
+    width = {"the default, 32 wide": "default", "`--ngf 64 --ndf 64`": "w64"}
+    assert Config().ngf == 32 and frontier.CANDIDATES["w64"] == {"ngf": 64, "ndf": 64}
+    readme = (Path(frontier.REPO) / "README.md").read_text()
+    starts = ("| real validation photos", *(f"| {label} |" for label in width))
+    lines = [line for line in readme.splitlines() if line.startswith(starts)]
+    assert len(lines) == 5
+    for line in lines:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if cells[0] == "real validation photos":
+            assert cells[4:] == [fmt(scale * real[key], digits) for key, digits, scale in shown]
+            continue
+        seeds = [r for r in results["rows"] if r["candidate"] == width[cells[0]] and r["minutes"] == float(cells[1])]
+        steps = sorted(r["steps"] for r in seeds)
+        assert cells[2:4] == [str(len(seeds)), f"{steps[0]} to {steps[-1]}"]
+        assert cells[4:] == [frontier.spread_cell([r[key] for r in seeds], digits, scale)
+                             for key, digits, scale in shown]
