@@ -57,9 +57,9 @@ from facades import (  # noqa: E402
 
 DEFAULT_RUNS = REPO.parent / "bench" / "frontier"  # outside the repository: runs are never committed
 DEFAULT_JUDGE = REPO.parent / "bench" / "judge"
-SPLITS = {  # --split: what the pairs are, and the stem of the results files and the figure
-    "val": ("validation pairs held out of train/ (never trained on by the runs or the judge)", "frontier"),
-    "test": ("test pairs of test/, kept for the final tables (no default is decided on them)", "frontier_test"),
+SPLITS = {  # --split: the pairs' name, where they come from, and the stem of the results files and the figure
+    "val": ("validation", "held out of train/ (never trained on by the runs or the judge)", "frontier"),
+    "test": ("test", "of test/, kept for the final tables (no default is decided on them)", "frontier_test"),
 }
 PAPER_WIDTH = {"ngf": 64, "ndf": 64}  # fit's default until this screen chose 32 (2026-12-05)
 CANDIDATES = {  # name: flags over fit's defaults (the table labels them by these flags)
@@ -419,7 +419,7 @@ def score(args, argv) -> int:
 
     began = time.monotonic()
     judge = load_judge(args.judge)
-    pairs, stem = SPLITS[args.split]
+    pairs, source, stem = SPLITS[args.split]
     rungs = [{**r, **realism_columns(r, r)} for r in ladder_on(judge, args.data, args.split)["rungs"]]
     real = next(r for r in rungs if r["rung"] == "real")
     rows, runs = [], candidate_runs(args)
@@ -438,15 +438,15 @@ def score(args, argv) -> int:
     cpu = cpu_description()
     label = screen_label(rows)
     skipped = not_run(runs, rows)
-    table = summary_table(rows) + "\n\nEvery run:\n\n" + frontier_table(rows, real, pairs.split()[0])
-    title = f"{args.data.name} {args.direction} at {args.image_size} px, {pairs.split(' (')[0]}; {label}"
-    plot = frontier_plot(rows, real, title, (args.figures or args.runs_dir) / f"facades_{stem}.png", pairs.split()[0])
+    table = summary_table(rows) + "\n\nEvery run:\n\n" + frontier_table(rows, real, pairs)
+    title = f"{args.data.name} {args.direction} at {args.image_size} px, {pairs} pairs; {label}"
+    plot = frontier_plot(rows, real, title, (args.figures or args.runs_dir) / f"facades_{stem}.png", pairs)
     command = "python benchmarks/frontier.py " + " ".join(sys.argv[1:] if argv is None else argv)
     notes = (f"{label}. {args.data} {args.direction}, {args.image_size} px, each candidate at its own batch size "
              f"(a step is a batch); each run's final generator, "
-             f"deterministic inference, on the {rows[0]['images'] if rows else '?'} {pairs}; judge {args.judge} at "
-             f"step {judge.step}, identity "
-             f"{judge.identity}. Minutes: fit's --minutes budget (or a fixed step count's loop time). s/step: the "
+             f"deterministic inference, on the {rows[0]['images'] if rows else '?'} {pairs} pairs {source}; "
+             f"judge {args.judge} at step {judge.step}, identity {judge.identity}. "
+             "Minutes: fit's --minutes budget (or a fixed step count's loop time). s/step: the "
              "training loop's seconds (validation, samples and checkpoints included) over its steps. GFLOP/step: "
              "throughput.py's analytic count. Against the default: a measure is better or worse only when every seed "
              f"of the candidate lies beyond every seed of the default at the same minutes, {MIN_SEEDS} seeds or "

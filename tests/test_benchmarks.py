@@ -148,7 +148,7 @@ def test_the_final_tables_score_the_runs_a_pattern_names_on_test(tmp_path):
     args = frontier.parse_args(["--runs-dir", str(tmp_path), "--split", "test", "--runs", "*-30min-*"])
     assert [(path.name, seed) for _, path, seed in frontier.candidate_runs(args)] == [
         ("default-30min-seed0", 0), ("w64-30min-seed1", 1)]
-    assert frontier.SPLITS[args.split][1] == "frontier_test" and frontier.SPLITS["val"][1] == "frontier"
+    assert frontier.SPLITS[args.split][-1] == "frontier_test" and frontier.SPLITS["val"][-1] == "frontier"
     either = frontier.parse_args(["--runs-dir", str(tmp_path), "--runs", "w64-*,default-15min-*"])
     assert [path.name for _, path, _ in frontier.candidate_runs(either)] == ["default-15min-seed0", "w64-30min-seed1"]
 
